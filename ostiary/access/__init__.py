@@ -1,0 +1,1 @@
+"""Modules and their access rights (ACLs), templates, user groups, policies, effective rights."""

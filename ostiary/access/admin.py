@@ -1,0 +1,97 @@
+"""Delegated administration: where a caller may use a right of the ``ostiary`` module.
+
+A caller holds a right in a context when their effective ostiary rights there grant it and the
+context's ``API IP Allow`` admits their address; they may then use it in that context's subtree.
+Objects outside every such subtree are treated as absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from ostiary.access.catalogue import OSTIARY_MODULE, Right
+from ostiary.access.evaluation import RightsEvaluator
+from ostiary.access.models import Module
+from ostiary.access.values import address_allowed
+from ostiary.contexts.models import Context
+from ostiary.db.session import OstiarySession
+from ostiary.errors import Forbidden, NotFound
+from ostiary.users.models import Membership, User
+
+
+@dataclass(frozen=True)
+class AdminScope:
+    right: str
+    # Paths of the contexts whose subtrees the right reaches, without nested duplicates.
+    paths: tuple[str, ...]
+    root_path: str | None
+
+    @property
+    def unrestricted(self) -> bool:
+        return self.root_path is not None and self.root_path in self.paths
+
+    @property
+    def visible_paths(self) -> Sequence[str] | None:
+        """For queries: None when everything is in reach."""
+        return None if self.unrestricted else self.paths
+
+    def covers(self, context: Context) -> bool:
+        return any(context.path.startswith(path) for path in self.paths)
+
+    def covers_user(self, memberships: Sequence[Context]) -> bool:
+        """A user is in reach through any of their contexts; one with none only from the root."""
+        if not memberships:
+            return self.unrestricted
+        return any(self.covers(context) for context in memberships)
+
+    def require(self, context: Context, *, what: str) -> None:
+        if not self.covers(context):
+            raise NotFound(f"no {what} with id '{context.id}'")
+
+
+class AdminAuthorizer:
+    def __init__(self, session: OstiarySession, evaluator: RightsEvaluator) -> None:
+        self.session = session
+        self.evaluator = evaluator
+
+    def scope(self, user: User, right: str, client_address: str | None) -> AdminScope:
+        module = self.session.scalars(select(Module).where(Module.key == OSTIARY_MODULE)).one()
+        contexts = self.session.scalars(
+            select(Context)
+            .join(Membership, Membership.context_id == Context.id)
+            .where(Membership.user_id == user.id)
+            .order_by(Context.path)
+        ).all()
+        paths: list[str] = []
+        root_path: str | None = None
+        for context in contexts:
+            if context.parent_id is None:
+                root_path = context.path
+            if any(context.path.startswith(path) for path in paths):
+                continue
+            rights = self.evaluator.evaluate(user, context, module)
+            if rights.allows(right) and address_allowed(
+                rights.text(Right.API_IP_ALLOW), client_address
+            ):
+                paths.append(context.path)
+        return AdminScope(right, tuple(paths), root_path)
+
+    def require(self, user: User, right: str, client_address: str | None) -> AdminScope:
+        """The caller's scope for ``right``; refused when it reaches nowhere."""
+        scope = self.scope(user, right, client_address)
+        if not scope.paths:
+            raise Forbidden(
+                f"this needs the '{right}' right of the {OSTIARY_MODULE} module, "
+                "granted in a context and allowed from this address"
+            )
+        return scope
+
+    def memberships_of(self, user: User) -> Sequence[Context]:
+        return self.session.scalars(
+            select(Context)
+            .join(Membership, Membership.context_id == Context.id)
+            .where(Membership.user_id == user.id)
+        ).all()

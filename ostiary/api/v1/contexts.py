@@ -1,0 +1,121 @@
+"""``/api/v1/contexts``"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+
+from ostiary.access.admin import AdminScope
+from ostiary.access.catalogue import Right
+from ostiary.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, next_cursor
+from ostiary.api.v1.deps import CallerDep, SessionDep, scope_for
+from ostiary.contexts.models import Context, ContextStatus, ContextType
+from ostiary.contexts.schemas import ContextCreate, ContextMove, ContextOut, ContextUpdate
+from ostiary.contexts.services import ContextQuery, ContextService
+from ostiary.errors import NotFound, RuleViolation
+
+router = APIRouter(prefix="/contexts", tags=["contexts"])
+ReadScope = Annotated[AdminScope, Depends(scope_for(Right.CONTEXTS_READ))]
+ManageScope = Annotated[AdminScope, Depends(scope_for(Right.CONTEXTS_MANAGE))]
+
+
+def _visible(service: ContextService, scope: AdminScope, context_id: uuid.UUID) -> Context:
+    context = service.get(context_id)
+    scope.require(context, what="context")
+    return context
+
+
+@router.get("", response_model=Page[ContextOut], summary="Search contexts")
+def search_contexts(
+    session: SessionDep,
+    caller: CallerDep,
+    scope: ReadScope,
+    q: Annotated[
+        str | None, Query(description="Start of the name, or the exact external number")
+    ] = None,
+    number: str | None = None,
+    type: ContextType | None = None,
+    status: ContextStatus | None = None,
+    parent: uuid.UUID | None = None,
+    subtree_of: Annotated[
+        uuid.UUID | None, Query(description="Only this context and those below it")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page[ContextOut]:
+    service = ContextService(session, caller.actor)
+    top = _visible(service, scope, subtree_of) if subtree_of else None
+    rows = service.search(
+        ContextQuery(
+            text=q,
+            number=number,
+            type=type,
+            status=status,
+            parent_id=parent,
+            subtree_of=top,
+            visible_paths=scope.visible_paths,
+            after_path=decode_cursor(cursor),
+            limit=limit,
+        )
+    )
+    items = [ContextOut.model_validate(row) for row in rows]
+    return Page(items=items, next_cursor=next_cursor(rows, limit, "path"))
+
+
+@router.post(
+    "", response_model=ContextOut, status_code=status.HTTP_201_CREATED, summary="Create a context"
+)
+def create_context(
+    data: ContextCreate, session: SessionDep, caller: CallerDep, scope: ManageScope
+) -> Context:
+    service = ContextService(session, caller.actor)
+    if data.parent_id is not None:
+        try:
+            _visible(service, scope, data.parent_id)
+        except NotFound:
+            raise RuleViolation(
+                f"no context with id '{data.parent_id}'", field="parent_id"
+            ) from None
+    elif not scope.unrestricted:
+        raise RuleViolation("a context needs a parent", field="parent_id")
+    return service.create(data)
+
+
+@router.get("/{context_id}", response_model=ContextOut, summary="Read a context")
+def read_context(
+    context_id: uuid.UUID, session: SessionDep, caller: CallerDep, scope: ReadScope
+) -> Context:
+    return _visible(ContextService(session, caller.actor), scope, context_id)
+
+
+@router.patch("/{context_id}", response_model=ContextOut, summary="Change a context")
+def update_context(
+    context_id: uuid.UUID,
+    data: ContextUpdate,
+    session: SessionDep,
+    caller: CallerDep,
+    scope: ManageScope,
+) -> Context:
+    service = ContextService(session, caller.actor)
+    return service.update(_visible(service, scope, context_id), data)
+
+
+@router.post(
+    "/{context_id}/move", response_model=ContextOut, summary="Move a context under another parent"
+)
+def move_context(
+    context_id: uuid.UUID,
+    data: ContextMove,
+    session: SessionDep,
+    caller: CallerDep,
+    scope: ManageScope,
+) -> Context:
+    service = ContextService(session, caller.actor)
+    context = _visible(service, scope, context_id)
+    try:
+        parent = _visible(service, scope, data.parent_id)
+    except NotFound:
+        raise RuleViolation(f"no context with id '{data.parent_id}'", field="parent_id") from None
+    return service.move(context, parent)

@@ -1,0 +1,70 @@
+"""What every admin API route needs: a session, the authenticated caller, their scope."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+
+from ostiary.access.admin import AdminAuthorizer, AdminScope
+from ostiary.audit.actor import Actor
+from ostiary.db.session import OstiarySession
+from ostiary.errors import Unauthenticated
+from ostiary.runtime import Runtime
+from ostiary.users.models import User
+
+basic_scheme = HTTPBasic(
+    auto_error=False, realm="ostiary", description="An API user's username and password"
+)
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def get_session(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Iterator[OstiarySession]:
+    with runtime.sessions() as session:
+        yield session
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+SessionDep = Annotated[OstiarySession, Depends(get_session)]
+
+
+@dataclass(frozen=True)
+class Caller:
+    user: User
+    actor: Actor
+    address: str | None
+    authorizer: AdminAuthorizer
+
+    def scope(self, right: str) -> AdminScope:
+        return self.authorizer.require(self.user, right, self.address)
+
+
+def get_caller(
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    credentials: Annotated[HTTPBasicCredentials | None, Depends(basic_scheme)],
+) -> Caller:
+    if credentials is None:
+        raise Unauthenticated("this API needs HTTP Basic credentials of an API user")
+    user = runtime.basic.authenticate(session, credentials.username, credentials.password)
+    address = request.client.host if request.client else None
+    actor = Actor(label=user.username, via="api", user_id=user.id, client_address=address)
+    return Caller(user, actor, address, AdminAuthorizer(session, runtime.evaluator(session)))
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def scope_for(right: str) -> Callable[[Caller], AdminScope]:
+    def dependency(caller: CallerDep) -> AdminScope:
+        return caller.scope(right)
+
+    return dependency

@@ -1,0 +1,46 @@
+"""The ASGI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from ostiary import __version__
+from ostiary.api import health, problems
+from ostiary.api.v1 import audit, contexts, domains, users
+from ostiary.runtime import Runtime
+from ostiary.settings import Settings
+from ostiary.web import setup
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(runtime: Runtime | None = None) -> FastAPI:
+    owns_runtime = runtime is None
+    runtime = runtime or Runtime.from_settings(Settings())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_runtime:
+            runtime.close()
+
+    app = FastAPI(
+        title="Ostiary admin API",
+        version=__version__,
+        description="Contexts, user domains, users, memberships and the audit log. "
+        "Authenticate with HTTP Basic as an API user; errors are application/problem+json.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    problems.install(app)
+    app.include_router(health.router)
+    for module in (contexts, domains, users, audit):
+        app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(setup.router)
+    return app

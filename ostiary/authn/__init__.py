@@ -1,0 +1,1 @@
+"""Authentication: passwords, API credentials, one-time tokens."""

@@ -1,0 +1,105 @@
+"""What every Ostiary has from its first start: the root context, the default user domains,
+the ``ostiary`` module, an administrators group and the first administrator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from ostiary.access.catalogue import OSTIARY, OSTIARY_MODULE, Right
+from ostiary.access.groups import GroupService
+from ostiary.access.models import AclType
+from ostiary.access.modules import ModuleService
+from ostiary.access.values import TRUE, normalise
+from ostiary.audit.actor import Actor
+from ostiary.authn.tokens import OneTimeTokens
+from ostiary.contexts.models import Context, ContextType
+from ostiary.contexts.schemas import ContextCreate
+from ostiary.contexts.services import ContextService
+from ostiary.db.session import OstiarySession
+from ostiary.runtime import Runtime
+from ostiary.users.domains import DomainService
+from ostiary.users.memberships import MembershipService
+from ostiary.users.models import DomainKind, User, UserStatus
+from ostiary.users.schemas import DomainCreate, UserCreate
+from ostiary.users.services import UserService
+
+ADMINISTRATORS_GROUP = "Administrators"
+SETUP_PURPOSE = "admin-setup"
+DEFAULT_DOMAINS = (
+    DomainCreate(name="CSP", kind=DomainKind.LOCAL, context_types=list(ContextType)),
+    DomainCreate(
+        name="ENTERPRISE",
+        kind=DomainKind.LOCAL,
+        context_types=[ContextType.ACCOUNT, ContextType.CUSTOMER],
+    ),
+)
+
+
+@dataclass(frozen=True)
+class FirstAdmin:
+    username: str
+    # Set when the administrator still has to choose a password through this link.
+    setup_link: str | None = None
+
+
+def ensure_defaults(runtime: Runtime, session: OstiarySession) -> FirstAdmin | None:
+    """Create what is missing; returns how to become the first administrator, if still open."""
+    actor = Actor.system()
+    with session.atomic():
+        contexts = ContextService(session, actor)
+        root = contexts.root() or contexts.create(
+            ContextCreate(key="root", type=ContextType.ROOT, name="Root")
+        )
+        domains = DomainService(session, actor)
+        for spec in DEFAULT_DOMAINS:
+            if domains.find(spec.name) is None:
+                domains.create(spec)
+        modules = ModuleService(session, actor)
+        modules.put(OSTIARY)
+        admins = GroupService(session, actor).find(root, ADMINISTRATORS_GROUP)
+        if admins is None:
+            admins = _create_administrators(runtime, session, actor, root)
+        return _ensure_first_admin(runtime, session, actor, root, admins.id)
+
+
+def _create_administrators(runtime: Runtime, session: OstiarySession, actor: Actor, root: Context):  # type: ignore[no-untyped-def]
+    module = ModuleService(session, actor).find(OSTIARY_MODULE)
+    assert module is not None
+    rights = {}
+    for acl in module.acls:
+        if acl.type == AclType.BOOL:
+            rights[acl.id] = TRUE
+        elif acl.key == Right.API_IP_ALLOW:
+            rights[acl.id] = normalise(acl, runtime.settings.bootstrap_admin_networks)
+    group, _ = GroupService(session, actor).put(
+        root, ADMINISTRATORS_GROUP, role=None, rights=rights
+    )
+    return group
+
+
+def _ensure_first_admin(
+    runtime: Runtime,
+    session: OstiarySession,
+    actor: Actor,
+    root: Context,
+    group_id,  # type: ignore[no-untyped-def]
+) -> FirstAdmin | None:
+    settings = runtime.settings
+    username = settings.bootstrap_admin_username
+    admin = session.scalars(select(User).where(User.username == username)).one_or_none()
+    if admin is None:
+        password = settings.bootstrap_admin_password
+        admin = UserService(session, actor, runtime.passwords).create(
+            UserCreate(username=username, domain="CSP", status=UserStatus.ACTIVE, password=password)
+        )
+        MembershipService(session, actor).add(admin, root)
+        GroupService(session, actor).set_members_of_user(admin.id, root, {group_id})
+    if admin.password_hash or admin.status != UserStatus.ACTIVE:
+        return None
+    token = OneTimeTokens(session).issue(
+        SETUP_PURPOSE, admin.id, timedelta(minutes=settings.setup_link_minutes)
+    )
+    return FirstAdmin(username, f"{settings.issuer.rstrip('/')}/setup?token={token}")

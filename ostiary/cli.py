@@ -1,0 +1,149 @@
+"""The ``ostiary`` command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from ostiary.errors import InvalidInput, OstiaryError
+from ostiary.runtime import Runtime
+from ostiary.settings import Settings
+
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="Ostiary identity and access server."
+)
+out = Console()
+err = Console(stderr=True)
+
+
+def _runtime() -> Runtime:
+    return Runtime.from_settings(Settings())
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def prepare(runtime: Runtime) -> None:
+    """Migrate the database and create the defaults; tell how to become the first admin."""
+    from ostiary.bootstrap import ensure_defaults
+    from ostiary.db.migrate import upgrade
+
+    upgrade(runtime.engine)
+    with runtime.sessions() as session:
+        first = ensure_defaults(runtime, session)
+    if first is not None and first.setup_link:
+        out.print(
+            f"\n[bold]First administrator:[/bold] open this link once to choose the password "
+            f"of '{first.username}':\n  {first.setup_link}\n",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
+) -> None:
+    """Migrate the database if needed and serve Ostiary."""
+    import uvicorn
+
+    runtime = _runtime()
+    prepare(runtime)
+    settings = runtime.settings
+    runtime.close()
+    out.print(
+        f"Ostiary on http://{host}:{port}  (API documentation: /api/v1/docs)", highlight=False
+    )
+    trusted = settings.forwarded_allow_ips
+    uvicorn.run(
+        "ostiary.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
+        log_level="info",
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database to the latest schema and create the defaults."""
+    from ostiary.db.migrate import current_revision
+
+    runtime = _runtime()
+    prepare(runtime)
+    out.print(f"database at revision {current_revision(runtime.engine)}", highlight=False)
+
+
+@app.command()
+def config() -> None:
+    """Print the effective configuration, secrets masked."""
+    out.print_json(json.dumps(Settings().masked(), default=str))
+
+
+@app.command()
+def apply(
+    files: Annotated[
+        list[Path], typer.Argument(help="Provisioning files (YAML)", exists=True, dir_okay=False)
+    ],
+) -> None:
+    """Bring the database to the state the provisioning files describe."""
+    from ostiary.provisioning.apply import Provisioner
+    from ostiary.provisioning.document import load_documents
+
+    runtime = _runtime()
+    prepare(runtime)
+    try:
+        document = load_documents(files)
+        with runtime.sessions() as session:
+            report = Provisioner(runtime, session).apply(document)
+    except InvalidInput as exc:
+        for problem in exc.problems:
+            err.print(f"{problem}", highlight=False, soft_wrap=True)
+        raise _fail(f"nothing applied: {len(exc.problems)} problem(s) in the file") from None
+    except OstiaryError as exc:
+        raise _fail(f"nothing applied: {exc}") from None
+    for line in report.lines():
+        out.print(line, highlight=False)
+    out.print("unchanged" if report.unchanged else report.summary(), highlight=False)
+
+
+@app.command()
+def export(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: stdout)")
+    ] = None,
+    with_password_hashes: Annotated[
+        bool, typer.Option(help="Include password and client secret hashes (for a full move)")
+    ] = False,
+) -> None:
+    """Write the current state as a provisioning file."""
+    from ostiary.provisioning.export import export_document
+
+    runtime = _runtime()
+    prepare(runtime)
+    with runtime.sessions() as session:
+        text = export_document(session, with_secrets=with_password_hashes)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

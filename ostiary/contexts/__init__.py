@@ -1,0 +1,1 @@
+"""Contexts: the organizational units (root > tenant > account > customer)."""

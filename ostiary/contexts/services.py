@@ -1,0 +1,216 @@
+"""Creating, changing, moving and finding contexts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, func, or_, select, update
+
+from ostiary.audit.actor import Actor
+from ostiary.audit.services import AuditLog
+from ostiary.contexts.models import ALLOWED_PARENTS, Context, ContextStatus, ContextType
+from ostiary.contexts.schemas import ContextCreate, ContextUpdate
+from ostiary.db.session import OstiarySession
+from ostiary.db.types import uuid7
+from ostiary.errors import NotFound, RuleViolation
+
+
+def name_key(name: str) -> str:
+    return name.casefold().strip()
+
+
+def prefix_range(column: ColumnElement[str], prefix: str) -> ColumnElement[bool]:
+    """``column`` starts with ``prefix``, as a range that a b-tree index answers on both databases."""
+    return (column >= prefix) & (column < prefix + "\U0010ffff")
+
+
+def within_paths(
+    column: ColumnElement[str], paths: Sequence[str] | None
+) -> ColumnElement[bool] | None:
+    """Rows whose path lies in one of the given subtrees; None when there is no restriction."""
+    if paths is None:
+        return None
+    if not paths:
+        return column != column  # nothing is visible
+    return or_(*(prefix_range(column, path) for path in paths))
+
+
+@dataclass(frozen=True)
+class ContextQuery:
+    text: str | None = None
+    number: str | None = None
+    type: ContextType | None = None
+    status: ContextStatus | None = None
+    parent_id: uuid.UUID | None = None
+    subtree_of: Context | None = None
+    visible_paths: Sequence[str] | None = None
+    after_path: str | None = None
+    limit: int = 50
+
+
+class ContextService:
+    def __init__(self, session: OstiarySession, actor: Actor) -> None:
+        self.session = session
+        self.actor = actor
+        self.audit = AuditLog(session)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def get(self, context_id: uuid.UUID) -> Context:
+        context = self.session.get(Context, context_id)
+        if context is None:
+            raise NotFound(f"no context with id '{context_id}'", field="id")
+        return context
+
+    def get_by_key(self, key: str) -> Context | None:
+        return self.session.scalars(select(Context).where(Context.key == key)).one_or_none()
+
+    def root(self) -> Context | None:
+        return self.session.scalars(
+            select(Context).where(Context.type == ContextType.ROOT)
+        ).one_or_none()
+
+    def search(self, query: ContextQuery) -> Sequence[Context]:
+        """Contexts in tree order (a parent before its children), continued after ``after_path``."""
+        stmt = select(Context)
+        if query.text:
+            needle = name_key(query.text)
+            stmt = stmt.where(
+                or_(prefix_range(Context.name_key, needle), Context.number == query.text)
+            )
+        if query.number is not None:
+            stmt = stmt.where(Context.number == query.number)
+        if query.type is not None:
+            stmt = stmt.where(Context.type == query.type)
+        if query.status is not None:
+            stmt = stmt.where(Context.status == query.status)
+        if query.parent_id is not None:
+            stmt = stmt.where(Context.parent_id == query.parent_id)
+        if query.subtree_of is not None:
+            stmt = stmt.where(prefix_range(Context.path, query.subtree_of.path))
+        visible = within_paths(Context.path, query.visible_paths)
+        if visible is not None:
+            stmt = stmt.where(visible)
+        if query.after_path is not None:
+            stmt = stmt.where(Context.path > query.after_path)
+        stmt = stmt.order_by(Context.path).limit(query.limit)
+        return self.session.scalars(stmt).all()
+
+    # -- changing ------------------------------------------------------------------------
+
+    def create(self, data: ContextCreate) -> Context:
+        with self.session.atomic():
+            parent = self._parent_for(data.type, data.parent_id)
+            context_id = uuid7()
+            context = Context(
+                id=context_id,
+                key=data.key or context_id.hex,
+                type=data.type,
+                name=data.name,
+                name_key=name_key(data.name),
+                number=data.number,
+                status=data.status,
+                parent_id=parent.id if parent else None,
+                path=(parent.path if parent else "/") + context_id.hex + "/",
+                email_domains=data.email_domains,
+            )
+            self.session.add(context)
+            self.session.flush()
+            self.audit.record(
+                self.actor,
+                "context.created",
+                target_type="context",
+                target_id=context.id,
+                context_id=context.id,
+                changes=data.model_dump(mode="json", exclude_none=True),
+            )
+        return context
+
+    def update(self, context: Context, data: ContextUpdate) -> Context:
+        changes = {}
+        with self.session.atomic():
+            for field in data.model_fields_set:
+                new = getattr(data, field)
+                if field in {"key", "name", "status"} and new is None:
+                    raise RuleViolation(f"{field} cannot be empty", field=field)
+                old = getattr(context, field)
+                if old != new:
+                    changes[field] = [_plain(old), _plain(new)]
+                    setattr(context, field, new)
+            if "name" in changes:
+                context.name_key = name_key(context.name)
+            if changes:
+                self.audit.record(
+                    self.actor,
+                    "context.updated",
+                    target_type="context",
+                    target_id=context.id,
+                    context_id=context.id,
+                    changes=changes,
+                )
+        return context
+
+    def move(self, context: Context, new_parent: Context) -> Context:
+        with self.session.atomic():
+            if new_parent.path.startswith(context.path):
+                raise RuleViolation("a context cannot move into its own subtree", field="parent_id")
+            self._check_parent(ContextType(context.type), new_parent)
+            old_path = context.path
+            new_path = new_parent.path + context.id.hex + "/"
+            old_parent_id = context.parent_id
+            self.session.execute(
+                update(Context)
+                .where(prefix_range(Context.path, old_path))
+                .values(path=new_path + func.substr(Context.path, len(old_path) + 1))
+                .execution_options(synchronize_session=False)
+            )
+            self.session.execute(
+                update(Context)
+                .where(Context.id == context.id)
+                .values(parent_id=new_parent.id)
+                .execution_options(synchronize_session=False)
+            )
+            self.audit.record(
+                self.actor,
+                "context.moved",
+                target_type="context",
+                target_id=context.id,
+                context_id=context.id,
+                changes={"parent_id": [str(old_parent_id), str(new_parent.id)]},
+            )
+        self.session.expire_all()
+        return self.get(context.id)
+
+    # -- rules ---------------------------------------------------------------------------
+
+    def _parent_for(self, type_: ContextType, parent_id: uuid.UUID | None) -> Context | None:
+        if type_ is ContextType.ROOT:
+            if parent_id is not None:
+                raise RuleViolation("the root context has no parent", field="parent_id")
+            if self.root() is not None:
+                raise RuleViolation("there is already a root context", field="type")
+            return None
+        if parent_id is None:
+            raise RuleViolation(f"a {type_} context needs a parent", field="parent_id")
+        parent = self.session.get(Context, parent_id)
+        if parent is None:
+            raise RuleViolation(f"no context with id '{parent_id}'", field="parent_id")
+        self._check_parent(type_, parent)
+        return parent
+
+    @staticmethod
+    def _check_parent(type_: ContextType, parent: Context) -> None:
+        allowed = ALLOWED_PARENTS[type_]
+        if parent.type not in allowed:
+            names = ", ".join(sorted(allowed)) or "nothing"
+            raise RuleViolation(
+                f"a {type_} context cannot be placed under a {parent.type} context "
+                f"(allowed parents: {names})",
+                field="parent_id",
+            )
+
+
+def _plain(value: object) -> object:
+    return str(value) if isinstance(value, uuid.UUID) else value

@@ -1,0 +1,21 @@
+"""Every mapped model, imported once so that the metadata is complete (Alembic, tests)."""
+
+from ostiary.access.models import (  # noqa: F401
+    Acl,
+    AclTemplate,
+    GroupMember,
+    GroupRight,
+    Module,
+    PolicyRight,
+    TemplateRight,
+    UserGroup,
+    UserRight,
+)
+from ostiary.audit.models import AuditEvent  # noqa: F401
+from ostiary.authn.models import OneTimeToken  # noqa: F401
+from ostiary.clients.models import Client  # noqa: F401
+from ostiary.contexts.models import Context  # noqa: F401
+from ostiary.db.base import Base
+from ostiary.users.models import ExternalIdentity, Membership, User, UserDomain  # noqa: F401
+
+metadata = Base.metadata

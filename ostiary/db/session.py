@@ -1,0 +1,42 @@
+"""Sessions whose services mark the transaction they own with ``atomic()``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+
+class OstiarySession(Session):
+    """A session whose outermost ``atomic()`` block commits; inner blocks join it."""
+
+    _atomic_depth: int = 0
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        from ostiary.errors import conflict_from_integrity_error
+
+        outermost = self._atomic_depth == 0
+        self._atomic_depth += 1
+        try:
+            yield
+            self.flush()
+            if outermost:
+                self.commit()
+        except IntegrityError as exc:
+            if outermost:
+                self.rollback()
+            raise conflict_from_integrity_error(exc) from exc
+        except BaseException:
+            if outermost:
+                self.rollback()
+            raise
+        finally:
+            self._atomic_depth -= 1
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[OstiarySession]:
+    return sessionmaker(bind=engine, class_=OstiarySession, expire_on_commit=False)

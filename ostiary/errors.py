@@ -1,0 +1,140 @@
+"""Domain errors. Each kind has a stable problem ``type`` (RFC 9457) and an HTTP status."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from sqlalchemy.exc import IntegrityError
+
+PROBLEM_BASE = "urn:ostiary:problem:"
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One thing wrong with the input, named by its place (``users[3].memberships[0].context``)."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+
+class OstiaryError(Exception):
+    kind: ClassVar[str] = "error"
+    status: ClassVar[int] = 400
+    title: ClassVar[str] = "Bad request"
+
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+
+    @property
+    def type(self) -> str:
+        return PROBLEM_BASE + self.kind
+
+    def extensions(self) -> dict[str, Any]:
+        return {"field": self.field} if self.field else {}
+
+
+class NotFound(OstiaryError):
+    kind = "not-found"
+    status = 404
+    title = "Not found"
+
+
+class Conflict(OstiaryError):
+    kind = "conflict"
+    status = 409
+    title = "Conflict"
+
+
+class AlreadyExists(Conflict):
+    kind = "already-exists"
+    title = "Already exists"
+
+
+class InvalidTransition(Conflict):
+    kind = "invalid-transition"
+    title = "Not allowed in this state"
+
+
+class RuleViolation(OstiaryError):
+    """The input is well-formed but breaks a rule of the model (type hierarchy, domain rules)."""
+
+    kind = "rule-violation"
+    status = 422
+    title = "Not allowed by the rules"
+
+
+class Unauthenticated(OstiaryError):
+    kind = "unauthenticated"
+    status = 401
+    title = "Authentication required"
+
+
+class Forbidden(OstiaryError):
+    kind = "forbidden"
+    status = 403
+    title = "Forbidden"
+
+
+class InvalidInput(OstiaryError):
+    """Several problems with one input, each named by its place; nothing was written."""
+
+    kind = "invalid-input"
+    status = 422
+    title = "Invalid input"
+
+    def __init__(self, problems: list[FieldProblem]) -> None:
+        self.problems = problems
+        detail = "; ".join(str(p) for p in problems) or "invalid input"
+        super().__init__(detail, field=problems[0].field if problems else None)
+
+    def extensions(self) -> dict[str, Any]:
+        return {
+            "field": self.field,
+            "errors": [{"field": p.field, "message": p.message} for p in self.problems],
+        }
+
+
+# Unique constraints by name (see the naming convention in ostiary.db.base) and the field
+# each one guards, as the client knows it.
+UNIQUE_FIELDS: dict[str, str] = {
+    "uq_users_username": "username",
+    "uq_users_email_key": "email",
+    "uq_contexts_number": "number",
+    "ix_contexts_single_root": "type",
+    "uq_user_domains_name": "name",
+    "uq_modules_key": "key",
+    "uq_acls_module_id_key": "key",
+    "uq_acl_templates_key": "key",
+    "uq_user_groups_context_id_name": "name",
+    "uq_clients_client_id": "client_id",
+    "uq_external_identities_idp_subject": "subject",
+}
+_SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: ([\w.]+(?:, [\w.]+)*)")
+_SQLITE_COLUMNS: dict[str, str] = {
+    "users.username": "username",
+    "users.email_key": "email",
+    "contexts.number": "number",
+    "contexts.type": "type",
+}
+
+
+def conflict_from_integrity_error(exc: IntegrityError) -> OstiaryError:
+    """Name the field behind a unique violation, whichever database reported it."""
+    orig = exc.orig
+    constraint = getattr(getattr(orig, "diag", None), "constraint_name", None)
+    field_name: str | None = UNIQUE_FIELDS.get(constraint or "")
+    if field_name is None:
+        match = _SQLITE_UNIQUE.search(str(orig))
+        if match:
+            columns = match.group(1).split(", ")
+            field_name = _SQLITE_COLUMNS.get(columns[-1], columns[-1].split(".")[-1])
+    if field_name is None:
+        return Conflict("the change conflicts with existing data")
+    return AlreadyExists(f"{field_name} is already taken", field=field_name)

@@ -1,0 +1,39 @@
+"""What one running Ostiary holds: settings, database, and the long-lived helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+
+from ostiary.access.evaluation import RightsEvaluator
+from ostiary.authn.basic import BasicAuthenticator, VerifiedCredentials
+from ostiary.authn.passwords import Passwords
+from ostiary.db.engine import make_engine
+from ostiary.db.session import OstiarySession, make_session_factory
+from ostiary.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[OstiarySession]
+    passwords: Passwords
+    basic: BasicAuthenticator = field(init=False)
+
+    def __post_init__(self) -> None:
+        verified = VerifiedCredentials(self.settings.effective_secret_key)
+        self.basic = BasicAuthenticator(self.passwords, verified)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Runtime:
+        engine = make_engine(settings.effective_database_url)
+        return cls(settings, engine, make_session_factory(engine), Passwords(settings))
+
+    def evaluator(self, session: OstiarySession) -> RightsEvaluator:
+        return RightsEvaluator(session, direct_user_rights=self.settings.direct_user_rights)
+
+    def close(self) -> None:
+        self.engine.dispose()

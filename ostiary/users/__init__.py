@@ -1,0 +1,1 @@
+"""Users, their user domains, memberships in contexts and lifecycle."""

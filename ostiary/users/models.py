@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ostiary.db.base import Base, IdMixin, TimestampMixin
+from ostiary.db.types import binary_string, utcnow
+
+
+class DomainKind(enum.StrEnum):
+    LOCAL = "local"
+    DELEGATED = "delegated"
+
+
+class UserStatus(enum.StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    DELETED = "deleted"
+
+
+class TwoFactor(enum.StrEnum):
+    INHERIT = "inherit"
+    DISABLED = "disabled"
+    SMS = "sms"
+    EMAIL = "email"
+    SMS_EMAIL = "sms+email"
+
+
+class UserDomain(IdMixin, TimestampMixin, Base):
+    """A category of users: local or delegated, and which context types its users may join."""
+
+    __tablename__ = "user_domains"
+
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default=DomainKind.LOCAL)
+    context_types: Mapped[list[str]] = mapped_column()
+
+
+class User(IdMixin, TimestampMixin, Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        # Keyset pagination sorts by username; these serve the common filters with that order.
+        Index("ix_users_status_username", "status", "username"),
+        Index("ix_users_domain_id_username", "domain_id", "username"),
+    )
+
+    username: Mapped[str] = mapped_column(binary_string(150), unique=True)
+    domain_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_domains.id"))
+    status: Mapped[str] = mapped_column(String(16), default=UserStatus.DRAFT)
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(320))
+    # Lower-cased copies for case-insensitive uniqueness and prefix search. Deleted users have
+    # none, so that their former address can be used again.
+    email_key: Mapped[str | None] = mapped_column(binary_string(320), unique=True)
+    first_name_key: Mapped[str | None] = mapped_column(binary_string(100), index=True)
+    last_name_key: Mapped[str | None] = mapped_column(binary_string(100), index=True)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    language: Mapped[str | None] = mapped_column(String(35))
+    two_factor: Mapped[str] = mapped_column(String(16), default=TwoFactor.INHERIT)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    # Changes whenever credentials or status change; sessions and tokens carry it and die with it.
+    security_stamp: Mapped[uuid.UUID] = mapped_column(default=uuid.uuid4)
+    first_login_at: Mapped[datetime | None] = mapped_column()
+    last_login_at: Mapped[datetime | None] = mapped_column()
+    deleted_at: Mapped[datetime | None] = mapped_column()
+
+    domain: Mapped[UserDomain] = relationship(lazy="joined", innerjoin=True)
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+    external_identities: Mapped[list[ExternalIdentity]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Membership(Base):
+    """A user belongs to a context."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (Index("ix_memberships_context_id_user_id", "context_id", "user_id"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    context_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("contexts.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="memberships")
+
+
+class ExternalIdentity(IdMixin, Base):
+    """The user as an external identity provider knows them (IdP and subject)."""
+
+    __tablename__ = "external_identities"
+    __table_args__ = (UniqueConstraint("idp", "subject"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    idp: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="external_identities")

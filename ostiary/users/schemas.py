@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from ostiary.contexts.models import ContextType
+from ostiary.users.models import DomainKind, TwoFactor, User, UserStatus
+
+DELETED_PREFIX = "deleted-"
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@+-]{0,149}$")
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+
+
+def check_username(value: str) -> str:
+    value = value.strip().lower()
+    if not _USERNAME.match(value):
+        raise ValueError(
+            "must be 1 to 150 characters: letters, digits and . _ @ + -, starting with a letter or digit"
+        )
+    if value.startswith(DELETED_PREFIX):
+        raise ValueError(f"must not start with '{DELETED_PREFIX}'")
+    return value
+
+
+def check_email(value: str) -> str:
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def check_phone(value: str) -> str:
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        raise ValueError(
+            "must be an international number in E.164 form, such as +41446681800"
+        ) from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("is not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def check_language(value: str) -> str:
+    if not _LANGUAGE.match(value):
+        raise ValueError("must be a language tag such as 'en' or 'de-CH'")
+    return value
+
+
+Username = Annotated[str, AfterValidator(check_username)]
+Email = Annotated[str, AfterValidator(check_email)]
+Phone = Annotated[str, AfterValidator(check_phone)]
+Language = Annotated[str, AfterValidator(check_language)]
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+InitialStatus = Literal[UserStatus.DRAFT, UserStatus.ACTIVE]
+
+
+class DomainCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    kind: DomainKind = DomainKind.LOCAL
+    context_types: list[ContextType] = Field(min_length=1)
+
+    @field_validator("context_types")
+    @classmethod
+    def _unique(cls, values: list[ContextType]) -> list[ContextType]:
+        return sorted(set(values), key=list(ContextType).index)
+
+
+class DomainUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: DomainKind | None = None
+    context_types: list[ContextType] | None = Field(None, min_length=1)
+
+
+class DomainOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    kind: DomainKind
+    context_types: list[ContextType]
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: Username
+    domain: str = Field(description="Name of the user domain, e.g. CSP or ENTERPRISE.")
+    status: InitialStatus = UserStatus.DRAFT
+    email: Email | None = None
+    phone: Phone | None = None
+    first_name: Name | None = None
+    last_name: Name | None = None
+    language: Language | None = None
+    two_factor: TwoFactor = TwoFactor.INHERIT
+    password: SecretStr | None = None
+    context_ids: list[uuid.UUID] = Field(
+        default_factory=list, description="Contexts the new user joins at once."
+    )
+
+
+class UserUpdate(BaseModel):
+    """Only the fields given are changed; ``null`` clears an optional field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    username: Username | None = None
+    domain: str | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    first_name: Name | None = None
+    last_name: Name | None = None
+    language: Language | None = None
+    two_factor: TwoFactor | None = None
+
+
+class PasswordSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: SecretStr
+
+
+class UserOut(BaseModel):
+    id: uuid.UUID
+    username: str
+    domain: str
+    status: UserStatus
+    email: str | None
+    phone: str | None
+    first_name: str | None
+    last_name: str | None
+    language: str | None
+    two_factor: TwoFactor
+    has_password: bool
+    first_login_at: datetime | None
+    last_login_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(
+            id=user.id,
+            username=user.username,
+            domain=user.domain.name,
+            status=UserStatus(user.status),
+            email=user.email,
+            phone=user.phone,
+            first_name=user.first_name,
+            last_name=user.last_name,
+            language=user.language,
+            two_factor=TwoFactor(user.two_factor),
+            has_password=user.password_hash is not None,
+            first_login_at=user.first_login_at,
+            last_login_at=user.last_login_at,
+            created_at=user.created_at,
+            updated_at=user.updated_at,
+            deleted_at=user.deleted_at,
+        )
+
+
+class MembershipOut(BaseModel):
+    context_id: uuid.UUID
+    context_key: str
+    context_name: str
+    context_type: ContextType
+    since: datetime

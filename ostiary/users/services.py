@@ -1,0 +1,234 @@
+"""Creating and changing users, their passwords and their lifecycle."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete
+
+from ostiary.access.models import GroupMember, UserRight
+from ostiary.audit.actor import Actor
+from ostiary.audit.services import AuditLog
+from ostiary.authn.models import OneTimeToken
+from ostiary.authn.passwords import Passwords
+from ostiary.contexts.models import Context
+from ostiary.db.session import OstiarySession
+from ostiary.db.types import utcnow
+from ostiary.errors import InvalidInput, InvalidTransition, NotFound, RuleViolation
+from ostiary.users.domains import DomainService
+from ostiary.users.lifecycle import LifecycleAction, next_status
+from ostiary.users.memberships import MembershipService
+from ostiary.users.models import DomainKind, TwoFactor, User, UserDomain, UserStatus
+from ostiary.users.schemas import DELETED_PREFIX, UserCreate, UserUpdate
+
+AUDIT_ACTIONS = {
+    LifecycleAction.ACTIVATE: "user.activated",
+    LifecycleAction.DEACTIVATE: "user.deactivated",
+    LifecycleAction.DELETE: "user.deleted",
+    LifecycleAction.DISCARD: "user.discarded",
+}
+
+# Fields that identify a person: erased when the user is deleted, also from the audit trail.
+PERSONAL_FIELDS = frozenset({"username", "email", "phone", "first_name", "last_name", "language"})
+
+
+def _key(value: str | None) -> str | None:
+    return value.casefold() if value else None
+
+
+class UserService:
+    def __init__(self, session: OstiarySession, actor: Actor, passwords: Passwords) -> None:
+        self.session = session
+        self.actor = actor
+        self.passwords = passwords
+        self.audit = AuditLog(session)
+        self.domains = DomainService(session, actor)
+
+    def get(self, user_id: uuid.UUID) -> User:
+        user = self.session.get(User, user_id)
+        if user is None:
+            raise NotFound(f"no user with id '{user_id}'", field="id")
+        return user
+
+    def create(
+        self,
+        data: UserCreate,
+        *,
+        contexts: Sequence[Context] = (),
+        password_hash: str | None = None,
+    ) -> User:
+        with self.session.atomic():
+            domain = self.domains.get(data.domain, field="domain")
+            password = data.password.get_secret_value() if data.password else None
+            self._check_credentials(domain, data.username, password, password_hash)
+            user = User(
+                username=data.username,
+                domain=domain,
+                status=data.status,
+                two_factor=data.two_factor,
+                password_hash=password_hash
+                or (self.passwords.hash(password) if password else None),
+            )
+            self._set_profile(user, data.model_dump(include=PERSONAL_FIELDS - {"username"}))
+            self.session.add(user)
+            self.session.flush()
+            self.audit.record(
+                self.actor,
+                "user.created",
+                target_type="user",
+                target_id=user.id,
+                changes=data.model_dump(
+                    mode="json", exclude_none=True, exclude={"password", "context_ids"}
+                )
+                | ({"password": "set"} if user.password_hash else {}),
+            )
+            memberships = MembershipService(self.session, self.actor)
+            for context in contexts:
+                memberships.add(user, context)
+        return user
+
+    def update(self, user: User, data: UserUpdate) -> User:
+        self._refuse_if_deleted(user)
+        changes: dict[str, Any] = {}
+        with self.session.atomic():
+            fields = data.model_fields_set
+            if "domain" in fields:
+                if data.domain is None:
+                    raise RuleViolation("domain cannot be empty", field="domain")
+                domain = self.domains.get(data.domain, field="domain")
+                if domain.id != user.domain_id:
+                    self._check_domain_fits(user, domain)
+                    changes["domain"] = [user.domain.name, domain.name]
+                    user.domain = domain
+            for field in ("username", "two_factor"):
+                if field in fields:
+                    new = getattr(data, field)
+                    if new is None:
+                        raise RuleViolation(f"{field} cannot be empty", field=field)
+                    if getattr(user, field) != new:
+                        changes[field] = [getattr(user, field), str(new)]
+                        setattr(user, field, new)
+            profile = data.model_dump(include=fields & (PERSONAL_FIELDS - {"username"}))
+            for field, new in profile.items():
+                if getattr(user, field) != new:
+                    changes[field] = [getattr(user, field), new]
+            self._set_profile(user, profile)
+            if changes:
+                self.audit.record(
+                    self.actor,
+                    "user.updated",
+                    target_type="user",
+                    target_id=user.id,
+                    changes=changes,
+                )
+        return user
+
+    def set_password(self, user: User, password: str) -> None:
+        self._refuse_if_deleted(user)
+        with self.session.atomic():
+            self._check_credentials(user.domain, user.username, password, None)
+            user.password_hash = self.passwords.hash(password)
+            user.security_stamp = uuid.uuid4()
+            self.audit.record(
+                self.actor,
+                "user.password_set",
+                target_type="user",
+                target_id=user.id,
+                changes={"password": "set"},
+            )
+
+    def act(self, user: User, action: LifecycleAction) -> User | None:
+        """Apply a lifecycle action; returns None when the user was discarded."""
+        new_status = next_status(UserStatus(user.status), action)
+        with self.session.atomic():
+            if new_status is None:
+                self.audit.record(
+                    self.actor,
+                    AUDIT_ACTIONS[action],
+                    target_type="user",
+                    target_id=user.id,
+                    changes={"status": [user.status, None]},
+                )
+                self.session.delete(user)
+                return None
+            old_status = user.status
+            if new_status is UserStatus.DELETED:
+                self._anonymize(user)
+            user.status = new_status
+            if new_status is not UserStatus.ACTIVE:
+                user.security_stamp = uuid.uuid4()
+            self.audit.record(
+                self.actor,
+                AUDIT_ACTIONS[action],
+                target_type="user",
+                target_id=user.id,
+                changes={"status": [old_status, new_status]},
+            )
+        return user
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _anonymize(self, user: User) -> None:
+        former_username = user.username
+        user.username = f"{DELETED_PREFIX}{user.id.hex}"
+        self._set_profile(user, dict.fromkeys(PERSONAL_FIELDS - {"username"}))
+        user.password_hash = None
+        user.two_factor = TwoFactor.INHERIT
+        user.first_login_at = None
+        user.last_login_at = None
+        user.deleted_at = utcnow()
+        user.memberships.clear()
+        user.external_identities.clear()
+        self.session.execute(delete(GroupMember).where(GroupMember.user_id == user.id))
+        self.session.execute(delete(UserRight).where(UserRight.user_id == user.id))
+        self.session.execute(delete(OneTimeToken).where(OneTimeToken.user_id == user.id))
+        self.audit.forget_person(
+            user.id,
+            personal_fields=PERSONAL_FIELDS,
+            former_labels={former_username},
+            new_label=user.username,
+        )
+
+    @staticmethod
+    def _set_profile(user: User, values: dict[str, Any]) -> None:
+        for field, value in values.items():
+            setattr(user, field, value)
+            if field == "email":
+                user.email_key = _key(value)
+            elif field == "first_name":
+                user.first_name_key = _key(value)
+            elif field == "last_name":
+                user.last_name_key = _key(value)
+
+    def _check_credentials(
+        self, domain: UserDomain, username: str, password: str | None, password_hash: str | None
+    ) -> None:
+        if domain.kind == DomainKind.DELEGATED and (password or password_hash):
+            raise RuleViolation(
+                f"users of the delegated domain {domain.name} sign in at their identity provider "
+                "and have no password here",
+                field="password",
+            )
+        if password is not None:
+            problems = self.passwords.problems(password, field="password", username=username)
+            if problems:
+                raise InvalidInput(problems)
+
+    def _check_domain_fits(self, user: User, domain: UserDomain) -> None:
+        for membership in user.memberships:
+            context = self.session.get(Context, membership.context_id)
+            if context is not None and context.type not in domain.context_types:
+                raise RuleViolation(
+                    f"users of {domain.name} cannot belong to {context.type} contexts, "
+                    f"and this user belongs to '{context.key}'",
+                    field="domain",
+                )
+        if domain.kind == DomainKind.DELEGATED and user.password_hash:
+            user.password_hash = None
+
+    @staticmethod
+    def _refuse_if_deleted(user: User) -> None:
+        if user.status == UserStatus.DELETED:
+            raise InvalidTransition("a deleted user cannot be changed", field="status")
