@@ -106,7 +106,7 @@ class RightsEvaluator:
                         UserRight.context_id == context.id,
                         UserRight.acl_id.in_(by_id),
                     )
-                ).tuples(),
+                ),
                 Step.E3,
                 None,
             )
@@ -116,7 +116,7 @@ class RightsEvaluator:
                     select(PolicyRight.acl_id, PolicyRight.value).where(
                         PolicyRight.context_id == context.id, PolicyRight.acl_id.in_(by_id)
                     )
-                ).tuples()
+                )
             )
             for acl in acls:
                 value, _, _ = stored[acl.key]
@@ -175,5 +175,5 @@ class RightsEvaluator:
                 select(GroupRight.acl_id, GroupRight.value).where(
                     GroupRight.group_id == group.id, GroupRight.acl_id.in_(list(by_id))
                 )
-            ).tuples()
+            )
         )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from sqlalchemy import delete, select
 
 from ostiary.access.models import GroupMember, UserGroup
