@@ -19,17 +19,14 @@ class MembershipService:
         self.actor = actor
         self.audit = AuditLog(session)
 
-    def list(self, user: User) -> Sequence[tuple[Membership, Context]]:
-        return (
-            self.session.execute(
-                select(Membership, Context)
-                .join(Context, Context.id == Membership.context_id)
-                .where(Membership.user_id == user.id)
-                .order_by(Context.path)
-            )
-            .tuples()
-            .all()
+    def list(self, user: User) -> list[tuple[Membership, Context]]:
+        rows = self.session.execute(
+            select(Membership, Context)
+            .join(Context, Context.id == Membership.context_id)
+            .where(Membership.user_id == user.id)
+            .order_by(Context.path)
         )
+        return [(membership, context) for membership, context in rows]
 
     def find(self, user: User, context: Context) -> Membership | None:
         return self.session.get(Membership, (user.id, context.id))

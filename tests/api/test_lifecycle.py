@@ -1,0 +1,101 @@
+"""draft -> active <-> inactive -> deleted, and discard for drafts."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData, select, text
+from starlette.testclient import TestClient
+
+from ostiary.runtime import Runtime
+from tests.helpers import assert_problem, make_context, make_user, root_id
+
+
+def act(client: TestClient, user_id: str, action: str):  # type: ignore[no-untyped-def]
+    return client.post(f"/api/v1/users/{user_id}/{action}")
+
+
+def test_draft_can_be_activated_deactivated_and_reactivated(client: TestClient) -> None:
+    user = make_user(client, "life")
+    assert act(client, user["id"], "activate").json()["status"] == "active"
+    assert act(client, user["id"], "deactivate").json()["status"] == "inactive"
+    assert act(client, user["id"], "activate").json()["status"] == "active"
+
+
+def test_transitions_outside_the_lifecycle_are_refused(client: TestClient) -> None:
+    user = make_user(client, "strict")
+    body = assert_problem(act(client, user["id"], "delete"), 409, "invalid-transition", "status")
+    assert "allowed: activate, discard" in body["detail"]
+    assert_problem(act(client, user["id"], "deactivate"), 409, "invalid-transition")
+    act(client, user["id"], "activate")
+    assert_problem(act(client, user["id"], "discard"), 409, "invalid-transition")
+    assert_problem(act(client, user["id"], "delete"), 409, "invalid-transition")
+    assert client.get(f"/api/v1/users/{user['id']}").json()["status"] == "active"
+
+
+def test_discarding_a_draft_removes_it(client: TestClient) -> None:
+    user = make_user(client, "gone")
+    assert act(client, user["id"], "discard").status_code == 204
+    assert_problem(client.get(f"/api/v1/users/{user['id']}"), 404, "not-found")
+    events = client.get("/api/v1/audit-events", params={"target": user["id"]}).json()["items"]
+    assert [e["action"] for e in events] == ["user.discarded", "user.created"]
+
+
+def test_deleting_anonymizes_for_good(client: TestClient, runtime: Runtime) -> None:
+    root = root_id(client)
+    acme = make_context(client, root, "account", "Acme")
+    user = make_user(client, "Jane.Personal", email="jane.personal@acme.example", phone="+41446681811",
+                     first_name="Janette", last_name="Personalia", language="de",
+                     context_ids=[acme["id"]], password="a long and secret password")
+    client.patch(f"/api/v1/users/{user['id']}", json={"last_name": "Personalissima"})
+    act(client, user["id"], "activate")
+    act(client, user["id"], "deactivate")
+
+    deleted = act(client, user["id"], "delete").json()
+    assert deleted["status"] == "deleted" and deleted["id"] == user["id"]
+    assert deleted["username"] == f"deleted-{user['id'].replace('-', '')}"
+    for field in ("email", "phone", "first_name", "last_name", "language"):
+        assert deleted[field] is None
+    assert deleted["has_password"] is False and deleted["deleted_at"] is not None
+    assert client.get(f"/api/v1/users/{user['id']}/contexts").json() == []
+
+    # No trace of the person anywhere in the database, audit trail included.
+    personal = ["jane.personal", "janette", "personalia", "personalissima", "41446681811"]
+    found = _rows_mentioning(runtime, personal)
+    assert found == []
+    # The trail itself stays, pointing at the same id.
+    actions = [e["action"] for e in client.get("/api/v1/audit-events", params={"target": user["id"]}).json()["items"]]
+    assert actions[0] == "user.deleted" and "user.created" in actions
+
+    for action in ("activate", "deactivate", "delete", "discard"):
+        assert_problem(act(client, user["id"], action), 409, "invalid-transition")
+    assert_problem(client.patch(f"/api/v1/users/{user['id']}", json={"first_name": "Back"}),
+                   409, "invalid-transition")
+    # The address is free for someone new.
+    make_user(client, "jane2", email="jane.personal@acme.example")
+
+
+def _rows_mentioning(runtime: Runtime, needles: list[str]) -> list[tuple[str, str]]:
+    meta = MetaData()
+    meta.reflect(runtime.engine)
+    hits = []
+    with runtime.engine.connect() as connection:
+        for table in meta.sorted_tables:
+            for row in connection.execute(select(table)):
+                dump = " ".join(str(v) for v in row).lower()
+                hits += [(table.name, n) for n in needles if n in dump]
+        connection.execute(text("SELECT 1"))
+    return hits
+
+
+def test_deactivated_user_can_no_longer_call_the_api(client: TestClient, anonymous: TestClient) -> None:
+    root = root_id(client)
+    user = make_user(client, "staffer", domain="CSP", status="active", context_ids=[root],
+                     password="pw of the staff 123")
+    from tests.api.test_authorization import grant_admin
+
+    grant_admin(client, user["username"])
+    anonymous.auth = ("staffer", "pw of the staff 123")
+    assert anonymous.get("/api/v1/contexts").status_code == 200
+    act(client, user["id"], "deactivate")
+    assert_problem(anonymous.get("/api/v1/contexts"), 401, "unauthenticated")
+    act(client, user["id"], "activate")
+    assert anonymous.get("/api/v1/contexts").status_code == 200
