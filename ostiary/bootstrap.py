@@ -41,12 +41,14 @@ DEFAULT_DOMAINS = (
 @dataclass(frozen=True)
 class FirstAdmin:
     username: str
+    created: bool
     # Set when the administrator still has to choose a password through this link.
     setup_link: str | None = None
 
 
 def ensure_defaults(runtime: Runtime, session: OstiarySession) -> FirstAdmin | None:
-    """Create what is missing; returns how to become the first administrator, if still open."""
+    """Create what is missing; returns news of the first administrator: created just now,
+    or still without a password (then with a fresh one-time setup link)."""
     actor = Actor.system()
     with session.atomic():
         contexts = ContextService(session, actor)
@@ -90,6 +92,7 @@ def _ensure_first_admin(
     settings = runtime.settings
     username = settings.bootstrap_admin_username
     admin = session.scalars(select(User).where(User.username == username)).one_or_none()
+    created = admin is None
     if admin is None:
         password = settings.bootstrap_admin_password
         admin = UserService(session, actor, runtime.passwords).create(
@@ -98,8 +101,8 @@ def _ensure_first_admin(
         MembershipService(session, actor).add(admin, root)
         GroupService(session, actor).set_members_of_user(admin.id, root, {group_id})
     if admin.password_hash or admin.status != UserStatus.ACTIVE:
-        return None
+        return FirstAdmin(username, created) if created else None
     token = OneTimeTokens(session).issue(
         SETUP_PURPOSE, admin.id, timedelta(minutes=settings.setup_link_minutes)
     )
-    return FirstAdmin(username, f"{settings.issuer.rstrip('/')}/setup?token={token}")
+    return FirstAdmin(username, created, f"{settings.issuer.rstrip('/')}/setup?token={token}")

@@ -36,14 +36,26 @@ def prepare(runtime: Runtime) -> None:
     from ostiary.db.migrate import upgrade
 
     upgrade(runtime.engine)
-    with runtime.sessions() as session:
-        first = ensure_defaults(runtime, session)
-    if first is not None and first.setup_link:
+    try:
+        with runtime.sessions() as session:
+            first = ensure_defaults(runtime, session)
+    except InvalidInput as exc:
+        problems = "; ".join(p.message for p in exc.problems)
+        raise _fail(f"OSTIARY_BOOTSTRAP_ADMIN_PASSWORD {problems}") from None
+    if first is None:
+        return
+    if first.setup_link:
         out.print(
             f"\n[bold]First administrator:[/bold] open this link once to choose the password "
-            f"of '{first.username}':\n  {first.setup_link}\n",
+            f"of '{first.username}' (it works once and expires):\n  {first.setup_link}\n",
             highlight=False,
             soft_wrap=True,
+        )
+    elif first.created:
+        out.print(
+            f"First administrator '{first.username}' created with the password given in "
+            "OSTIARY_BOOTSTRAP_ADMIN_PASSWORD.",
+            highlight=False,
         )
 
 
