@@ -127,9 +127,15 @@ class UserService:
 
     def set_password(self, user: User, password: str) -> None:
         self._refuse_if_deleted(user)
+        self._check_credentials(user.domain, user.username, password, None)
+        self.set_password_hash(user, self.passwords.hash(password))
+
+    def set_password_hash(self, user: User, password_hash: str) -> None:
+        """Store a password's hash, made here or by another Ostiary (a move between servers)."""
+        self._refuse_if_deleted(user)
         with self.session.atomic():
-            self._check_credentials(user.domain, user.username, password, None)
-            user.password_hash = self.passwords.hash(password)
+            self._check_credentials(user.domain, user.username, None, password_hash)
+            user.password_hash = password_hash
             user.security_stamp = uuid.uuid4()
             self.audit.record(
                 self.actor,
