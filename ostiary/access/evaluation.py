@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import enum
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from ostiary.access.models import (
     USER_PREFERENCES,
@@ -86,9 +87,9 @@ class RightsEvaluator:
             acl.key: (None, Step.DEFAULT, None) for acl in acls
         }
 
-        def overlay(values: Iterable[tuple[object, str]], step: Step, group: str | None) -> None:
+        def overlay(values: Iterable[tuple[uuid.UUID, str]], step: Step, group: str | None) -> None:
             for acl_id, value in values:
-                acl = by_id.get(acl_id)  # type: ignore[call-overload]
+                acl = by_id.get(acl_id)
                 if acl is not None:
                     stored[acl.key] = (value, step, group)
 
@@ -99,25 +100,17 @@ class RightsEvaluator:
         for group in self._groups(context, member=user):
             overlay(self._group_rights(group, by_id), Step.E2, group.name)
         if self.direct_user_rights:
-            overlay(
-                self.session.execute(
-                    select(UserRight.acl_id, UserRight.value).where(
-                        UserRight.user_id == user.id,
-                        UserRight.context_id == context.id,
-                        UserRight.acl_id.in_(by_id),
-                    )
-                ),
-                Step.E3,
-                None,
+            direct = select(UserRight.acl_id, UserRight.value).where(
+                UserRight.user_id == user.id,
+                UserRight.context_id == context.id,
+                UserRight.acl_id.in_(list(by_id)),
             )
+            overlay(self._pairs(direct), Step.E3, None)
         if context.has_access_policy:
-            granted = dict(
-                self.session.execute(
-                    select(PolicyRight.acl_id, PolicyRight.value).where(
-                        PolicyRight.context_id == context.id, PolicyRight.acl_id.in_(by_id)
-                    )
-                )
+            policy = select(PolicyRight.acl_id, PolicyRight.value).where(
+                PolicyRight.context_id == context.id, PolicyRight.acl_id.in_(list(by_id))
             )
+            granted = dict(self._pairs(policy))
             for acl in acls:
                 value, _, _ = stored[acl.key]
                 allowed = granted.get(acl.id)
@@ -169,11 +162,14 @@ class RightsEvaluator:
             stmt = stmt.where(UserGroup.role.in_(roles))
         return sorted(self.session.scalars(stmt).all(), key=_group_order)
 
-    def _group_rights(self, group: UserGroup, by_id: dict) -> list[tuple[object, str]]:  # type: ignore[type-arg]
-        return list(
-            self.session.execute(
-                select(GroupRight.acl_id, GroupRight.value).where(
-                    GroupRight.group_id == group.id, GroupRight.acl_id.in_(list(by_id))
-                )
+    def _group_rights(
+        self, group: UserGroup, by_id: dict[uuid.UUID, Acl]
+    ) -> list[tuple[uuid.UUID, str]]:
+        return self._pairs(
+            select(GroupRight.acl_id, GroupRight.value).where(
+                GroupRight.group_id == group.id, GroupRight.acl_id.in_(list(by_id))
             )
         )
+
+    def _pairs(self, stmt: Select[tuple[uuid.UUID, str]]) -> list[tuple[uuid.UUID, str]]:
+        return [(acl_id, value) for acl_id, value in self.session.execute(stmt)]
