@@ -19,3 +19,18 @@ def test_health_endpoints(anonymous: TestClient) -> None:
     assert anonymous.get("/healthz").json() == {"status": "ok"}
     ready = anonymous.get("/readyz").json()
     assert ready["status"] == "ok" and ready["database"] in {"sqlite", "postgresql"}
+
+
+def test_readyz_says_when_the_database_does_not_answer(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from ostiary.app import create_app
+    from ostiary.runtime import Runtime
+    from tests.conftest import make_settings
+
+    runtime = Runtime.from_settings(make_settings(tmp_path, f"sqlite:///{tmp_path}/missing/dir/x.db"))
+    with TestClient(create_app(runtime)) as client:
+        assert client.get("/healthz").status_code == 200
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.headers["content-type"].startswith("application/problem+json")
+        assert ready.json()["type"] == "urn:ostiary:problem:not-ready"
+    runtime.close()
