@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
+from ostiary.access.cache import RightsCache
 from ostiary.access.evaluation import RightsEvaluator
 from ostiary.authn.basic import BasicAuthenticator, VerifiedCredentials
 from ostiary.authn.passwords import Passwords
@@ -22,10 +23,12 @@ class Runtime:
     sessions: sessionmaker[OstiarySession]
     passwords: Passwords
     basic: BasicAuthenticator = field(init=False)
+    rights: RightsCache = field(init=False)
 
     def __post_init__(self) -> None:
         verified = VerifiedCredentials(self.settings.effective_secret_key)
         self.basic = BasicAuthenticator(self.passwords, verified)
+        self.rights = RightsCache(direct_user_rights=self.settings.direct_user_rights)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:

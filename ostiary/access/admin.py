@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from ostiary.access.catalogue import OSTIARY_MODULE, Right
-from ostiary.access.evaluation import RightsEvaluator
-from ostiary.access.models import Module
+from ostiary.access.cache import RightsCache
 from ostiary.access.values import address_allowed
 from ostiary.contexts.models import Context
 from ostiary.db.session import OstiarySession
@@ -53,12 +52,11 @@ class AdminScope:
 
 
 class AdminAuthorizer:
-    def __init__(self, session: OstiarySession, evaluator: RightsEvaluator) -> None:
+    def __init__(self, session: OstiarySession, rights: RightsCache) -> None:
         self.session = session
-        self.evaluator = evaluator
+        self.rights = rights
 
     def scope(self, user: User, right: str, client_address: str | None) -> AdminScope:
-        module = self.session.scalars(select(Module).where(Module.key == OSTIARY_MODULE)).one()
         contexts = self.session.scalars(
             select(Context)
             .join(Membership, Membership.context_id == Context.id)
@@ -72,7 +70,7 @@ class AdminAuthorizer:
                 root_path = context.path
             if any(context.path.startswith(path) for path in paths):
                 continue
-            rights = self.evaluator.evaluate(user, context, module)
+            rights = self.rights.effective(self.session, user, context, OSTIARY_MODULE)
             if rights.allows(right) and address_allowed(
                 rights.text(Right.API_IP_ALLOW), client_address
             ):

@@ -145,3 +145,28 @@ class UserRight(Base):
         ForeignKey("acls.id", ondelete="CASCADE"), primary_key=True
     )
     value: Mapped[str] = mapped_column(String(2000))
+
+
+class UserPreference(Base):
+    """A user's own value of a ``User Preferences`` ACL (never a right)."""
+
+    __tablename__ = "user_preferences"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    acl_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("acls.id", ondelete="CASCADE"), primary_key=True
+    )
+    value: Mapped[str] = mapped_column(String(2000))
+
+
+class RightsEpoch(Base):
+    """A counter per scope ("global", "context:<id>", "user:<id>") that every change able to
+    alter effective rights raises in its own transaction; cached rights remember the counters
+    they were computed under and are stale once any of them moved."""
+
+    __tablename__ = "rights_epochs"
+
+    scope: Mapped[str] = mapped_column(String(48), primary_key=True)
+    epoch: Mapped[int] = mapped_column(default=0)

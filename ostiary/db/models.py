@@ -8,7 +8,9 @@ from ostiary.access.models import (  # noqa: F401
     Module,
     PolicyRight,
     TemplateRight,
+    RightsEpoch,
     UserGroup,
+    UserPreference,
     UserRight,
 )
 from ostiary.audit.models import AuditEvent  # noqa: F401
@@ -19,3 +21,5 @@ from ostiary.db.base import Base
 from ostiary.users.models import ExternalIdentity, Membership, User, UserDomain  # noqa: F401
 
 metadata = Base.metadata
+
+import ostiary.access.epochs  # noqa: E402,F401  (registers the session hooks that invalidate cached rights)

@@ -57,7 +57,7 @@ def get_caller(
     user = runtime.basic.authenticate(session, credentials.username, credentials.password)
     address = request.client.host if request.client else None
     actor = Actor(label=user.username, via="api", user_id=user.id, client_address=address)
-    return Caller(user, actor, address, AdminAuthorizer(session, runtime.evaluator(session)))
+    return Caller(user, actor, address, AdminAuthorizer(session, runtime.rights))
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

@@ -1,0 +1,64 @@
+"""Effective rights, computed once and reused until a change that affects them."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterable
+
+from sqlalchemy import select
+
+from ostiary.access import epochs
+from ostiary.access.evaluation import EffectiveRights, RightsEvaluator
+from ostiary.access.models import Module
+from ostiary.contexts.models import Context
+from ostiary.db.session import OstiarySession
+from ostiary.errors import NotFound
+from ostiary.users.models import User
+
+CacheKey = tuple[uuid.UUID, uuid.UUID, str, frozenset[str]]
+
+
+class RightsCache:
+    """Per process; entries carry the epochs they were computed under (see ``epochs``)."""
+
+    def __init__(self, *, direct_user_rights: bool, max_entries: int = 100_000) -> None:
+        self.direct_user_rights = direct_user_rights
+        self.max_entries = max_entries
+        self._entries: OrderedDict[CacheKey, tuple[tuple[int, int, int], EffectiveRights]] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()
+
+    def effective(
+        self,
+        session: OstiarySession,
+        user: User,
+        context: Context,
+        module_key: str,
+        *,
+        external_roles: Iterable[str] = (),
+    ) -> EffectiveRights:
+        key: CacheKey = (user.id, context.id, module_key, frozenset(external_roles))
+        current = epochs.read(session, user.id, context.id)
+        with self._lock:
+            cached = self._entries.get(key)
+            if cached is not None and cached[0] == current:
+                self._entries.move_to_end(key)
+                return cached[1]
+        module = session.scalars(select(Module).where(Module.key == module_key)).one_or_none()
+        if module is None:
+            raise NotFound(f"no module with key '{module_key}'", field="module")
+        evaluator = RightsEvaluator(session, direct_user_rights=self.direct_user_rights)
+        rights = evaluator.evaluate(user, context, module, external_roles=key[3])
+        with self._lock:
+            self._entries[key] = (current, rights)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return rights
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
