@@ -3,15 +3,18 @@ the ``ostiary`` module, an administrators group and the first administrator."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
 
-from ostiary.access.catalogue import OSTIARY, OSTIARY_MODULE, Right
+from ostiary.access.catalogue import DEFAULT_TEMPLATES, OSTIARY, OSTIARY_MODULE, Right
 from ostiary.access.groups import GroupService
-from ostiary.access.models import AclType
+from ostiary.access.models import AclType, UserGroup
 from ostiary.access.modules import ModuleService
+from ostiary.access.rightsets import RightSets
+from ostiary.access.templates import TemplateService
 from ostiary.access.values import TRUE, normalise
 from ostiary.audit.actor import Actor
 from ostiary.authn.tokens import OneTimeTokens
@@ -19,6 +22,7 @@ from ostiary.contexts.models import Context, ContextType
 from ostiary.contexts.schemas import ContextCreate
 from ostiary.contexts.services import ContextService
 from ostiary.db.session import OstiarySession
+from ostiary.errors import FieldProblem
 from ostiary.runtime import Runtime
 from ostiary.users.domains import DomainService
 from ostiary.users.memberships import MembershipService
@@ -61,21 +65,33 @@ def ensure_defaults(runtime: Runtime, session: OstiarySession) -> FirstAdmin | N
                 domains.create(spec)
         modules = ModuleService(session, actor)
         modules.put(OSTIARY)
+        _ensure_default_templates(session, actor)
         admins = GroupService(session, actor).find(root, ADMINISTRATORS_GROUP)
         if admins is None:
             admins = _create_administrators(runtime, session, actor, root)
         return _ensure_first_admin(runtime, session, actor, root, admins.id)
 
 
-def _create_administrators(runtime: Runtime, session: OstiarySession, actor: Actor, root: Context):  # type: ignore[no-untyped-def]
+def _ensure_default_templates(session: OstiarySession, actor: Actor) -> None:
+    """Create the shipped templates once; later edits by the operator are kept."""
+    templates = TemplateService(session, actor)
+    for spec in DEFAULT_TEMPLATES:
+        if templates.find(spec.key) is None:
+            problems: list[FieldProblem] = []
+            values = RightSets(session).resolve(spec.rights, place=spec.key, problems=problems)
+            assert not problems, problems
+            templates.put(spec.key, name=spec.name, context_types=spec.context_types, rights=values)
+
+
+def _create_administrators(
+    runtime: Runtime, session: OstiarySession, actor: Actor, root: Context
+) -> UserGroup:
+    """The root administrator template's rights, and API access from the configured networks."""
     module = ModuleService(session, actor).find(OSTIARY_MODULE)
     assert module is not None
-    rights = {}
-    for acl in module.acls:
-        if acl.type == AclType.BOOL:
-            rights[acl.id] = TRUE
-        elif acl.key == Right.API_IP_ALLOW:
-            rights[acl.id] = normalise(acl, runtime.settings.bootstrap_admin_networks)
+    rights = {acl.id: TRUE for acl in module.acls if acl.type == AclType.BOOL}
+    ip_allow = next(acl for acl in module.acls if acl.key == Right.API_IP_ALLOW)
+    rights[ip_allow.id] = normalise(ip_allow, runtime.settings.bootstrap_admin_networks)
     group, _ = GroupService(session, actor).put(
         root, ADMINISTRATORS_GROUP, role=None, rights=rights
     )
@@ -87,7 +103,7 @@ def _ensure_first_admin(
     session: OstiarySession,
     actor: Actor,
     root: Context,
-    group_id,  # type: ignore[no-untyped-def]
+    group_id: uuid.UUID,
 ) -> FirstAdmin | None:
     settings = runtime.settings
     username = settings.bootstrap_admin_username

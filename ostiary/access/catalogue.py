@@ -36,12 +36,16 @@ class Right:
     USERS_READ = "users.read"
     USERS_MANAGE = "users.manage"
     USERS_LIFECYCLE = "users.lifecycle"
+    USERS_DELETE = "users.delete"
     USERS_TWO_FACTOR = "users.two_factor"
+    GROUPS_MANAGE = "groups.manage"
+    POLICIES_MANAGE = "policies.manage"
+    TEMPLATES_MANAGE = "templates.manage"
+    MODULES_MANAGE = "modules.manage"
     DOMAINS_MANAGE = "domains.manage"
-    ACCESS_READ = "access.read"
-    ACCESS_MANAGE = "access.manage"
     CLIENTS_MANAGE = "clients.manage"
     AUDIT_READ = "audit.read"
+    AUTHZ_CHECK = "authz.check"
     API_IP_ALLOW = API_IP_ALLOW
 
 
@@ -55,15 +59,19 @@ OSTIARY = ModuleSpec(
         AclSpec(Right.CONTEXTS_MANAGE, "Contexts", description="Create, change and move contexts"),
         AclSpec(Right.USERS_READ, "Users", description="See users and their memberships"),
         AclSpec(Right.USERS_MANAGE, "Users", description="Create and change users and memberships"),
-        AclSpec(Right.USERS_LIFECYCLE, "Users", description="Activate, deactivate, delete users"),
+        AclSpec(Right.USERS_LIFECYCLE, "Users", description="Activate, deactivate, discard users"),
+        AclSpec(Right.USERS_DELETE, "Users", description="Delete (anonymize) users"),
         AclSpec(Right.USERS_TWO_FACTOR, "Users", description="Override a user's 2FA setting"),
-        AclSpec(Right.DOMAINS_MANAGE, "Users", description="Create and change user domains"),
-        AclSpec(Right.ACCESS_READ, "Access rights", description="See modules, templates, groups"),
+        AclSpec(Right.GROUPS_MANAGE, "Access rights", description="Groups, their rights, members"),
+        AclSpec(Right.POLICIES_MANAGE, "Access rights", description="Access policies of contexts"),
+        AclSpec(Right.TEMPLATES_MANAGE, "Access rights", description="ACL templates (at the root)"),
         AclSpec(
-            Right.ACCESS_MANAGE, "Access rights", description="Change modules, templates, groups"
+            Right.MODULES_MANAGE, "Access rights", description="Modules and ACLs (at the root)"
         ),
+        AclSpec(Right.DOMAINS_MANAGE, "Users", description="User domains (at the root)"),
         AclSpec(Right.CLIENTS_MANAGE, "Applications", description="Register and change clients"),
         AclSpec(Right.AUDIT_READ, "Audit", description="Read the audit log"),
+        AclSpec(Right.AUTHZ_CHECK, "Authorization", description="Ask for decisions about others"),
         AclSpec(
             Right.API_IP_ALLOW,
             "API",
@@ -72,3 +80,46 @@ OSTIARY = ModuleSpec(
         ),
     ],
 )
+
+
+@dataclass(frozen=True)
+class TemplateSpec:
+    key: str
+    name: str
+    context_types: list[str]
+    rights: dict[str, dict[str, object]]
+
+
+_ALL_BOOL = {acl.key: True for acl in OSTIARY.acls if acl.type is AclType.BOOL}
+_ACCOUNT_ADMIN = {
+    Right.ACCESS,
+    Right.CONTEXTS_READ,
+    Right.CONTEXTS_MANAGE,
+    Right.USERS_READ,
+    Right.USERS_MANAGE,
+    Right.USERS_LIFECYCLE,
+    Right.USERS_DELETE,
+    Right.USERS_TWO_FACTOR,
+    Right.GROUPS_MANAGE,
+    Right.POLICIES_MANAGE,
+    Right.AUDIT_READ,
+}
+_ACCOUNT_USER = {Right.ACCESS, Right.CONTEXTS_READ, Right.USERS_READ}
+
+DEFAULT_TEMPLATES = [
+    TemplateSpec(
+        "root-administrator", "Root administrator", ["root"], {OSTIARY_MODULE: dict(_ALL_BOOL)}
+    ),
+    TemplateSpec(
+        "account-administrator",
+        "Account administrator",
+        ["account", "customer"],
+        {OSTIARY_MODULE: {key: True for key in sorted(_ACCOUNT_ADMIN)}},
+    ),
+    TemplateSpec(
+        "account-user",
+        "Account user",
+        ["account", "customer"],
+        {OSTIARY_MODULE: {key: True for key in sorted(_ACCOUNT_USER)}},
+    ),
+]
