@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from sqlalchemy.exc import IntegrityError
+
+from ostiary.audit.actor import Actor
 
 PROBLEM_BASE = "urn:ostiary:problem:"
 
@@ -22,15 +25,31 @@ class FieldProblem:
         return f"{self.field}: {self.message}" if self.field else self.message
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """An attempt beyond the caller's rights, to be written to the audit log although (and
+    because) nothing else is written."""
+
+    actor: Actor
+    action: str
+    target_type: str
+    target_id: str | None
+    context_id: uuid.UUID | None
+    reason: str
+
+
 class OstiaryError(Exception):
     kind: ClassVar[str] = "error"
     status: ClassVar[int] = 400
     title: ClassVar[str] = "Bad request"
 
-    def __init__(self, detail: str, *, field: str | None = None) -> None:
+    def __init__(
+        self, detail: str, *, field: str | None = None, refusal: Refusal | None = None
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.field = field
+        self.refusal = refusal
 
     @property
     def type(self) -> str:

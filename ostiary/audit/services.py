@@ -12,7 +12,10 @@ from sqlalchemy import select, update
 
 from ostiary.audit.actor import Actor
 from ostiary.audit.models import AuditEvent
+from ostiary.contexts.models import Context
+from ostiary.db.paths import within_paths
 from ostiary.db.session import OstiarySession
+from ostiary.errors import Refusal
 
 # Never written into an event, whatever the caller passes.
 SECRET_FIELDS = frozenset({"password", "password_hash", "client_secret", "secret_hash", "token"})
@@ -39,6 +42,8 @@ class AuditQuery:
     since: datetime | None = None
     until: datetime | None = None
     before_id: uuid.UUID | None = None
+    # Subtrees the reader may see (events of contexts there); None means every event.
+    visible_paths: Sequence[str] | None = None
     limit: int = 50
 
 
@@ -70,6 +75,16 @@ class AuditLog:
         self.session.add(event)
         return event
 
+    def record_refusal(self, refusal: Refusal) -> AuditEvent:
+        return self.record(
+            refusal.actor,
+            refusal.action,
+            target_type=refusal.target_type,
+            target_id=refusal.target_id,
+            context_id=refusal.context_id,
+            changes={"refused": refusal.reason},
+        )
+
     def search(self, query: AuditQuery) -> Sequence[AuditEvent]:
         """Newest first; ``before_id`` continues after the last event of a previous page."""
         stmt = select(AuditEvent)
@@ -87,6 +102,9 @@ class AuditLog:
             stmt = stmt.where(AuditEvent.occurred_at < query.until)
         if query.before_id is not None:
             stmt = stmt.where(AuditEvent.id < query.before_id)
+        visible = within_paths(Context.path, query.visible_paths)
+        if visible is not None:
+            stmt = stmt.join(Context, Context.id == AuditEvent.context_id).where(visible)
         stmt = stmt.order_by(AuditEvent.id.desc()).limit(query.limit)
         return self.session.scalars(stmt).all()
 

@@ -6,12 +6,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from ostiary.audit.actor import Actor
 from ostiary.audit.services import AuditLog
 from ostiary.contexts.models import ALLOWED_PARENTS, Context, ContextStatus, ContextType
 from ostiary.contexts.schemas import ContextCreate, ContextUpdate
+from ostiary.db.paths import prefix_range, within_paths
 from ostiary.db.session import OstiarySession
 from ostiary.db.types import uuid7
 from ostiary.errors import NotFound, RuleViolation
@@ -19,22 +20,6 @@ from ostiary.errors import NotFound, RuleViolation
 
 def name_key(name: str) -> str:
     return name.casefold().strip()
-
-
-def prefix_range(column: ColumnElement[str], prefix: str) -> ColumnElement[bool]:
-    """``column`` starts with ``prefix``, as a range that a b-tree index answers on both databases."""
-    return (column >= prefix) & (column < prefix + "\U0010ffff")
-
-
-def within_paths(
-    column: ColumnElement[str], paths: Sequence[str] | None
-) -> ColumnElement[bool] | None:
-    """Rows whose path lies in one of the given subtrees; None when there is no restriction."""
-    if paths is None:
-        return None
-    if not paths:
-        return column != column  # nothing is visible
-    return or_(*(prefix_range(column, path) for path in paths))
 
 
 @dataclass(frozen=True)

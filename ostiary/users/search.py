@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, exists, or_, select
 
 from ostiary.contexts.models import Context
-from ostiary.contexts.services import prefix_range, within_paths
+from ostiary.db.paths import prefix_range, within_paths
 from ostiary.db.session import OstiarySession
 from ostiary.users.models import Membership, User, UserDomain, UserStatus
 

@@ -115,4 +115,10 @@ def test_contact_person_sees_only_their_subtree(client: TestClient, anonymous: T
     assert created.status_code == 201
     assert_problem(anonymous.post(f"/api/v1/contexts/{acme_sub['id']}/move", json={"parent_id": other["id"]}),
                    422, "rule-violation", "parent_id")
-    assert_problem(anonymous.get("/api/v1/audit-events"), 403, "forbidden")
+    seen = anonymous.get("/api/v1/audit-events", params={"limit": 500}).json()["items"]
+    assert seen and {e["context_id"] for e in seen} <= {acme["id"], acme_sub["id"]}
+
+    # Every reach beyond the subtree was refused and audited, though nothing else was written.
+    refused = client.get("/api/v1/audit-events", params={"action": "access.out_of_reach"}).json()["items"]
+    assert {e["target_id"] for e in refused} >= {other["id"], root, outsider["id"]}
+    assert all(e["actor"] == "contact" for e in refused)

@@ -116,6 +116,8 @@ def move_context(
     context = _visible(service, scope, context_id)
     try:
         parent = _visible(service, scope, data.parent_id)
-    except NotFound:
-        raise RuleViolation(f"no context with id '{data.parent_id}'", field="parent_id") from None
+    except NotFound as exc:
+        raise RuleViolation(
+            f"no context with id '{data.parent_id}'", field="parent_id", refusal=exc.refusal
+        ) from None
     return service.move(context, parent)

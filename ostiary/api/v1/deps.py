@@ -12,7 +12,8 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from ostiary.access.admin import AdminAuthorizer, AdminScope
 from ostiary.audit.actor import Actor
 from ostiary.db.session import OstiarySession
-from ostiary.errors import Unauthenticated
+from ostiary.audit.services import AuditLog
+from ostiary.errors import OstiaryError, Unauthenticated
 from ostiary.runtime import Runtime
 from ostiary.users.models import User
 
@@ -28,7 +29,15 @@ def get_runtime(request: Request) -> Runtime:
 
 def get_session(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Iterator[OstiarySession]:
     with runtime.sessions() as session:
-        yield session
+        try:
+            yield session
+        except OstiaryError as exc:
+            if exc.refusal is not None:
+                # Whatever the request did is undone; the refusal itself is kept.
+                session.rollback()
+                with session.atomic():
+                    AuditLog(session).record_refusal(exc.refusal)
+            raise
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
@@ -43,7 +52,7 @@ class Caller:
     authorizer: AdminAuthorizer
 
     def scope(self, right: str) -> AdminScope:
-        return self.authorizer.require(self.user, right, self.address)
+        return self.authorizer.require(self.user, right, self.actor)
 
 
 def get_caller(

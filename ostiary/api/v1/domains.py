@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, status
 from ostiary.access.admin import AdminScope
 from ostiary.access.catalogue import Right
 from ostiary.api.v1.deps import CallerDep, SessionDep, scope_for
-from ostiary.errors import Forbidden
 from ostiary.users.domains import DomainService
 from ostiary.users.models import UserDomain
 from ostiary.users.schemas import DomainCreate, DomainOut, DomainUpdate
@@ -20,10 +19,7 @@ router = APIRouter(prefix="/domains", tags=["domains"])
 def _manage_everywhere(
     scope: Annotated[AdminScope, Depends(scope_for(Right.DOMAINS_MANAGE))],
 ) -> None:
-    if not scope.unrestricted:
-        raise Forbidden(
-            "user domains apply everywhere, so changing them needs the right at the root"
-        )
+    scope.require_root("changing user domains, which apply everywhere,")
 
 
 @router.get(

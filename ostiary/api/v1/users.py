@@ -32,7 +32,7 @@ def _visible_user(
 ) -> User:
     user = service.get(user_id)
     if not scope.covers_user(caller.authorizer.memberships_of(user)):
-        raise NotFound(f"no user with id '{user_id}'", field="id")
+        raise scope.refuse("user", user.id, None)
     return user
 
 
@@ -42,8 +42,10 @@ def _context_in_scope(
     try:
         context = ContextService(session, caller.actor).get(context_id)
         scope.require(context, what="context")
-    except NotFound:
-        raise RuleViolation(f"no context with id '{context_id}'", field=field) from None
+    except NotFound as exc:
+        raise RuleViolation(
+            f"no context with id '{context_id}'", field=field, refusal=exc.refusal
+        ) from None
     return context
 
 
