@@ -1,0 +1,407 @@
+"""Bringing the database to the state that a provisioning document describes.
+
+Everything is checked first, and every problem is reported; only a document without problems is
+written, in one transaction, through the services, so that each change writes its audit event
+in that transaction. An entry that already matches the stored state writes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
+
+from pydantic import SecretStr
+
+from ostiary.access.groups import GroupService
+from ostiary.access.models import AclTemplate, UserGroup
+from ostiary.access.modules import ModuleService
+from ostiary.access.templates import TemplateService
+from ostiary.audit.actor import Actor
+from ostiary.clients.models import Client
+from ostiary.clients.services import ClientService
+from ostiary.contexts.models import Context
+from ostiary.contexts.schemas import ContextCreate, ContextUpdate
+from ostiary.contexts.services import ContextService
+from ostiary.db.session import OstiarySession
+from ostiary.errors import (
+    FieldProblem,
+    InvalidInput,
+    InvalidTransition,
+    OstiaryError,
+    RuleViolation,
+)
+from ostiary.provisioning.checks import (
+    Checker,
+    Stored,
+    client_spec,
+    differences,
+    has_problems,
+    lifecycle_path,
+    merged,
+    module_spec,
+    resolve_rights,
+)
+from ostiary.provisioning.document import (
+    NAME_FIELDS,
+    SECTIONS,
+    ClientEntry,
+    ContextEntry,
+    DomainEntry,
+    Entry,
+    GroupEntry,
+    ModuleEntry,
+    ProvisioningDocument,
+    TemplateEntry,
+    UserEntry,
+    place_of,
+)
+from ostiary.runtime import Runtime
+from ostiary.users.domains import DomainService
+from ostiary.users.memberships import MembershipService
+from ostiary.users.models import User, UserStatus
+from ostiary.users.schemas import DomainUpdate, UserCreate, UserUpdate
+from ostiary.users.services import UserService
+
+CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
+ACTOR = Actor(label="provisioning", via="provisioning")
+CONTEXT_FIELDS = ("key", "name", "number", "status", "email_domains")
+PROFILE_FIELDS = ("email", "phone", "first_name", "last_name", "language", "two_factor")
+USER_CREATE_FIELDS = {"username", "domain", "password", *PROFILE_FIELDS}
+
+E = TypeVar("E", bound=Entry)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    section: str
+    name: str
+    result: str
+
+
+@dataclass
+class ApplyReport:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def add(self, section: str, name: str, result: str) -> None:
+        self.outcomes.append(Outcome(section, name, result))
+
+    def lines(self) -> list[str]:
+        """One line for each entry created or updated, in the order of the file's sections."""
+        order = list(SECTIONS)
+        ordered = sorted(self.outcomes, key=lambda outcome: order.index(outcome.section))
+        return [
+            f"{o.result} {o.section.removesuffix('s')} {o.name}"
+            for o in ordered
+            if o.result != UNCHANGED
+        ]
+
+    @property
+    def unchanged(self) -> bool:
+        return all(outcome.result == UNCHANGED for outcome in self.outcomes)
+
+    def summary(self) -> str:
+        counts = Counter(outcome.result for outcome in self.outcomes)
+        return ", ".join(f"{counts[result]} {result}" for result in (CREATED, UPDATED, UNCHANGED))
+
+
+class Provisioner:
+    def __init__(self, runtime: Runtime, session: OstiarySession) -> None:
+        self.runtime = runtime
+        self.session = session
+
+    def apply(self, document: ProvisioningDocument) -> ApplyReport:
+        """Write the whole document or, when it has any problem, nothing (InvalidInput)."""
+        writer = Writer(self.runtime, self.session, ACTOR)
+        with self.session.atomic():
+            problems = Checker(self.runtime, self.session, ACTOR, document).check()
+            # Right values are checked against the ACLs of the file's modules, so these are
+            # written first; raising below rolls them back with everything else.
+            writer.write_modules(e for e in document.modules if not has_problems(e, problems))
+            rights = resolve_rights(self.session, document, problems)
+            if problems:
+                raise InvalidInput(problems)
+            writer.write(document, rights)
+        return writer.report
+
+
+class Writer:
+    """Writes checked entries through the services and tells what each one changed."""
+
+    def __init__(self, runtime: Runtime, session: OstiarySession, actor: Actor) -> None:
+        self.passwords = runtime.passwords
+        self.stored = Stored(session, actor, runtime)
+        self.contexts = ContextService(session, actor)
+        self.domains = DomainService(session, actor)
+        self.modules = ModuleService(session, actor)
+        self.templates = TemplateService(session, actor)
+        self.groups = GroupService(session, actor)
+        self.users = UserService(session, actor, runtime.passwords)
+        self.memberships = MembershipService(session, actor)
+        self.clients = ClientService(session, actor, runtime.passwords)
+        self.report = ApplyReport()
+        self._rights: dict[str, dict[uuid.UUID, str]] = {}
+
+    def write_modules(self, entries: Iterable[ModuleEntry]) -> None:
+        self._each("modules", entries, self._module)
+
+    def write(
+        self, document: ProvisioningDocument, rights: dict[str, dict[uuid.UUID, str]]
+    ) -> None:
+        """Everything but the modules; ``rights`` are the entries' right values, by place."""
+        self._rights = rights
+        self._each("contexts", document.contexts, self._context)
+        self._each("domains", document.domains, self._domain)
+        self._each("templates", document.templates, self._template)
+        self._each("groups", document.groups, self._group)
+        self._each("users", document.users, self._user)
+        self._each("clients", document.clients, self._client)
+
+    def _each(self, section: str, entries: Iterable[E], write: Callable[[E], str]) -> None:
+        for entry in entries:
+            with _at(entry.place):
+                result = write(entry)
+            self.report.add(section, _name_of(section, entry), result)
+
+    # -- one entry each ---------------------------------------------------------------------
+
+    def _context(self, entry: ContextEntry) -> str:
+        stored = self.stored.context_for(entry)
+        if stored is None:
+            parent = self._context_named(entry.parent) if entry.parent else None
+            data = ContextCreate(
+                key=entry.key,
+                type=entry.type,
+                name=entry.name,
+                parent_id=parent.id if parent else None,
+                number=entry.number,
+                status=entry.status,
+                email_domains=entry.email_domains,
+            )
+            self.contexts.create(data)
+            return CREATED
+        changes = differences(entry, {f: getattr(stored, f) for f in CONTEXT_FIELDS})
+        if changes:
+            self.contexts.update(stored, ContextUpdate(**changes))
+        moved = self._move(stored, entry)
+        return UPDATED if changes or moved else UNCHANGED
+
+    def _move(self, context: Context, entry: ContextEntry) -> bool:
+        if entry.parent is None or not entry.states("parent"):
+            return False
+        parent = self._context_named(entry.parent)
+        if parent.id == context.parent_id:
+            return False
+        self.contexts.move(context, parent)
+        return True
+
+    def _domain(self, entry: DomainEntry) -> str:
+        stored = self.stored.domain(entry.name)
+        if stored is None:
+            self.domains.create(entry)
+            return CREATED
+        changes = differences(entry, {"kind": stored.kind, "context_types": stored.context_types})
+        if not changes:
+            return UNCHANGED
+        self.domains.update(stored, DomainUpdate(**changes))
+        return UPDATED
+
+    def _module(self, entry: ModuleEntry) -> str:
+        return self.modules.put(module_spec(entry, self.stored.module(entry.key)))
+
+    def _template(self, entry: TemplateEntry) -> str:
+        stored = self.stored.template(entry.key)
+        if entry.states("rights"):
+            rights = self._rights[entry.place]
+        else:
+            rights = self.templates.values(stored) if stored else {}
+        _, result = self.templates.put(
+            entry.key,
+            name=entry.name,
+            context_types=[str(t) for t in merged(entry, "context_types", stored)],
+            rights=rights,
+        )
+        return result
+
+    def _group(self, entry: GroupEntry) -> str:
+        context = self._context_named(entry.context)
+        stored = self.groups.find(context, entry.name)
+        _, result = self.groups.put(
+            context,
+            entry.name,
+            role=merged(entry, "role", stored),
+            rights=self._group_rights(entry, stored),
+        )
+        return result
+
+    def _group_rights(self, entry: GroupEntry, stored: UserGroup | None) -> dict[uuid.UUID, str]:
+        """The template's values, then the entry's own over them; the stored ones if neither."""
+        if not entry.states("template") and not entry.states("rights"):
+            return {right.acl_id: right.value for right in stored.rights} if stored else {}
+        values = (
+            self.templates.values(self._template_named(entry.template)) if entry.template else {}
+        )
+        return values | self._rights.get(entry.place, {})
+
+    def _user(self, entry: UserEntry) -> str:
+        stored = self.stored.user(entry.username)
+        if stored is None:
+            user = self._create_user(entry)
+            self._join_listed(user, entry)
+            return CREATED
+        # Memberships are left before the domain changes, which they might not fit.
+        steps = (
+            self._leave_unlisted,
+            self._update_profile,
+            self._change_status,
+            self._change_password,
+            self._join_listed,
+        )
+        changed = [step(stored, entry) for step in steps]
+        return UPDATED if any(changed) else UNCHANGED
+
+    def _create_user(self, entry: UserEntry) -> User:
+        initial = UserStatus.DRAFT if entry.status is UserStatus.DRAFT else UserStatus.ACTIVE
+        data = UserCreate(status=initial, **entry.model_dump(include=USER_CREATE_FIELDS))
+        user = self.users.create(data, password_hash=entry.password_hash)
+        self._change_status(user, entry)
+        return user
+
+    def _update_profile(self, user: User, entry: UserEntry) -> bool:
+        current = {"domain": user.domain.name} | {f: getattr(user, f) for f in PROFILE_FIELDS}
+        changes = differences(entry, current)
+        if changes:
+            self.users.update(user, UserUpdate(**changes))
+        return bool(changes)
+
+    def _change_status(self, user: User, entry: UserEntry) -> bool:
+        if not entry.states("status"):
+            return False
+        current = UserStatus(user.status)
+        path = lifecycle_path(current, entry.status)
+        if path is None:
+            raise InvalidTransition(f"a user who is {current} cannot become {entry.status}")
+        for action in path:
+            self.users.act(user, action)
+        return bool(path)
+
+    def _change_password(self, user: User, entry: UserEntry) -> bool:
+        return self._change_secret(
+            user.password_hash,
+            entry.password,
+            entry.password_hash,
+            partial(self.users.set_password, user),
+            partial(self.users.set_password_hash, user),
+        )
+
+    def _leave_unlisted(self, user: User, entry: UserEntry) -> bool:
+        if not entry.states("memberships"):
+            return False
+        listed = {membership.context for membership in entry.memberships}
+        left = [
+            self.memberships.remove(user, context)
+            for _, context in self.memberships.list(user)
+            if context.key not in listed
+        ]
+        return any(left)
+
+    def _join_listed(self, user: User, entry: UserEntry) -> bool:
+        if not entry.states("memberships"):
+            return False
+        changed = False
+        for membership in entry.memberships:
+            context = self._context_named(membership.context)
+            _, joined = self.memberships.add(user, context)
+            groups = {self._group_named(context, name).id for name in membership.groups}
+            regrouped = self.groups.set_members_of_user(user.id, context, groups)
+            changed = changed or joined or regrouped
+        return changed
+
+    def _client(self, entry: ClientEntry) -> str:
+        stored = self.clients.find(entry.client_id)
+        spec = client_spec(entry, stored, self._client_module_id(entry, stored))
+        client, result = self.clients.put(spec)
+        secret_changed = self._change_secret(
+            client.secret_hash,
+            entry.client_secret,
+            entry.client_secret_hash,
+            partial(self.clients.set_secret, client),
+            partial(self.clients.set_secret_hash, client),
+        )
+        return UPDATED if secret_changed and result == UNCHANGED else result
+
+    def _client_module_id(self, entry: ClientEntry, stored: Client | None) -> uuid.UUID | None:
+        if stored is not None and not entry.states("module"):
+            return stored.module_id
+        if entry.module is None:
+            return None
+        module = self.stored.module(entry.module)
+        if module is None:
+            raise RuleViolation(f"no module with key '{entry.module}'")
+        return module.id
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _change_secret(
+        self,
+        stored_hash: str | None,
+        plain: SecretStr | None,
+        hashed: str | None,
+        set_plain: Callable[[str], None],
+        set_hash: Callable[[str], None],
+    ) -> bool:
+        """Set a password or secret unless the stored hash is of the same one already."""
+        if plain is not None:
+            if self.passwords.verify(stored_hash, plain.get_secret_value()):
+                return False
+            set_plain(plain.get_secret_value())
+            return True
+        if hashed is not None and hashed != stored_hash:
+            set_hash(hashed)
+            return True
+        return False
+
+    def _context_named(self, key: str) -> Context:
+        context = self.stored.context(key)
+        if context is None:
+            raise RuleViolation(f"no context with key '{key}'")
+        return context
+
+    def _template_named(self, key: str) -> AclTemplate:
+        template = self.stored.template(key)
+        if template is None:
+            raise RuleViolation(f"no template with key '{key}'")
+        return template
+
+    def _group_named(self, context: Context, name: str) -> UserGroup:
+        group = self.groups.find(context, name)
+        if group is None:
+            raise RuleViolation(f"no group '{name}' in context '{context.key}'")
+        return group
+
+
+def _name_of(section: str, entry: Entry) -> str:
+    if isinstance(entry, GroupEntry):
+        return f"{entry.name} in {entry.context}"
+    return str(getattr(entry, NAME_FIELDS[section]))
+
+
+@contextmanager
+def _at(place: str) -> Iterator[None]:
+    """Name the entry in a problem that a service finds while writing (the checks missed it);
+    the transaction is rolled back with it."""
+    try:
+        yield
+    except InvalidInput as exc:
+        raise InvalidInput(
+            [
+                FieldProblem(place_of(place, [p.field]) if p.field else place, p.message)
+                for p in exc.problems
+            ]
+        ) from exc
+    except OstiaryError as exc:
+        raise InvalidInput([FieldProblem(place, exc.detail)]) from exc

@@ -1,0 +1,605 @@
+"""Checking a provisioning document against itself and the stored state, before any write.
+
+The checks name each problem by its place in the file and go on, so that one run lists them all.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from ostiary.access.catalogue import AclSpec, ModuleSpec
+from ostiary.access.groups import GroupService
+from ostiary.access.models import Acl, AclTemplate, AclType, Module, UserGroup
+from ostiary.access.modules import ModuleService
+from ostiary.access.rightsets import RightSets
+from ostiary.access.templates import TemplateService
+from ostiary.audit.actor import Actor
+from ostiary.clients.models import Client
+from ostiary.clients.schemas import ClientSpec
+from ostiary.clients.services import ClientService
+from ostiary.contexts.models import ALLOWED_PARENTS, Context, ContextType
+from ostiary.contexts.services import ContextService
+from ostiary.db.session import OstiarySession
+from ostiary.errors import FieldProblem
+from ostiary.provisioning.document import (
+    NAME_FIELDS,
+    AclEntry,
+    ClientEntry,
+    ContextEntry,
+    Entry,
+    GroupEntry,
+    ModuleEntry,
+    ProvisioningDocument,
+    TemplateEntry,
+    UserEntry,
+    place_of,
+)
+from ostiary.runtime import Runtime
+from ostiary.users.domains import DomainService
+from ostiary.users.lifecycle import TRANSITIONS, LifecycleAction
+from ostiary.users.memberships import MembershipService
+from ostiary.users.models import DomainKind, User, UserDomain, UserStatus
+
+CLIENT_FIELDS = (
+    "name",
+    "public",
+    "redirect_uris",
+    "post_logout_redirect_uris",
+    "grant_types",
+    "scopes",
+    "enabled",
+)
+
+
+# -- what the entries and the stored state make together ------------------------------------
+
+
+def merged(entry: Entry, field: str, stored: object | None, stored_field: str = "") -> Any:
+    """The entry's value where it names the field or nothing is stored; else the stored one."""
+    if entry.states(field) or stored is None:
+        return getattr(entry, field)
+    return getattr(stored, stored_field or field)
+
+
+def differences(entry: Entry, current: dict[str, object]) -> dict[str, object]:
+    """The fields the entry names whose values differ from ``current``."""
+    return {
+        field: getattr(entry, field)
+        for field, value in current.items()
+        if entry.states(field) and getattr(entry, field) != value
+    }
+
+
+def module_spec(entry: ModuleEntry, stored: Module | None) -> ModuleSpec:
+    stored_acls = {acl.key: acl for acl in stored.acls} if stored else {}
+    return ModuleSpec(
+        key=entry.key,
+        name=entry.name,
+        context_types=[str(t) for t in merged(entry, "context_types", stored)],
+        access_right=merged(entry, "access_right", stored),
+        acls=[_acl_spec(acl, stored_acls.get(acl.key)) for acl in entry.acls],
+    )
+
+
+def _acl_spec(entry: AclEntry, stored: Acl | None) -> AclSpec:
+    return AclSpec(
+        key=entry.key,
+        category=merged(entry, "category", stored),
+        type=AclType(merged(entry, "type", stored)),
+        description=merged(entry, "description", stored),
+    )
+
+
+def client_spec(
+    entry: ClientEntry, stored: Client | None, module_id: uuid.UUID | None
+) -> ClientSpec:
+    values = {field: merged(entry, field, stored) for field in CLIENT_FIELDS}
+    return ClientSpec(client_id=entry.client_id, module_id=module_id, **values)
+
+
+def lifecycle_path(current: UserStatus, target: UserStatus) -> list[LifecycleAction] | None:
+    """The shortest series of lifecycle actions from one status to another, never deleting."""
+    paths: dict[UserStatus, list[LifecycleAction]] = {current: []}
+    queue = [current]
+    while queue:
+        status = queue.pop(0)
+        if status is target:
+            return paths[status]
+        for (source, action), result in TRANSITIONS.items():
+            if source is status and result not in (None, UserStatus.DELETED, *paths):
+                paths[result] = [*paths[status], action]  # type: ignore[index]
+                queue.append(result)  # type: ignore[arg-type]
+    return None
+
+
+@dataclass(frozen=True)
+class DomainRules:
+    name: str
+    kind: str
+    context_types: list[str]
+
+
+class Stored:
+    """The stored objects that names of the file stand for."""
+
+    def __init__(self, session: OstiarySession, actor: Actor, runtime: Runtime) -> None:
+        self.session = session
+        self._contexts = ContextService(session, actor)
+        self._domains = DomainService(session, actor)
+        self._modules = ModuleService(session, actor)
+        self._templates = TemplateService(session, actor)
+        self._groups = GroupService(session, actor)
+        self._clients = ClientService(session, actor, runtime.passwords)
+
+    def context(self, key: str) -> Context | None:
+        return self._contexts.get_by_key(key)
+
+    def context_for(self, entry: ContextEntry) -> Context | None:
+        """There is one root context: a root entry stands for it whatever its key."""
+        if entry.type is ContextType.ROOT:
+            return self._contexts.root()
+        return self.context(entry.key)
+
+    def parent_key(self, context: Context) -> str | None:
+        if context.parent_id is None:
+            return None
+        return self._contexts.get(context.parent_id).key
+
+    def context_with_number(self, number: str) -> Context | None:
+        return self.session.scalars(select(Context).where(Context.number == number)).one_or_none()
+
+    def domain(self, name: str) -> UserDomain | None:
+        return self._domains.find(name)
+
+    def module(self, key: str) -> Module | None:
+        return self._modules.find(key)
+
+    def template(self, key: str) -> AclTemplate | None:
+        return self._templates.find(key)
+
+    def group(self, context_key: str, name: str) -> UserGroup | None:
+        context = self.context(context_key)
+        return None if context is None else self._groups.find(context, name)
+
+    def user(self, username: str) -> User | None:
+        return self.session.scalars(select(User).where(User.username == username)).one_or_none()
+
+    def user_with_email(self, email: str) -> User | None:
+        return self.session.scalars(
+            select(User).where(User.email_key == email.casefold())
+        ).one_or_none()
+
+    def client(self, client_id: str) -> Client | None:
+        return self._clients.find(client_id)
+
+
+# -- the checks -----------------------------------------------------------------------------
+
+
+class Checker:
+    def __init__(
+        self,
+        runtime: Runtime,
+        session: OstiarySession,
+        actor: Actor,
+        document: ProvisioningDocument,
+    ) -> None:
+        self.passwords = runtime.passwords
+        self.session = session
+        self.actor = actor
+        self.document = document
+        self.stored = Stored(session, actor, runtime)
+        self.problems: list[FieldProblem] = list(document.problems)
+        self.contexts = _first_by(document.contexts, lambda e: e.key)
+        self.domains = _first_by(document.domains, lambda e: e.name)
+        self.modules = _first_by(document.modules, lambda e: e.key)
+        self.templates = _first_by(document.templates, lambda e: e.key)
+        self.groups = _first_by(document.groups, lambda e: (e.context, e.name))
+        self.users = _first_by(document.users, lambda e: e.username)
+
+    def check(self) -> list[FieldProblem]:
+        self._check_duplicates()
+        self._check_contexts()
+        self._check_modules()
+        self._check_groups()
+        self._check_users()
+        self._check_clients()
+        return self.problems
+
+    def report(self, entry: Entry, loc: Sequence[str | int], message: str) -> None:
+        # A field left out for being invalid was reported already; what follows from its
+        # absence would only repeat that.
+        if (loc and entry.is_invalid(str(loc[0]))) or (not loc and not entry.intact):
+            return
+        self.problems.append(FieldProblem(place_of(entry.place, loc), message))
+
+    def _missing(self, entry: Entry, loc: Sequence[str | int], section: str, name: str) -> None:
+        """Report a reference to nothing, unless it names an entry already reported as broken."""
+        if not self.document.is_broken(section, name):
+            self.report(entry, loc, _NOT_FOUND[section](name))
+
+    # -- names given twice ------------------------------------------------------------------
+
+    def _check_duplicates(self) -> None:
+        for section, field in NAME_FIELDS.items():
+            first: dict[object, Entry] = {}
+            for entry in getattr(self.document, section):
+                name = (entry.context, entry.name) if section == "groups" else getattr(entry, field)
+                if name in first:
+                    self.report(
+                        entry,
+                        (field,),
+                        f"'{getattr(entry, field)}' is given twice (first at {first[name].place})",
+                    )
+                else:
+                    first[name] = entry
+
+    def _check_unique(
+        self,
+        entries: Sequence[Entry],
+        field: str,
+        name_of: Callable[[Entry], str],
+        owner_of: Callable[[str], str | None],
+        normalise: Callable[[str], str] = str,
+    ) -> None:
+        """A value that must be unique: once in the file, and not held by another stored object
+        (unless the file gives that object another value)."""
+        by_name = {name_of(entry): entry for entry in entries}
+        first: dict[str, Entry] = {}
+        for entry in entries:
+            value = getattr(entry, field)
+            if value is None or not entry.states(field):
+                continue
+            key = normalise(value)
+            if key in first:
+                self.report(entry, (field,), f"'{value}' is also given at {first[key].place}")
+                continue
+            first[key] = entry
+            owner = owner_of(value)
+            if owner is None or owner == name_of(entry):
+                continue
+            other = by_name.get(owner)
+            released = other is not None and other.states(field)
+            if not released or normalise(getattr(other, field) or "") == key:
+                self.report(entry, (field,), f"'{value}' already belongs to '{owner}'")
+
+    # -- contexts ---------------------------------------------------------------------------
+
+    def _check_contexts(self) -> None:
+        root: ContextEntry | None = None
+        for index, entry in enumerate(self.document.contexts):
+            stored = self.stored.context_for(entry)
+            if stored is not None and stored.type != entry.type:
+                self.report(
+                    entry,
+                    ("type",),
+                    f"'{stored.key}' is a {stored.type} context; "
+                    "the type of a context cannot change",
+                )
+            elif entry.type is not ContextType.ROOT:
+                self._check_parent(index, entry, stored)
+            elif root is not None:
+                self.report(entry, ("type",), f"there is one root context, given at {root.place}")
+            else:
+                root = entry
+                self._check_root(entry)
+        self._check_unique(
+            self.document.contexts,
+            "number",
+            lambda e: e.key,  # type: ignore[attr-defined]
+            lambda number: _key_of(self.stored.context_with_number(number)),
+        )
+
+    def _check_root(self, entry: ContextEntry) -> None:
+        if entry.parent is not None:
+            self.report(entry, ("parent",), "the root context has no parent")
+        holder = self.stored.context(entry.key)
+        if holder is not None and holder.type != ContextType.ROOT:
+            self.report(entry, ("key",), f"'{entry.key}' is the key of a {holder.type} context")
+
+    def _check_parent(self, index: int, entry: ContextEntry, stored: Context | None) -> None:
+        if entry.parent is None:
+            if stored is None or entry.states("parent"):
+                self.report(entry, ("parent",), f"a {entry.type} context needs a parent")
+            return
+        parent_type = self._parent_type(index, entry)
+        if parent_type is None:
+            return
+        allowed = ALLOWED_PARENTS[entry.type]
+        if parent_type not in allowed:
+            self.report(
+                entry,
+                ("parent",),
+                f"a {entry.type} context cannot be placed under a {parent_type} context "
+                f"(allowed parents: {', '.join(sorted(allowed))})",
+            )
+        elif stored is not None and self._is_within(entry.parent, entry.key):
+            self.report(entry, ("parent",), "a context cannot move into its own subtree")
+
+    def _parent_type(self, index: int, entry: ContextEntry) -> ContextType | None:
+        """The type of the entry's parent, which must come earlier in the file or be stored."""
+        key = entry.parent
+        assert key is not None
+        earlier = next((e for e in self.document.contexts[:index] if e.key == key), None)
+        if earlier is not None:
+            return earlier.type
+        stored = self.stored.context(key)
+        if stored is not None:
+            return ContextType(stored.type)
+        if key in self.contexts:
+            self.report(entry, ("parent",), f"context '{key}' must come before '{entry.key}'")
+        else:
+            self._missing(entry, ("parent",), "contexts", key)
+        return None
+
+    def _is_within(self, key: str, ancestor: str) -> bool:
+        """Whether context ``key`` will lie in the subtree of ``ancestor`` once applied."""
+        seen: set[str] = set()
+        current: str | None = key
+        while current is not None and current not in seen:
+            if current == ancestor:
+                return True
+            seen.add(current)
+            current = self._parent_after(current)
+        return False
+
+    def _parent_after(self, key: str) -> str | None:
+        entry = self.contexts.get(key)
+        if entry is not None and entry.states("parent"):
+            return entry.parent
+        stored = self.stored.context(key)
+        return None if stored is None else self.stored.parent_key(stored)
+
+    def _context_type(self, entry: Entry, loc: Sequence[str | int], key: str) -> str | None:
+        found = self.contexts.get(key)
+        if found is not None:
+            return str(found.type)
+        stored = self.stored.context(key)
+        if stored is not None:
+            return stored.type
+        self._missing(entry, loc, "contexts", key)
+        return None
+
+    # -- modules, templates and groups ------------------------------------------------------
+
+    def _check_modules(self) -> None:
+        for entry in self.document.modules:
+            first: dict[str, int] = {}
+            for index, acl in enumerate(entry.acls):
+                if acl.key in first:
+                    self.report(
+                        entry,
+                        ("acls", index, "key"),
+                        f"'{acl.key}' is given twice (first at {entry.at('acls', first[acl.key])})",
+                    )
+                first.setdefault(acl.key, index)
+            self._check_access_right(entry)
+
+    def _check_access_right(self, entry: ModuleEntry) -> None:
+        stored = self.stored.module(entry.key)
+        spec = module_spec(entry, stored)
+        if spec.access_right is None:
+            return
+        types = {acl.key: str(acl.type) for acl in stored.acls} if stored else {}
+        types |= {acl.key: str(acl.type) for acl in spec.acls}
+        if types.get(spec.access_right) != AclType.BOOL:
+            self.report(
+                entry,
+                ("access_right",),
+                f"'{spec.access_right}' is not a bool right of module '{entry.key}'",
+            )
+
+    def _check_groups(self) -> None:
+        for entry in self.document.groups:
+            context_type = self._context_type(entry, ("context",), entry.context)
+            if entry.template is None:
+                continue
+            template_types = self._template_types(entry, entry.template)
+            if context_type and template_types and context_type not in template_types:
+                self.report(
+                    entry,
+                    ("template",),
+                    f"template '{entry.template}' is for {', '.join(template_types)} contexts, "
+                    f"not {context_type}",
+                )
+
+    def _template_types(self, entry: GroupEntry, key: str) -> list[str] | None:
+        stored = self.stored.template(key)
+        found: TemplateEntry | None = self.templates.get(key)
+        if found is not None:
+            return [str(t) for t in merged(found, "context_types", stored)]
+        if stored is not None:
+            return stored.context_types
+        self._missing(entry, ("template",), "templates", key)
+        return None
+
+    def _group_exists(self, context_key: str, name: str) -> bool:
+        return (context_key, name) in self.groups or self.stored.group(
+            context_key, name
+        ) is not None
+
+    def _module_exists(self, entry: Entry, loc: Sequence[str | int], key: str) -> None:
+        if key not in self.modules and self.stored.module(key) is None:
+            self._missing(entry, loc, "modules", key)
+
+    # -- users --------------------------------------------------------------------------------
+
+    def _check_users(self) -> None:
+        for entry in self.document.users:
+            stored = self.stored.user(entry.username)
+            domain = self._domain_rules(entry)
+            self._check_status(entry, stored)
+            if domain is not None:
+                self._check_credentials(entry, domain)
+                if entry.states("memberships"):
+                    self._check_memberships(entry, domain)
+                elif stored is not None and stored.domain.name != domain.name:
+                    self._check_stored_memberships(entry, stored, domain)
+        self._check_unique(
+            self.document.users,
+            "email",
+            lambda e: e.username,  # type: ignore[attr-defined]
+            lambda email: _username_of(self.stored.user_with_email(email)),
+            str.casefold,
+        )
+
+    def _domain_rules(self, entry: UserEntry) -> DomainRules | None:
+        found = self.domains.get(entry.domain)
+        if found is not None:
+            return DomainRules(found.name, found.kind, [str(t) for t in found.context_types])
+        stored = self.stored.domain(entry.domain)
+        if stored is not None:
+            return DomainRules(stored.name, stored.kind, stored.context_types)
+        self._missing(entry, ("domain",), "domains", entry.domain)
+        return None
+
+    def _check_status(self, entry: UserEntry, stored: User | None) -> None:
+        if stored is None or not entry.states("status"):
+            return
+        current = UserStatus(stored.status)
+        if lifecycle_path(current, entry.status) is None:
+            self.report(entry, ("status",), f"a user who is {current} cannot become {entry.status}")
+
+    def _check_credentials(self, entry: UserEntry, domain: DomainRules) -> None:
+        given = "password" if entry.password is not None else "password_hash"
+        if domain.kind == DomainKind.DELEGATED and getattr(entry, given) is not None:
+            self.report(
+                entry,
+                (given,),
+                f"users of the delegated domain {domain.name} sign in at their identity "
+                "provider and have no password here",
+            )
+        elif entry.password is not None:
+            self.problems += self.passwords.problems(
+                entry.password.get_secret_value(),
+                field=entry.at("password"),
+                username=entry.username,
+            )
+
+    def _check_memberships(self, entry: UserEntry, domain: DomainRules) -> None:
+        listed: set[str] = set()
+        for index, membership in enumerate(entry.memberships):
+            loc = ("memberships", index, "context")
+            key = membership.context
+            if key in listed:
+                self.report(entry, loc, f"context '{key}' is listed twice")
+                continue
+            listed.add(key)
+            context_type = self._context_type(entry, loc, key)
+            if context_type is not None and context_type not in domain.context_types:
+                self.report(entry, loc, _misplaced(domain, context_type))
+            for position, group in enumerate(membership.groups):
+                if context_type is not None and not self._group_exists(key, group):
+                    self._missing(
+                        entry,
+                        ("memberships", index, "groups", position),
+                        "groups",
+                        f"{key}/{group}",
+                    )
+
+    def _check_stored_memberships(
+        self, entry: UserEntry, stored: User, domain: DomainRules
+    ) -> None:
+        """Changing the domain keeps the stored memberships, which must fit the new one."""
+        memberships = MembershipService(self.session, self.actor).list(stored)
+        for _, context in memberships:
+            if context.type not in domain.context_types:
+                message = f"{_misplaced(domain, context.type)}, and the user is in '{context.key}'"
+                self.report(entry, ("domain",), message)
+
+    # -- clients ----------------------------------------------------------------------------
+
+    def _check_clients(self) -> None:
+        for entry in self.document.clients:
+            stored = self.stored.client(entry.client_id)
+            if entry.module is not None:
+                self._module_exists(entry, ("module",), entry.module)
+            spec = self._client_spec(entry, stored)
+            public = entry.public if spec is None else spec.public
+            if entry.client_secret is not None and not public:
+                self.problems += self.passwords.problems(
+                    entry.client_secret.get_secret_value(), field=entry.at("client_secret")
+                )
+            for field in ("client_secret", "client_secret_hash"):
+                if public and getattr(entry, field) is not None:
+                    self.report(entry, (field,), "a public client has no secret")
+
+    def _client_spec(self, entry: ClientEntry, stored: Client | None) -> ClientSpec | None:
+        try:
+            return client_spec(entry, stored, None)
+        except ValidationError as exc:
+            for error in exc.errors():
+                loc = ["module" if step == "module_id" else step for step in error["loc"]]
+                self.report(entry, loc, error["msg"].removeprefix("Value error, "))
+            return None
+
+
+def resolve_rights(
+    session: OstiarySession, document: ProvisioningDocument, problems: list[FieldProblem]
+) -> dict[str, dict[uuid.UUID, str]]:
+    """The stored values of the rights that template and group entries give, by entry place.
+
+    Needs the file's modules written, as their ACLs are what the values are checked against.
+    """
+    rights = RightSets(session)
+    resolved: dict[str, dict[uuid.UUID, str]] = {}
+    entries: Iterable[TemplateEntry | GroupEntry] = [*document.templates, *document.groups]
+    for entry in entries:
+        if entry.states("rights"):
+            named = {
+                module: values
+                for module, values in entry.rights.items()
+                if not document.is_broken("modules", module)
+            }
+            resolved[entry.place] = rights.resolve(
+                named, place=entry.at("rights"), problems=problems
+            )
+    return resolved
+
+
+def has_problems(entry: Entry, problems: Iterable[FieldProblem]) -> bool:
+    return any(
+        p.field == entry.place or p.field.startswith((f"{entry.place}.", f"{entry.place}["))
+        for p in problems
+    )
+
+
+E = TypeVar("E", bound=Entry)
+K = TypeVar("K")
+
+
+def _first_by(entries: Sequence[E], name_of: Callable[[E], K]) -> dict[K, E]:
+    found: dict[K, E] = {}
+    for entry in entries:
+        found.setdefault(name_of(entry), entry)
+    return found
+
+
+def _key_of(context: Context | None) -> str | None:
+    return None if context is None else context.key
+
+
+def _username_of(user: User | None) -> str | None:
+    return None if user is None else user.username
+
+
+def _misplaced(domain: DomainRules, context_type: str) -> str:
+    return (
+        f"users of {domain.name} cannot belong to {context_type} contexts "
+        f"(allowed: {', '.join(domain.context_types)})"
+    )
+
+
+_NOT_FOUND: dict[str, Callable[[str], str]] = {
+    "contexts": lambda name: f"no context with key '{name}'",
+    "domains": lambda name: f"no user domain named '{name}'",
+    "modules": lambda name: f"no module with key '{name}'",
+    "templates": lambda name: f"no template with key '{name}'",
+    "groups": lambda name: "no group '{1}' in context '{0}'".format(*name.split("/", 1)),
+}

@@ -1,0 +1,222 @@
+"""Writing the stored state as a provisioning file that ``ostiary apply`` takes as it is.
+
+Entries come in the order they can be applied in (a context after its parent), each list in a
+stable order, and each entry states only what differs from the defaults. Passwords are never
+written; their hashes and those of client secrets only when asked for.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+import yaml
+from sqlalchemy import select
+
+from ostiary.access.models import AclTemplate, GroupMember, Module, UserGroup
+from ostiary.access.rightsets import RightSets
+from ostiary.clients.models import Client
+from ostiary.contexts.models import Context
+from ostiary.db.session import OstiarySession
+from ostiary.provisioning.document import (
+    AclEntry,
+    ClientEntry,
+    ContextEntry,
+    DomainEntry,
+    Entry,
+    GroupEntry,
+    MembershipEntry,
+    ModuleEntry,
+    ProvisioningDocument,
+    TemplateEntry,
+    UserEntry,
+)
+from ostiary.users.models import Membership, User, UserDomain, UserStatus
+
+E = TypeVar("E", bound=Entry)
+YamlDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def export_document(session: OstiarySession, *, with_secrets: bool) -> str:
+    return render(Exporter(session, with_secrets=with_secrets).document())
+
+
+def render(document: ProvisioningDocument) -> str:
+    """The document as YAML, with the fields each entry states and no empty sections."""
+    sections = document.model_dump(mode="json", exclude_unset=True)
+    filled = {name: entries for name, entries in sections.items() if entries}
+    return yaml.dump(filled, Dumper=YamlDumper, sort_keys=False, allow_unicode=True, width=100)
+
+
+def _entry(model: type[E], stated: dict[str, Any], optional: dict[str, Any]) -> E:
+    """An entry of ``stated`` and of the ``optional`` values that differ from the defaults."""
+    fields = model.model_fields
+    kept = {
+        name: value
+        for name, value in optional.items()
+        if value != fields[name].get_default(call_default_factory=True)
+    }
+    return model(**stated, **kept)
+
+
+class Exporter:
+    def __init__(self, session: OstiarySession, *, with_secrets: bool) -> None:
+        self.session = session
+        self.with_secrets = with_secrets
+        self.rights = RightSets(session)
+        self.contexts = self._contexts_in_tree_order()
+        self.context_keys = {context.id: context.key for context in self.contexts}
+        self.context_rank = {context.id: rank for rank, context in enumerate(self.contexts)}
+
+    def document(self) -> ProvisioningDocument:
+        return ProvisioningDocument(
+            contexts=[self._context(context) for context in self.contexts],
+            domains=[self._domain(domain) for domain in self._all(UserDomain, UserDomain.name)],
+            modules=[self._module(module) for module in self._all(Module, Module.key)],
+            templates=[self._template(t) for t in self._all(AclTemplate, AclTemplate.key)],
+            groups=[self._group(group) for group in self._groups()],
+            users=self._users(),
+            clients=[self._client(client) for client in self._all(Client, Client.client_id)],
+        )
+
+    def _all(self, model: type[Any], order: Any) -> Sequence[Any]:
+        return self.session.scalars(select(model).order_by(order)).all()
+
+    def _contexts_in_tree_order(self) -> list[Context]:
+        """Parents before children, siblings by key (ids do not order contexts made at once)."""
+        children: dict[uuid.UUID | None, list[Context]] = defaultdict(list)
+        for context in self._all(Context, Context.key):
+            children[context.parent_id].append(context)
+        ordered: list[Context] = []
+        pending = list(reversed(children[None]))
+        while pending:
+            context = pending.pop()
+            ordered.append(context)
+            pending.extend(reversed(children[context.id]))
+        return ordered
+
+    def _context(self, context: Context) -> ContextEntry:
+        return _entry(
+            ContextEntry,
+            {"key": context.key, "type": context.type, "name": context.name},
+            {
+                "parent": self.context_keys.get(context.parent_id),  # type: ignore[arg-type]
+                "number": context.number,
+                "status": context.status,
+                "email_domains": context.email_domains,
+            },
+        )
+
+    def _domain(self, domain: UserDomain) -> DomainEntry:
+        return _entry(
+            DomainEntry,
+            {"name": domain.name, "context_types": domain.context_types},
+            {"kind": domain.kind},
+        )
+
+    def _module(self, module: Module) -> ModuleEntry:
+        acls = [
+            _entry(
+                AclEntry,
+                {"key": acl.key},
+                {"category": acl.category, "type": acl.type, "description": acl.description},
+            )
+            for acl in module.acls
+        ]
+        return _entry(
+            ModuleEntry,
+            {"key": module.key, "name": module.name},
+            {
+                "context_types": module.context_types,
+                "access_right": module.access_right,
+                "acls": acls,
+            },
+        )
+
+    def _template(self, template: AclTemplate) -> TemplateEntry:
+        return _entry(
+            TemplateEntry,
+            {"key": template.key, "name": template.name},
+            {
+                "context_types": template.context_types,
+                "rights": self.rights.describe((r.acl, r.value) for r in template.rights),
+            },
+        )
+
+    def _groups(self) -> list[UserGroup]:
+        groups = self._all(UserGroup, UserGroup.name)
+        return sorted(groups, key=lambda group: self.context_rank[group.context_id])
+
+    def _group(self, group: UserGroup) -> GroupEntry:
+        return _entry(
+            GroupEntry,
+            {"context": self.context_keys[group.context_id], "name": group.name},
+            {
+                "role": group.role,
+                "rights": self.rights.describe((r.acl, r.value) for r in group.rights),
+            },
+        )
+
+    def _users(self) -> list[UserEntry]:
+        memberships = self._memberships_by_user()
+        users = self.session.scalars(
+            select(User).where(User.status != UserStatus.DELETED).order_by(User.username)
+        ).all()
+        return [self._user(user, memberships[user.id]) for user in users]
+
+    def _memberships_by_user(self) -> dict[uuid.UUID, list[MembershipEntry]]:
+        groups: dict[tuple[uuid.UUID, uuid.UUID], list[str]] = defaultdict(list)
+        rows = self.session.execute(
+            select(GroupMember.user_id, UserGroup.context_id, UserGroup.name)
+            .join(UserGroup, UserGroup.id == GroupMember.group_id)
+            .order_by(UserGroup.name)
+        )
+        for user_id, context_id, name in rows:
+            groups[(user_id, context_id)].append(name)
+        memberships: dict[uuid.UUID, list[MembershipEntry]] = defaultdict(list)
+        pairs = self.session.execute(select(Membership.user_id, Membership.context_id)).all()
+        for user_id, context_id in sorted(pairs, key=lambda pair: self.context_rank[pair[1]]):
+            memberships[user_id].append(
+                _entry(
+                    MembershipEntry,
+                    {"context": self.context_keys[context_id]},
+                    {"groups": groups[(user_id, context_id)]},
+                )
+            )
+        return memberships
+
+    def _user(self, user: User, memberships: list[MembershipEntry]) -> UserEntry:
+        # Memberships are always stated, so that applying the file makes them exactly these.
+        return _entry(
+            UserEntry,
+            {"username": user.username, "domain": user.domain.name, "memberships": memberships},
+            {
+                "email": user.email,
+                "phone": user.phone,
+                "first_name": user.first_name,
+                "last_name": user.last_name,
+                "password_hash": user.password_hash if self.with_secrets else None,
+                "status": user.status,
+                "language": user.language,
+                "two_factor": user.two_factor,
+            },
+        )
+
+    def _client(self, client: Client) -> ClientEntry:
+        module = self.session.get(Module, client.module_id) if client.module_id else None
+        return _entry(
+            ClientEntry,
+            {"client_id": client.client_id, "name": client.name},
+            {
+                "client_secret_hash": client.secret_hash if self.with_secrets else None,
+                "module": module.key if module else None,
+                "redirect_uris": client.redirect_uris,
+                "post_logout_redirect_uris": client.post_logout_redirect_uris,
+                "grant_types": client.grant_types,
+                "scopes": client.scopes,
+                "public": client.public,
+                "enabled": client.enabled,
+            },
+        )
