@@ -8,8 +8,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from ostiary import __version__
-from ostiary.api import health, problems
-from ostiary.api.v1 import audit, contexts, domains, users
+from ostiary.api import authzen, health, problems
+from ostiary.api.v1 import (
+    audit,
+    authz,
+    contexts,
+    domains,
+    groups,
+    modules,
+    templates,
+    user_access,
+    users,
+)
 from ostiary.runtime import Runtime
 from ostiary.settings import Settings
 from ostiary.web import setup
@@ -30,7 +40,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app = FastAPI(
         title="Ostiary admin API",
         version=__version__,
-        description="Contexts, user domains, users, memberships and the audit log. "
+        description="Contexts, user domains, users and memberships, modules and their rights, "
+        "templates, groups, policies, effective rights, authorization checks and the audit log. "
         "Authenticate with HTTP Basic as an API user; errors are application/problem+json.",
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=f"{API_PREFIX}/docs",
@@ -40,7 +51,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.state.runtime = runtime
     problems.install(app)
     app.include_router(health.router)
-    for module in (contexts, domains, users, audit):
+    for module in (contexts, groups, domains, users, user_access, modules, templates, authz, audit):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(authzen.router)
     app.include_router(setup.router)
     return app

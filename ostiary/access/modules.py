@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 
-from ostiary.access.catalogue import ModuleSpec
-from ostiary.access.models import Acl, Module
+from ostiary.access.catalogue import OSTIARY, OSTIARY_MODULE, AclSpec, ModuleSpec
+from ostiary.access.models import Acl, AclType, Module
+from ostiary.access.schemas import AclIn, AclUpdate, ModuleCreate, ModuleUpdate
 from ostiary.audit.actor import Actor
 from ostiary.audit.services import AuditLog
 from ostiary.db.session import OstiarySession
+from ostiary.errors import AlreadyExists, NotFound, RuleViolation
 
 
 class ModuleService:
@@ -71,3 +75,147 @@ class ModuleService:
                 changes=changes,
             )
             return "created" if created else "updated"
+
+    # -- administration ------------------------------------------------------------------
+
+    def list(self) -> Sequence[Module]:
+        return self.session.scalars(select(Module).order_by(Module.key)).all()
+
+    def get(self, key: str) -> Module:
+        module = self.find(key)
+        if module is None:
+            raise NotFound(f"no module with key '{key}'", field="module")
+        return module
+
+    def create(self, data: ModuleCreate) -> Module:
+        if self.find(data.key) is not None:
+            raise AlreadyExists(f"a module with key '{data.key}' exists", field="key")
+        keys = [acl.key for acl in data.acls]
+        duplicates = sorted({k for k in keys if keys.count(k) > 1})
+        if duplicates:
+            raise RuleViolation(f"ACL keys appear twice: {', '.join(duplicates)}", field="acls")
+        self._check_access_right(data.access_right, {a.key: a.type for a in data.acls})
+        spec = ModuleSpec(
+            key=data.key,
+            name=data.name,
+            context_types=[str(t) for t in data.context_types],
+            access_right=data.access_right,
+            acls=[AclSpec(a.key, a.category, a.type, a.description) for a in data.acls],
+        )
+        with self.session.atomic():
+            self.put(spec)
+        return self.get(data.key)
+
+    def update(self, module: Module, data: ModuleUpdate) -> Module:
+        changes: dict[str, object] = {}
+        with self.session.atomic():
+            fields = data.model_fields_set
+            if "name" in fields and data.name is not None and data.name != module.name:
+                changes["name"] = [module.name, data.name]
+                module.name = data.name
+            if "context_types" in fields and data.context_types is not None:
+                types = sorted(str(t) for t in data.context_types)
+                if types != module.context_types:
+                    changes["context_types"] = [module.context_types, types]
+                    module.context_types = types
+            if "access_right" in fields and data.access_right != module.access_right:
+                self._check_access_right(data.access_right, {a.key: a.type for a in module.acls})
+                changes["access_right"] = [module.access_right, data.access_right]
+                module.access_right = data.access_right
+            if changes:
+                self.audit.record(
+                    self.actor,
+                    "module.updated",
+                    target_type="module",
+                    target_id=module.id,
+                    changes=changes,
+                )
+        return module
+
+    def delete(self, module: Module) -> None:
+        if module.key == OSTIARY_MODULE:
+            raise RuleViolation(
+                "the ostiary module governs this server and cannot be deleted", field="module"
+            )
+        with self.session.atomic():
+            self.audit.record(
+                self.actor,
+                "module.deleted",
+                target_type="module",
+                target_id=module.id,
+                changes={"key": module.key},
+            )
+            self.session.delete(module)
+
+    def add_acl(self, module: Module, data: AclIn) -> Acl:
+        if any(acl.key == data.key for acl in module.acls):
+            raise AlreadyExists(
+                f"module '{module.key}' already has a right '{data.key}'", field="key"
+            )
+        with self.session.atomic():
+            acl = Acl(
+                key=data.key, category=data.category, type=data.type, description=data.description
+            )
+            module.acls.append(acl)
+            self.session.flush()
+            self.audit.record(
+                self.actor,
+                "acl.created",
+                target_type="module",
+                target_id=module.id,
+                changes=data.model_dump(mode="json"),
+            )
+        return acl
+
+    def acl(self, module: Module, key: str) -> Acl:
+        for acl in module.acls:
+            if acl.key == key:
+                return acl
+        raise NotFound(f"module '{module.key}' has no right '{key}'", field="acl")
+
+    def update_acl(self, module: Module, acl: Acl, data: AclUpdate) -> Acl:
+        changes: dict[str, object] = {}
+        with self.session.atomic():
+            for field in data.model_fields_set:
+                new = getattr(data, field)
+                if field == "category" and new is None:
+                    raise RuleViolation("category cannot be empty", field="category")
+                if getattr(acl, field) != new:
+                    changes[field] = [getattr(acl, field), new]
+                    setattr(acl, field, new)
+            if changes:
+                self.audit.record(
+                    self.actor,
+                    "acl.updated",
+                    target_type="module",
+                    target_id=module.id,
+                    changes={"acl": acl.key, **changes},
+                )
+        return acl
+
+    def delete_acl(self, module: Module, acl: Acl) -> None:
+        if module.access_right == acl.key:
+            raise RuleViolation(
+                f"'{acl.key}' opens the module; choose another access right first", field="acl"
+            )
+        if module.key == OSTIARY_MODULE and any(spec.key == acl.key for spec in OSTIARY.acls):
+            raise RuleViolation("the ostiary module's own rights cannot be deleted", field="acl")
+        with self.session.atomic():
+            self.audit.record(
+                self.actor,
+                "acl.deleted",
+                target_type="module",
+                target_id=module.id,
+                changes={"acl": acl.key},
+            )
+            module.acls.remove(acl)
+
+    @staticmethod
+    def _check_access_right(key: str | None, acls: dict[str, str]) -> None:
+        if key is None:
+            return
+        if acls.get(key) != AclType.BOOL:
+            raise RuleViolation(
+                f"the access right must be a bool right of the module, and '{key}' is not",
+                field="access_right",
+            )

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from ostiary.access.models import USER_PREFERENCES, Acl, Module
 from ostiary.access.values import normalise, present
 from ostiary.db.session import OstiarySession
-from ostiary.errors import FieldProblem
+from ostiary.errors import FieldProblem, InvalidInput
 
 RightsByModule = Mapping[str, Mapping[str, object]]
 
@@ -57,3 +57,37 @@ class RightSets:
         for acl, value in sorted(stored, key=lambda item: (item[0].module.key, item[0].key)):
             named.setdefault(acl.module.key, {})[acl.key] = present(acl.type, value)
         return named
+
+
+def compose(
+    session: OstiarySession,
+    *,
+    template_key: str | None,
+    rights: RightsByModule | None,
+    context_type: str | None,
+) -> dict[uuid.UUID, str]:
+    """A template's values (copied) with ``rights`` laid over them; every problem is reported."""
+    from ostiary.access.templates import TemplateService
+    from ostiary.audit.actor import Actor
+
+    problems: list[FieldProblem] = []
+    values: dict[uuid.UUID, str] = {}
+    if template_key is not None:
+        template = TemplateService(session, Actor.system()).find(template_key)
+        if template is None:
+            problems.append(FieldProblem("template", f"no template with key '{template_key}'"))
+        elif context_type and template.context_types and context_type not in template.context_types:
+            problems.append(
+                FieldProblem(
+                    "template",
+                    f"template '{template_key}' is for {', '.join(template.context_types)} "
+                    f"contexts, not {context_type}",
+                )
+            )
+        else:
+            values.update({right.acl_id: right.value for right in template.rights})
+    if rights:
+        values.update(RightSets(session).resolve(rights, place="rights", problems=problems))
+    if problems:
+        raise InvalidInput(problems)
+    return values

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy import select
 
@@ -10,6 +11,7 @@ from ostiary.access.models import AclTemplate, TemplateRight
 from ostiary.audit.actor import Actor
 from ostiary.audit.services import AuditLog
 from ostiary.db.session import OstiarySession
+from ostiary.errors import AlreadyExists, NotFound
 
 
 class TemplateService:
@@ -54,3 +56,34 @@ class TemplateService:
                 changes={"key": key, **changes},
             )
             return template, "created" if created else "updated"
+
+    # -- administration ------------------------------------------------------------------
+
+    def list(self) -> Sequence[AclTemplate]:
+        return self.session.scalars(select(AclTemplate).order_by(AclTemplate.key)).all()
+
+    def get(self, key: str) -> AclTemplate:
+        template = self.find(key)
+        if template is None:
+            raise NotFound(f"no template with key '{key}'", field="template")
+        return template
+
+    def create(
+        self, key: str, *, name: str, context_types: list[str], rights: dict[uuid.UUID, str]
+    ) -> AclTemplate:
+        if self.find(key) is not None:
+            raise AlreadyExists(f"a template with key '{key}' exists", field="key")
+        template, _ = self.put(key, name=name, context_types=context_types, rights=rights)
+        return template
+
+    def delete(self, template: AclTemplate) -> None:
+        """Groups and policies made from it keep their copied values."""
+        with self.session.atomic():
+            self.audit.record(
+                self.actor,
+                "template.deleted",
+                target_type="template",
+                target_id=template.id,
+                changes={"key": template.key},
+            )
+            self.session.delete(template)

@@ -91,9 +91,10 @@ class UserService:
 
     def update(self, user: User, data: UserUpdate) -> User:
         self._refuse_if_deleted(user)
+        fields = data.model_fields_set
+        self._refuse_if_delegated(user, fields - {"domain"})
         changes: dict[str, Any] = {}
         with self.session.atomic():
-            fields = data.model_fields_set
             if "domain" in fields:
                 if data.domain is None:
                     raise RuleViolation("domain cannot be empty", field="domain")
@@ -127,6 +128,7 @@ class UserService:
 
     def set_password(self, user: User, password: str) -> None:
         self._refuse_if_deleted(user)
+        self._refuse_if_delegated(user, {"password"})
         self._check_credentials(user.domain, user.username, password, None)
         self.set_password_hash(user, self.passwords.hash(password))
 
@@ -233,6 +235,15 @@ class UserService:
                 )
         if domain.kind == DomainKind.DELEGATED and user.password_hash:
             user.password_hash = None
+
+    @staticmethod
+    def _refuse_if_delegated(user: User, fields: set[str]) -> None:
+        if fields and user.domain.kind == DomainKind.DELEGATED:
+            raise RuleViolation(
+                f"users of the delegated domain {user.domain.name} are managed by their identity "
+                "provider and are read-only here",
+                field=sorted(fields)[0],
+            )
 
     @staticmethod
     def _refuse_if_deleted(user: User) -> None:

@@ -1,0 +1,116 @@
+"""Answers to "may this user do this here?", one at a time or in bulk, for any module."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from ostiary.access.cache import RightsCache
+from ostiary.access.evaluation import EffectiveRights
+from ostiary.access.models import Module
+from ostiary.access.values import API_IP_ALLOW, address_allowed
+from ostiary.contexts.models import Context
+from ostiary.db.session import OstiarySession
+from ostiary.errors import NotFound
+from ostiary.users.models import Membership, User, UserStatus
+
+
+@dataclass(frozen=True)
+class Question:
+    user: str
+    context: str
+    module: str
+    right: str
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    allowed: bool
+    value: bool | str | None
+    reason: str
+
+
+def _by_id_or(model: type, column: str, ref: str, session: OstiarySession) -> object | None:
+    try:
+        found = session.get(model, uuid.UUID(ref))
+        if found is not None:
+            return found
+    except ValueError:
+        pass
+    return session.scalars(select(model).where(getattr(model, column) == ref)).one_or_none()
+
+
+class Decider:
+    def __init__(
+        self, session: OstiarySession, rights: RightsCache, visible_paths: Sequence[str] | None
+    ) -> None:
+        self.session = session
+        self.rights = rights
+        self.visible_paths = visible_paths
+
+    def answer(self, question: Question) -> Answer:
+        user = _by_id_or(User, "username", question.user.lower(), self.session)
+        context = _by_id_or(Context, "key", question.context, self.session)
+        if not isinstance(context, Context) or not self._visible(context):
+            return Answer(False, None, "no such context")
+        if not isinstance(user, User):
+            return Answer(False, None, "no such user")
+        if user.status != UserStatus.ACTIVE:
+            return Answer(False, None, f"the user is {user.status}")
+        try:
+            rights = self.rights.effective(self.session, user, context, question.module)
+        except NotFound:
+            return Answer(False, None, "no such module")
+        return self._decide(rights, question)
+
+    @staticmethod
+    def _decide(rights: EffectiveRights, question: Question) -> Answer:
+        if not rights.access:
+            return Answer(False, None, rights.denial or "no access to the module")
+        decision = rights.decisions.get(question.right)
+        if decision is None:
+            return Answer(False, None, f"the module has no right '{question.right}'")
+        if question.address is not None and API_IP_ALLOW in rights.decisions:
+            if not address_allowed(rights.text(API_IP_ALLOW), question.address):
+                return Answer(False, decision.value, "API IP Allow does not admit the address")
+            if question.right == API_IP_ALLOW:
+                return Answer(True, decision.value, "the address is admitted")
+        if decision.value is True:
+            return Answer(True, True, f"granted by {decision.group or decision.step}")
+        if isinstance(decision.value, str):
+            return Answer(True, decision.value, f"set by {decision.group or decision.step}")
+        return Answer(False, decision.value, "not granted")
+
+    def _visible(self, context: Context) -> bool:
+        return self.visible_paths is None or any(
+            context.path.startswith(p) for p in self.visible_paths
+        )
+
+
+@dataclass(frozen=True)
+class Switchable:
+    context: Context
+    modules: list[str]
+
+
+def switchable_contexts(
+    session: OstiarySession, rights: RightsCache, user: User
+) -> list[Switchable]:
+    """The user's contexts in tree order, each with the modules open to them there."""
+    contexts = session.scalars(
+        select(Context)
+        .join(Membership, Membership.context_id == Context.id)
+        .where(Membership.user_id == user.id)
+        .order_by(Context.path)
+    ).all()
+    modules = session.scalars(select(Module.key).order_by(Module.key)).all()
+    return [
+        Switchable(
+            context, [m for m in modules if rights.effective(session, user, context, m).access]
+        )
+        for context in contexts
+    ]

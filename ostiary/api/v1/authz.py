@@ -1,0 +1,54 @@
+"""``POST /api/v1/authz/check``: decisions in bulk for policy enforcement points."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
+
+from ostiary.access.admin import AdminScope
+from ostiary.access.catalogue import Right
+from ostiary.access.decisions import Decider, Question
+from ostiary.api.v1.deps import RuntimeDep, SessionDep, scope_for
+
+router = APIRouter(prefix="/authz", tags=["authorization"])
+CheckScope = Annotated[AdminScope, Depends(scope_for(Right.AUTHZ_CHECK))]
+
+
+class Check(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user: str = Field(description="User id or username")
+    context: str = Field(description="Context id or key")
+    module: str
+    right: str
+    address: str | None = Field(None, description="Client address, decided against API IP Allow")
+
+
+class CheckRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    checks: list[Check] = Field(min_length=1, max_length=1000)
+
+
+class CheckResult(BaseModel):
+    allowed: bool
+    value: bool | str | None
+    reason: str
+
+
+class CheckResponse(BaseModel):
+    results: list[CheckResult]
+
+
+@router.post("/check", response_model=CheckResponse, summary="Decide in bulk")
+def check(
+    data: CheckRequest, session: SessionDep, runtime: RuntimeDep, scope: CheckScope
+) -> CheckResponse:
+    """One result per check, in order; an unknown user, context or module is a denial, not an error."""
+    decider = Decider(session, runtime.rights, scope.visible_paths)
+    answers = [decider.answer(Question(**c.model_dump())) for c in data.checks]
+    return CheckResponse(
+        results=[CheckResult(allowed=a.allowed, value=a.value, reason=a.reason) for a in answers]
+    )
