@@ -122,12 +122,13 @@ def apply(
             report = Provisioner(runtime, session).apply(document)
     except InvalidInput as exc:
         for problem in exc.problems:
-            err.print(f"{problem}", highlight=False, soft_wrap=True)
+            # Problems and report lines quote names from the file; brackets there are no markup.
+            err.print(str(problem), markup=False, highlight=False, soft_wrap=True)
         raise _fail(f"nothing applied: {len(exc.problems)} problem(s) in the file") from None
     except OstiaryError as exc:
         raise _fail(f"nothing applied: {exc}") from None
     for line in report.lines():
-        out.print(line, highlight=False)
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
     out.print("unchanged" if report.unchanged else report.summary(), highlight=False)
 
 

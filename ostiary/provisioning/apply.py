@@ -121,8 +121,9 @@ class Provisioner:
             problems = Checker(self.runtime, self.session, ACTOR, document).check()
             # Right values are checked against the ACLs of the file's modules, so these are
             # written first; raising below rolls them back with everything else.
-            writer.write_modules(e for e in document.modules if not has_problems(e, problems))
-            rights = resolve_rights(self.session, document, problems)
+            withheld = {e.key for e in document.modules if has_problems(e, problems)}
+            writer.write_modules(e for e in document.modules if e.key not in withheld)
+            rights = resolve_rights(self.session, document, problems, withheld)
             if problems:
                 raise InvalidInput(problems)
             writer.write(document, rights)

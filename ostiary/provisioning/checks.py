@@ -6,7 +6,7 @@ The checks name each problem by its place in the file and go on, so that one run
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Set
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -46,6 +46,8 @@ from ostiary.users.lifecycle import TRANSITIONS, LifecycleAction
 from ostiary.users.memberships import MembershipService
 from ostiary.users.models import DomainKind, User, UserDomain, UserStatus
 
+E = TypeVar("E", bound=Entry)
+K = TypeVar("K")
 CLIENT_FIELDS = (
     "name",
     "public",
@@ -109,12 +111,14 @@ def lifecycle_path(current: UserStatus, target: UserStatus) -> list[LifecycleAct
     queue = [current]
     while queue:
         status = queue.pop(0)
-        if status is target:
+        if status == target:
             return paths[status]
         for (source, action), result in TRANSITIONS.items():
-            if source is status and result not in (None, UserStatus.DELETED, *paths):
-                paths[result] = [*paths[status], action]  # type: ignore[index]
-                queue.append(result)  # type: ignore[arg-type]
+            if source != status or result in (None, UserStatus.DELETED) or result in paths:
+                continue
+            assert result is not None
+            paths[result] = [*paths[status], action]
+            queue.append(result)
     return None
 
 
@@ -201,7 +205,6 @@ class Checker:
         self.modules = _first_by(document.modules, lambda e: e.key)
         self.templates = _first_by(document.templates, lambda e: e.key)
         self.groups = _first_by(document.groups, lambda e: (e.context, e.name))
-        self.users = _first_by(document.users, lambda e: e.username)
 
     def check(self) -> list[FieldProblem]:
         self._check_duplicates()
@@ -242,16 +245,16 @@ class Checker:
 
     def _check_unique(
         self,
-        entries: Sequence[Entry],
+        entries: Sequence[E],
         field: str,
-        name_of: Callable[[Entry], str],
+        name_of: Callable[[E], str],
         owner_of: Callable[[str], str | None],
         normalise: Callable[[str], str] = str,
     ) -> None:
         """A value that must be unique: once in the file, and not held by another stored object
         (unless the file gives that object another value)."""
         by_name = {name_of(entry): entry for entry in entries}
-        first: dict[str, Entry] = {}
+        first: dict[str, E] = {}
         for entry in entries:
             value = getattr(entry, field)
             if value is None or not entry.states(field):
@@ -292,7 +295,7 @@ class Checker:
         self._check_unique(
             self.document.contexts,
             "number",
-            lambda e: e.key,  # type: ignore[attr-defined]
+            lambda e: e.key,
             lambda number: _key_of(self.stored.context_with_number(number)),
         )
 
@@ -444,7 +447,7 @@ class Checker:
         self._check_unique(
             self.document.users,
             "email",
-            lambda e: e.username,  # type: ignore[attr-defined]
+            lambda e: e.username,
             lambda email: _username_of(self.stored.user_with_email(email)),
             str.casefold,
         )
@@ -541,11 +544,15 @@ class Checker:
 
 
 def resolve_rights(
-    session: OstiarySession, document: ProvisioningDocument, problems: list[FieldProblem]
+    session: OstiarySession,
+    document: ProvisioningDocument,
+    problems: list[FieldProblem],
+    withheld: Set[str],
 ) -> dict[str, dict[uuid.UUID, str]]:
     """The stored values of the rights that template and group entries give, by entry place.
 
-    Needs the file's modules written, as their ACLs are what the values are checked against.
+    Needs the file's modules written, as their ACLs are what the values are checked against;
+    rights of ``withheld`` modules (not written for their own problems) are not checked.
     """
     rights = RightSets(session)
     resolved: dict[str, dict[uuid.UUID, str]] = {}
@@ -555,7 +562,7 @@ def resolve_rights(
             named = {
                 module: values
                 for module, values in entry.rights.items()
-                if not document.is_broken("modules", module)
+                if module not in withheld and not document.is_broken("modules", module)
             }
             resolved[entry.place] = rights.resolve(
                 named, place=entry.at("rights"), problems=problems
@@ -568,10 +575,6 @@ def has_problems(entry: Entry, problems: Iterable[FieldProblem]) -> bool:
         p.field == entry.place or p.field.startswith((f"{entry.place}.", f"{entry.place}["))
         for p in problems
     )
-
-
-E = TypeVar("E", bound=Entry)
-K = TypeVar("K")
 
 
 def _first_by(entries: Sequence[E], name_of: Callable[[E], K]) -> dict[K, E]:

@@ -1,8 +1,9 @@
 """The provisioning file (PRODUCT.md, "Stable interfaces"): its entries, and reading it from YAML.
 
 An entry sets the fields it names. A field it leaves out keeps its stored value (a new object
-gets the default), and ``null`` clears an optional field. A user's ``memberships``, when given,
-are exactly the user's memberships and group memberships.
+gets the default), and ``null`` clears an optional field; passwords and client secrets are only
+ever set, never cleared. A user's ``memberships``, when given, are exactly the user's
+memberships and group memberships.
 """
 
 from __future__ import annotations

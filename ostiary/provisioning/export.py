@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from operator import attrgetter, itemgetter
 from typing import Any, TypeVar
 
 import yaml
@@ -36,6 +36,7 @@ from ostiary.provisioning.document import (
 from ostiary.users.models import Membership, User, UserDomain, UserStatus
 
 E = TypeVar("E", bound=Entry)
+T = TypeVar("T")
 YamlDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
@@ -73,21 +74,22 @@ class Exporter:
     def document(self) -> ProvisioningDocument:
         return ProvisioningDocument(
             contexts=[self._context(context) for context in self.contexts],
-            domains=[self._domain(domain) for domain in self._all(UserDomain, UserDomain.name)],
-            modules=[self._module(module) for module in self._all(Module, Module.key)],
-            templates=[self._template(t) for t in self._all(AclTemplate, AclTemplate.key)],
+            domains=[self._domain(domain) for domain in self._all(UserDomain, "name")],
+            modules=[self._module(module) for module in self._all(Module, "key")],
+            templates=[self._template(template) for template in self._all(AclTemplate, "key")],
             groups=[self._group(group) for group in self._groups()],
             users=self._users(),
-            clients=[self._client(client) for client in self._all(Client, Client.client_id)],
+            clients=[self._client(client) for client in self._all(Client, "client_id")],
         )
 
-    def _all(self, model: type[Any], order: Any) -> Sequence[Any]:
-        return self.session.scalars(select(model).order_by(order)).all()
+    def _all(self, model: type[T], name: str) -> list[T]:
+        """Every row, ordered by ``name`` here: the databases' collations order differently."""
+        return sorted(self.session.scalars(select(model)), key=attrgetter(name))
 
     def _contexts_in_tree_order(self) -> list[Context]:
         """Parents before children, siblings by key (ids do not order contexts made at once)."""
         children: dict[uuid.UUID | None, list[Context]] = defaultdict(list)
-        for context in self._all(Context, Context.key):
+        for context in self._all(Context, "key"):
             children[context.parent_id].append(context)
         ordered: list[Context] = []
         pending = list(reversed(children[None]))
@@ -102,7 +104,7 @@ class Exporter:
             ContextEntry,
             {"key": context.key, "type": context.type, "name": context.name},
             {
-                "parent": self.context_keys.get(context.parent_id),  # type: ignore[arg-type]
+                "parent": self.context_keys[context.parent_id] if context.parent_id else None,
                 "number": context.number,
                 "status": context.status,
                 "email_domains": context.email_domains,
@@ -123,7 +125,7 @@ class Exporter:
                 {"key": acl.key},
                 {"category": acl.category, "type": acl.type, "description": acl.description},
             )
-            for acl in module.acls
+            for acl in sorted(module.acls, key=attrgetter("key"))
         ]
         return _entry(
             ModuleEntry,
@@ -146,7 +148,7 @@ class Exporter:
         )
 
     def _groups(self) -> list[UserGroup]:
-        groups = self._all(UserGroup, UserGroup.name)
+        groups = self._all(UserGroup, "name")
         return sorted(groups, key=lambda group: self.context_rank[group.context_id])
 
     def _group(self, group: UserGroup) -> GroupEntry:
@@ -161,19 +163,20 @@ class Exporter:
 
     def _users(self) -> list[UserEntry]:
         memberships = self._memberships_by_user()
-        users = self.session.scalars(
-            select(User).where(User.status != UserStatus.DELETED).order_by(User.username)
-        ).all()
-        return [self._user(user, memberships[user.id]) for user in users]
+        users = self.session.scalars(select(User).where(User.status != UserStatus.DELETED))
+        return [
+            self._user(user, memberships[user.id])
+            for user in sorted(users, key=attrgetter("username"))
+        ]
 
     def _memberships_by_user(self) -> dict[uuid.UUID, list[MembershipEntry]]:
         groups: dict[tuple[uuid.UUID, uuid.UUID], list[str]] = defaultdict(list)
         rows = self.session.execute(
-            select(GroupMember.user_id, UserGroup.context_id, UserGroup.name)
-            .join(UserGroup, UserGroup.id == GroupMember.group_id)
-            .order_by(UserGroup.name)
+            select(GroupMember.user_id, UserGroup.context_id, UserGroup.name).join(
+                UserGroup, UserGroup.id == GroupMember.group_id
+            )
         )
-        for user_id, context_id, name in rows:
+        for user_id, context_id, name in sorted(rows, key=itemgetter(2)):
             groups[(user_id, context_id)].append(name)
         memberships: dict[uuid.UUID, list[MembershipEntry]] = defaultdict(list)
         pairs = self.session.execute(select(Membership.user_id, Membership.context_id)).all()

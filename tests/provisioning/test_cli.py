@@ -69,3 +69,16 @@ def test_export_writes_a_file_that_applies_unchanged(cli: CliRunner, tmp_path: P
     assert (tmp_path / "state.yaml").read_text() == printed.stdout
     assert "acme-shop" in [c["key"] for c in yaml.safe_load(printed.stdout)["contexts"]]
     assert again.exit_code == 0 and again.stdout.splitlines()[-1] == "unchanged"
+
+
+def test_names_with_brackets_are_printed_as_written(cli: CliRunner, tmp_path: Path) -> None:
+    text = (
+        "groups:\n  - {context: root, name: '[ops] Admins'}\n"
+        "users:\n"
+        "  - {username: kim, domain: CSP, memberships: [{context: root, groups: ['[x]']}]}\n"
+    )
+    refused = cli.invoke(app, ["apply", str(write(tmp_path, text, "brackets.yaml"))])
+    fixed = cli.invoke(app, ["apply", str(write(tmp_path, text.replace("[x]", "[ops] Admins")))])
+
+    assert "users[0].memberships[0].groups[0]: no group '[x]' in context 'root'" in refused.stderr
+    assert "created group [ops] Admins in root" in fixed.stdout.splitlines()
