@@ -18,7 +18,7 @@ from typing import TypeVar
 from pydantic import SecretStr
 
 from ostiary.access.groups import GroupService
-from ostiary.access.models import AclTemplate, UserGroup
+from ostiary.access.models import UserGroup
 from ostiary.access.modules import ModuleService
 from ostiary.access.templates import TemplateService
 from ostiary.audit.actor import Actor
@@ -37,14 +37,13 @@ from ostiary.errors import (
 )
 from ostiary.provisioning.checks import (
     Checker,
+    RightsResolver,
     Stored,
     client_spec,
     differences,
-    has_problems,
     lifecycle_path,
     merged,
     module_spec,
-    resolve_rights,
 )
 from ostiary.provisioning.document import (
     NAME_FIELDS,
@@ -58,7 +57,7 @@ from ostiary.provisioning.document import (
     ProvisioningDocument,
     TemplateEntry,
     UserEntry,
-    place_of,
+    placed,
 )
 from ostiary.runtime import Runtime
 from ostiary.users.domains import DomainService
@@ -118,15 +117,20 @@ class Provisioner:
         """Write the whole document or, when it has any problem, nothing (InvalidInput)."""
         writer = Writer(self.runtime, self.session, ACTOR)
         with self.session.atomic():
-            problems = Checker(self.runtime, self.session, ACTOR, document).check()
-            # Right values are checked against the ACLs of the file's modules, so these are
-            # written first; raising below rolls them back with everything else.
-            withheld = {e.key for e in document.modules if has_problems(e, problems)}
-            writer.write_modules(e for e in document.modules if e.key not in withheld)
-            rights = resolve_rights(self.session, document, problems, withheld)
+            checker = Checker(self.runtime, self.session, ACTOR, document)
+            problems = checker.check()
+            # Right values are checked against stored ACLs and templates, so the file's modules
+            # and templates are written first; raising below rolls them back with the rest.
+            rights = RightsResolver(self.session, document, problems)
+            writer.write_modules(rights.writable("modules", document.modules))
+            template_values = rights.of_templates()
+            writer.write_templates(
+                rights.writable("templates", document.templates), template_values
+            )
+            group_values = rights.of_groups(checker.context_type)
             if problems:
                 raise InvalidInput(problems)
-            writer.write(document, rights)
+            writer.write(document, group_values)
         return writer.report
 
 
@@ -145,20 +149,23 @@ class Writer:
         self.memberships = MembershipService(session, actor)
         self.clients = ClientService(session, actor, runtime.passwords)
         self.report = ApplyReport()
-        self._rights: dict[str, dict[uuid.UUID, str]] = {}
 
     def write_modules(self, entries: Iterable[ModuleEntry]) -> None:
         self._each("modules", entries, self._module)
 
-    def write(
-        self, document: ProvisioningDocument, rights: dict[str, dict[uuid.UUID, str]]
+    def write_templates(
+        self, entries: Iterable[TemplateEntry], values: dict[str, dict[uuid.UUID, str]]
     ) -> None:
-        """Everything but the modules; ``rights`` are the entries' right values, by place."""
-        self._rights = rights
+        """``values``: the right values of the entries that give rights, by place."""
+        self._each("templates", entries, lambda entry: self._template(entry, values))
+
+    def write(
+        self, document: ProvisioningDocument, values: dict[str, dict[uuid.UUID, str]]
+    ) -> None:
+        """The rest; ``values``: the right values of the group entries that give any, by place."""
         self._each("contexts", document.contexts, self._context)
         self._each("domains", document.domains, self._domain)
-        self._each("templates", document.templates, self._template)
-        self._each("groups", document.groups, self._group)
+        self._each("groups", document.groups, lambda entry: self._group(entry, values))
         self._each("users", document.users, self._user)
         self._each("clients", document.clients, self._client)
 
@@ -214,10 +221,10 @@ class Writer:
     def _module(self, entry: ModuleEntry) -> str:
         return self.modules.put(module_spec(entry, self.stored.module(entry.key)))
 
-    def _template(self, entry: TemplateEntry) -> str:
+    def _template(self, entry: TemplateEntry, values: dict[str, dict[uuid.UUID, str]]) -> str:
         stored = self.stored.template(entry.key)
         if entry.states("rights"):
-            rights = self._rights[entry.place]
+            rights = values[entry.place]
         else:
             rights = self.templates.values(stored) if stored else {}
         _, result = self.templates.put(
@@ -228,25 +235,19 @@ class Writer:
         )
         return result
 
-    def _group(self, entry: GroupEntry) -> str:
+    def _group(self, entry: GroupEntry, values: dict[str, dict[uuid.UUID, str]]) -> str:
+        """``values`` hold the template's values with the entry's own over them, where the entry
+        gives either; otherwise the group keeps its rights."""
         context = self._context_named(entry.context)
         stored = self.groups.find(context, entry.name)
+        kept = {right.acl_id: right.value for right in stored.rights} if stored else {}
         _, result = self.groups.put(
             context,
             entry.name,
             role=merged(entry, "role", stored),
-            rights=self._group_rights(entry, stored),
+            rights=values.get(entry.place, kept),
         )
         return result
-
-    def _group_rights(self, entry: GroupEntry, stored: UserGroup | None) -> dict[uuid.UUID, str]:
-        """The template's values, then the entry's own over them; the stored ones if neither."""
-        if not entry.states("template") and not entry.states("rights"):
-            return {right.acl_id: right.value for right in stored.rights} if stored else {}
-        values = (
-            self.templates.values(self._template_named(entry.template)) if entry.template else {}
-        )
-        return values | self._rights.get(entry.place, {})
 
     def _user(self, entry: UserEntry) -> str:
         stored = self.stored.user(entry.username)
@@ -372,12 +373,6 @@ class Writer:
             raise RuleViolation(f"no context with key '{key}'")
         return context
 
-    def _template_named(self, key: str) -> AclTemplate:
-        template = self.stored.template(key)
-        if template is None:
-            raise RuleViolation(f"no template with key '{key}'")
-        return template
-
     def _group_named(self, context: Context, name: str) -> UserGroup:
         group = self.groups.find(context, name)
         if group is None:
@@ -398,11 +393,6 @@ def _at(place: str) -> Iterator[None]:
     try:
         yield
     except InvalidInput as exc:
-        raise InvalidInput(
-            [
-                FieldProblem(place_of(place, [p.field]) if p.field else place, p.message)
-                for p in exc.problems
-            ]
-        ) from exc
+        raise InvalidInput(placed(exc.problems, place)) from exc
     except OstiaryError as exc:
         raise InvalidInput([FieldProblem(place, exc.detail)]) from exc

@@ -6,8 +6,7 @@ The checks name each problem by its place in the file and go on, so that one run
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence, Set
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
@@ -17,7 +16,7 @@ from ostiary.access.catalogue import AclSpec, ModuleSpec
 from ostiary.access.groups import GroupService
 from ostiary.access.models import Acl, AclTemplate, AclType, Module, UserGroup
 from ostiary.access.modules import ModuleService
-from ostiary.access.rightsets import RightSets
+from ostiary.access.rightsets import RightSets, compose
 from ostiary.access.templates import TemplateService
 from ostiary.audit.actor import Actor
 from ostiary.clients.models import Client
@@ -26,25 +25,26 @@ from ostiary.clients.services import ClientService
 from ostiary.contexts.models import ALLOWED_PARENTS, Context, ContextType
 from ostiary.contexts.services import ContextService
 from ostiary.db.session import OstiarySession
-from ostiary.errors import FieldProblem
+from ostiary.errors import FieldProblem, InvalidInput, RuleViolation
 from ostiary.provisioning.document import (
     NAME_FIELDS,
     AclEntry,
     ClientEntry,
     ContextEntry,
     Entry,
-    GroupEntry,
     ModuleEntry,
     ProvisioningDocument,
-    TemplateEntry,
     UserEntry,
+    message_of,
     place_of,
+    placed,
 )
 from ostiary.runtime import Runtime
 from ostiary.users.domains import DomainService
 from ostiary.users.lifecycle import TRANSITIONS, LifecycleAction
 from ostiary.users.memberships import MembershipService
-from ostiary.users.models import DomainKind, User, UserDomain, UserStatus
+from ostiary.users.models import User, UserDomain, UserStatus
+from ostiary.users.services import UserService
 
 E = TypeVar("E", bound=Entry)
 K = TypeVar("K")
@@ -122,13 +122,6 @@ def lifecycle_path(current: UserStatus, target: UserStatus) -> list[LifecycleAct
     return None
 
 
-@dataclass(frozen=True)
-class DomainRules:
-    name: str
-    kind: str
-    context_types: list[str]
-
-
 class Stored:
     """The stored objects that names of the file stand for."""
 
@@ -199,11 +192,11 @@ class Checker:
         self.actor = actor
         self.document = document
         self.stored = Stored(session, actor, runtime)
+        self.users = UserService(session, actor, runtime.passwords)
         self.problems: list[FieldProblem] = list(document.problems)
         self.contexts = _first_by(document.contexts, lambda e: e.key)
         self.domains = _first_by(document.domains, lambda e: e.name)
         self.modules = _first_by(document.modules, lambda e: e.key)
-        self.templates = _first_by(document.templates, lambda e: e.key)
         self.groups = _first_by(document.groups, lambda e: (e.context, e.name))
 
     def check(self) -> list[FieldProblem]:
@@ -359,15 +352,19 @@ class Checker:
         stored = self.stored.context(key)
         return None if stored is None else self.stored.parent_key(stored)
 
-    def _context_type(self, entry: Entry, loc: Sequence[str | int], key: str) -> str | None:
+    def context_type(self, key: str) -> str | None:
+        """The type of the context ``key`` once the file is applied; None if there is none."""
         found = self.contexts.get(key)
         if found is not None:
             return str(found.type)
         stored = self.stored.context(key)
-        if stored is not None:
-            return stored.type
-        self._missing(entry, loc, "contexts", key)
-        return None
+        return None if stored is None else stored.type
+
+    def _context_type(self, entry: Entry, loc: Sequence[str | int], key: str) -> str | None:
+        context_type = self.context_type(key)
+        if context_type is None:
+            self._missing(entry, loc, "contexts", key)
+        return context_type
 
     # -- modules, templates and groups ------------------------------------------------------
 
@@ -387,40 +384,19 @@ class Checker:
     def _check_access_right(self, entry: ModuleEntry) -> None:
         stored = self.stored.module(entry.key)
         spec = module_spec(entry, stored)
-        if spec.access_right is None:
-            return
+        # ModuleSpec keeps stored ACLs that it does not name.
         types = {acl.key: str(acl.type) for acl in stored.acls} if stored else {}
         types |= {acl.key: str(acl.type) for acl in spec.acls}
-        if types.get(spec.access_right) != AclType.BOOL:
-            self.report(
-                entry,
-                ("access_right",),
-                f"'{spec.access_right}' is not a bool right of module '{entry.key}'",
-            )
+        try:
+            ModuleService._check_access_right(spec.access_right, types)
+        except RuleViolation as exc:
+            self.report(entry, ("access_right",), exc.detail)
 
     def _check_groups(self) -> None:
+        # Templates and right values are checked once the file's modules and templates are
+        # stored (RightsResolver).
         for entry in self.document.groups:
-            context_type = self._context_type(entry, ("context",), entry.context)
-            if entry.template is None:
-                continue
-            template_types = self._template_types(entry, entry.template)
-            if context_type and template_types and context_type not in template_types:
-                self.report(
-                    entry,
-                    ("template",),
-                    f"template '{entry.template}' is for {', '.join(template_types)} contexts, "
-                    f"not {context_type}",
-                )
-
-    def _template_types(self, entry: GroupEntry, key: str) -> list[str] | None:
-        stored = self.stored.template(key)
-        found: TemplateEntry | None = self.templates.get(key)
-        if found is not None:
-            return [str(t) for t in merged(found, "context_types", stored)]
-        if stored is not None:
-            return stored.context_types
-        self._missing(entry, ("template",), "templates", key)
-        return None
+            self._context_type(entry, ("context",), entry.context)
 
     def _group_exists(self, context_key: str, name: str) -> bool:
         return (context_key, name) in self.groups or self.stored.group(
@@ -436,7 +412,7 @@ class Checker:
     def _check_users(self) -> None:
         for entry in self.document.users:
             stored = self.stored.user(entry.username)
-            domain = self._domain_rules(entry)
+            domain = self._domain(entry)
             self._check_status(entry, stored)
             if domain is not None:
                 self._check_credentials(entry, domain)
@@ -452,15 +428,17 @@ class Checker:
             str.casefold,
         )
 
-    def _domain_rules(self, entry: UserEntry) -> DomainRules | None:
+    def _domain(self, entry: UserEntry) -> UserDomain | None:
+        """The user's domain as it will be: the file's entry (never added to the session), or
+        the stored one."""
         found = self.domains.get(entry.domain)
         if found is not None:
-            return DomainRules(found.name, found.kind, [str(t) for t in found.context_types])
+            types = [str(t) for t in found.context_types]
+            return UserDomain(name=found.name, kind=found.kind, context_types=types)
         stored = self.stored.domain(entry.domain)
-        if stored is not None:
-            return DomainRules(stored.name, stored.kind, stored.context_types)
-        self._missing(entry, ("domain",), "domains", entry.domain)
-        return None
+        if stored is None:
+            self._missing(entry, ("domain",), "domains", entry.domain)
+        return stored
 
     def _check_status(self, entry: UserEntry, stored: User | None) -> None:
         if stored is None or not entry.states("status"):
@@ -469,23 +447,16 @@ class Checker:
         if lifecycle_path(current, entry.status) is None:
             self.report(entry, ("status",), f"a user who is {current} cannot become {entry.status}")
 
-    def _check_credentials(self, entry: UserEntry, domain: DomainRules) -> None:
-        given = "password" if entry.password is not None else "password_hash"
-        if domain.kind == DomainKind.DELEGATED and getattr(entry, given) is not None:
-            self.report(
-                entry,
-                (given,),
-                f"users of the delegated domain {domain.name} sign in at their identity "
-                "provider and have no password here",
-            )
-        elif entry.password is not None:
-            self.problems += self.passwords.problems(
-                entry.password.get_secret_value(),
-                field=entry.at("password"),
-                username=entry.username,
-            )
+    def _check_credentials(self, entry: UserEntry, domain: UserDomain) -> None:
+        password = entry.password.get_secret_value() if entry.password is not None else None
+        try:
+            self.users._check_credentials(domain, entry.username, password, entry.password_hash)
+        except InvalidInput as exc:
+            self.problems += placed(exc.problems, entry.place)
+        except RuleViolation as exc:
+            self.report(entry, ("password" if password else "password_hash",), exc.detail)
 
-    def _check_memberships(self, entry: UserEntry, domain: DomainRules) -> None:
+    def _check_memberships(self, entry: UserEntry, domain: UserDomain) -> None:
         listed: set[str] = set()
         for index, membership in enumerate(entry.memberships):
             loc = ("memberships", index, "context")
@@ -506,9 +477,7 @@ class Checker:
                         f"{key}/{group}",
                     )
 
-    def _check_stored_memberships(
-        self, entry: UserEntry, stored: User, domain: DomainRules
-    ) -> None:
+    def _check_stored_memberships(self, entry: UserEntry, stored: User, domain: UserDomain) -> None:
         """Changing the domain keeps the stored memberships, which must fit the new one."""
         memberships = MembershipService(self.session, self.actor).list(stored)
         for _, context in memberships:
@@ -539,35 +508,72 @@ class Checker:
         except ValidationError as exc:
             for error in exc.errors():
                 loc = ["module" if step == "module_id" else step for step in error["loc"]]
-                self.report(entry, loc, error["msg"].removeprefix("Value error, "))
+                self.report(entry, loc, message_of(error))
             return None
 
 
-def resolve_rights(
-    session: OstiarySession,
-    document: ProvisioningDocument,
-    problems: list[FieldProblem],
-    withheld: Set[str],
-) -> dict[str, dict[uuid.UUID, str]]:
-    """The stored values of the rights that template and group entries give, by entry place.
+class RightsResolver:
+    """Right values of template and group entries, checked against what is stored: run it
+    after the file's modules (then templates) are written, in the same transaction."""
 
-    Needs the file's modules written, as their ACLs are what the values are checked against;
-    rights of ``withheld`` modules (not written for their own problems) are not checked.
-    """
-    rights = RightSets(session)
-    resolved: dict[str, dict[uuid.UUID, str]] = {}
-    entries: Iterable[TemplateEntry | GroupEntry] = [*document.templates, *document.groups]
-    for entry in entries:
-        if entry.states("rights"):
-            named = {
-                module: values
-                for module, values in entry.rights.items()
-                if module not in withheld and not document.is_broken("modules", module)
-            }
-            resolved[entry.place] = rights.resolve(
-                named, place=entry.at("rights"), problems=problems
+    def __init__(
+        self, session: OstiarySession, document: ProvisioningDocument, problems: list[FieldProblem]
+    ) -> None:
+        self.session = session
+        self.document = document
+        self.problems = problems
+        self._withheld: set[tuple[str, str]] = set()
+
+    def writable(self, section: str, entries: Sequence[E]) -> list[E]:
+        """The entries without problems; the others are withheld, and not looked for."""
+        writable = []
+        for entry in entries:
+            if has_problems(entry, self.problems):
+                self._withheld.add((section, str(getattr(entry, NAME_FIELDS[section]))))
+            else:
+                writable.append(entry)
+        return writable
+
+    def of_templates(self) -> dict[str, dict[uuid.UUID, str]]:
+        """The stored values of each template entry that gives rights, by its place."""
+        rights = RightSets(self.session)
+        return {
+            entry.place: rights.resolve(
+                self._checkable(entry.rights), place=entry.at("rights"), problems=self.problems
             )
-    return resolved
+            for entry in self.document.templates
+            if entry.states("rights")
+        }
+
+    def of_groups(
+        self, context_type: Callable[[str], str | None]
+    ) -> dict[str, dict[uuid.UUID, str]]:
+        """The template's values with the group's own over them, for each group entry that
+        gives either, by its place."""
+        values: dict[str, dict[uuid.UUID, str]] = {}
+        for entry in self.document.groups:
+            if not entry.states("template") and not entry.states("rights"):
+                continue
+            template = entry.template
+            try:
+                values[entry.place] = compose(
+                    self.session,
+                    template_key=None
+                    if template and self._unusable("templates", template)
+                    else template,
+                    rights=self._checkable(entry.rights),
+                    context_type=context_type(entry.context),
+                )
+            except InvalidInput as exc:
+                self.problems += placed(exc.problems, entry.place)
+        return values
+
+    def _checkable(self, rights: Mapping[str, Mapping[str, object]]) -> dict[str, Any]:
+        return {key: values for key, values in rights.items() if not self._unusable("modules", key)}
+
+    def _unusable(self, section: str, name: str) -> bool:
+        """Whether the entry was left out for its problems, which are reported already."""
+        return (section, name) in self._withheld or self.document.is_broken(section, name)
 
 
 def has_problems(entry: Entry, problems: Iterable[FieldProblem]) -> bool:
@@ -592,7 +598,7 @@ def _username_of(user: User | None) -> str | None:
     return None if user is None else user.username
 
 
-def _misplaced(domain: DomainRules, context_type: str) -> str:
+def _misplaced(domain: UserDomain, context_type: str) -> str:
     return (
         f"users of {domain.name} cannot belong to {context_type} contexts "
         f"(allowed: {', '.join(domain.context_types)})"

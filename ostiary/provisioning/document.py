@@ -8,7 +8,7 @@ memberships and group memberships.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -72,6 +72,13 @@ def place_of(prefix: str, loc: Sequence[str | int]) -> str:
         else:
             text += f".{step}"
     return text
+
+
+def placed(problems: Iterable[FieldProblem], place: str) -> list[FieldProblem]:
+    """Problems that a service or check names by field, named by their place in the file."""
+    return [
+        FieldProblem(place_of(place, [p.field] if p.field else []), p.message) for p in problems
+    ]
 
 
 class Entry(BaseModel):
@@ -357,7 +364,7 @@ def _parse_entry(
         return model.model_validate(raw)
     except ValidationError as exc:
         errors = exc.errors()
-        problems.extend(FieldProblem(place_of(place, e["loc"]), _message(e)) for e in errors)
+        problems.extend(FieldProblem(place_of(place, e["loc"]), message_of(e)) for e in errors)
         return _without_invalid_fields(model, raw, errors)
 
 
@@ -377,7 +384,8 @@ def _without_invalid_fields(
     return entry
 
 
-def _message(error: ErrorDetails) -> str:
+def message_of(error: ErrorDetails) -> str:
+    """A validation error's message, in the words of the other problems."""
     if error["type"] == "extra_forbidden":
         return "unknown key"
     if error["type"] == "missing":

@@ -353,7 +353,8 @@ def test_yaml_syntax_errors_name_line_and_column(tmp_path: Path) -> None:
         ),
         (
             "modules:\n  - {key: m, name: M, access_right: go, acls: [{key: go, type: text}]}\n",
-            "modules[0].access_right: 'go' is not a bool right of module 'm'",
+            "modules[0].access_right: the access right must be a bool right of the module, "
+            "and 'go' is not",
         ),
         (
             "clients:\n  - {client_id: c, name: C, public: true,"
@@ -368,6 +369,22 @@ def test_yaml_syntax_errors_name_line_and_column(tmp_path: Path) -> None:
             "clients:\n"
             "  - {client_id: c, name: C, module: nope, grant_types: [client_credentials]}\n",
             "clients[0].module: no module with key 'nope'",
+        ),
+        (
+            "templates:\n  - {key: t, name: T, context_types: [account]}\n"
+            "groups:\n  - {context: root, name: G, template: t}\n",
+            "groups[0].template: template 't' is for account contexts, not root",
+        ),
+        (
+            "domains:\n  - {name: SSO, kind: delegated, context_types: [account]}\n"
+            "users:\n  - {username: lea, domain: SSO, password: a long enough password}\n",
+            "users[0].password: users of the delegated domain SSO sign in at their identity "
+            "provider and have no password here",
+        ),
+        (
+            "users:\n  - {username: admin, domain: ENTERPRISE}\n",
+            "users[0].domain: users of ENTERPRISE cannot belong to root contexts "
+            "(allowed: account, customer), and the user is in 'root'",
         ),
         (
             "widgets: []\n",
