@@ -105,6 +105,25 @@ FULL_CREATED = [
     "created client ep-batch",
 ]
 
+# Five problems: a bad reference, an unknown right of a module given in the same file, a bad
+# phone number, an ENTERPRISE user in the root context and a username given twice.
+BAD = """
+contexts:
+  - {key: beta, type: account, name: Beta, parent: root}
+modules:
+  - key: crm
+    name: CRM
+    acls: [{key: crmAccess}]
+groups:
+  - {context: beta, name: Staff, rights: {crm: {crmAccess: true, crmExport: true}}}
+users:
+  - {username: dora, domain: CSP, memberships: [{context: beta, groups: [Staff]}]}
+  - {username: erin, domain: CSP, memberships: [{context: acme}]}
+  - {username: fred, domain: ENTERPRISE, phone: "+41 12"}
+  - {username: gina, domain: ENTERPRISE, memberships: [{context: beta}, {context: root}]}
+  - {username: dora, domain: CSP}
+"""
+
 
 def write(directory: Path, text: str, name: str | None = None) -> Path:
     path = directory / (name or f"provisioning-{uuid.uuid4().hex}.yaml")

@@ -27,6 +27,7 @@ from ostiary.users.memberships import MembershipService
 from ostiary.users.models import User
 from tests.provisioning.support import (
     ALICE_PASSWORD,
+    BAD,
     CLIENT_SECRET,
     FULL,
     FULL_CREATED,
@@ -224,24 +225,6 @@ def test_export_holds_no_password_or_hash_unless_asked(runtime: Runtime, tmp_pat
     assert f"password_hash: {alice.password_hash}" in with_secrets
     assert f"client_secret_hash: {web.secret_hash}" in with_secrets
     assert ALICE_PASSWORD not in with_secrets and CLIENT_SECRET not in with_secrets
-
-
-BAD = """
-contexts:
-  - {key: beta, type: account, name: Beta, parent: root}
-modules:
-  - key: crm
-    name: CRM
-    acls: [{key: crmAccess}]
-groups:
-  - {context: beta, name: Staff, rights: {crm: {crmAccess: true, crmExport: true}}}
-users:
-  - {username: dora, domain: CSP, memberships: [{context: beta, groups: [Staff]}]}
-  - {username: erin, domain: CSP, memberships: [{context: acme}]}
-  - {username: fred, domain: ENTERPRISE, phone: "+41 12"}
-  - {username: gina, domain: ENTERPRISE, memberships: [{context: beta}, {context: root}]}
-  - {username: dora, domain: CSP}
-"""
 
 
 def test_an_invalid_file_lists_every_problem_and_writes_nothing(

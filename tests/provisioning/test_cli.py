@@ -10,8 +10,7 @@ from typer.testing import CliRunner
 
 from ostiary.cli import app
 from tests.conftest import ADMIN_PASSWORD
-from tests.provisioning.support import FULL, FULL_CREATED, write
-from tests.provisioning.test_apply import BAD
+from tests.provisioning.support import BAD, FULL, FULL_CREATED, write
 
 
 @pytest.fixture
