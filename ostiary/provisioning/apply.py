@@ -17,16 +17,11 @@ from typing import TypeVar
 
 from pydantic import SecretStr
 
-from ostiary.access.groups import GroupService
 from ostiary.access.models import UserGroup
-from ostiary.access.modules import ModuleService
-from ostiary.access.templates import TemplateService
 from ostiary.audit.actor import Actor
 from ostiary.clients.models import Client
-from ostiary.clients.services import ClientService
 from ostiary.contexts.models import Context
 from ostiary.contexts.schemas import ContextCreate, ContextUpdate
-from ostiary.contexts.services import ContextService
 from ostiary.db.session import OstiarySession
 from ostiary.errors import (
     FieldProblem,
@@ -38,7 +33,7 @@ from ostiary.errors import (
 from ostiary.provisioning.checks import (
     Checker,
     RightsResolver,
-    Stored,
+    Services,
     client_spec,
     differences,
     lifecycle_path,
@@ -60,11 +55,8 @@ from ostiary.provisioning.document import (
     placed,
 )
 from ostiary.runtime import Runtime
-from ostiary.users.domains import DomainService
-from ostiary.users.memberships import MembershipService
 from ostiary.users.models import User, UserStatus
 from ostiary.users.schemas import DomainUpdate, UserCreate, UserUpdate
-from ostiary.users.services import UserService
 
 CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
 ACTOR = Actor(label="provisioning", via="provisioning")
@@ -139,15 +131,7 @@ class Writer:
 
     def __init__(self, runtime: Runtime, session: OstiarySession, actor: Actor) -> None:
         self.passwords = runtime.passwords
-        self.stored = Stored(session, actor, runtime)
-        self.contexts = ContextService(session, actor)
-        self.domains = DomainService(session, actor)
-        self.modules = ModuleService(session, actor)
-        self.templates = TemplateService(session, actor)
-        self.groups = GroupService(session, actor)
-        self.users = UserService(session, actor, runtime.passwords)
-        self.memberships = MembershipService(session, actor)
-        self.clients = ClientService(session, actor, runtime.passwords)
+        self.services = Services(session, actor, runtime)
         self.report = ApplyReport()
 
     def write_modules(self, entries: Iterable[ModuleEntry]) -> None:
@@ -178,7 +162,7 @@ class Writer:
     # -- one entry each ---------------------------------------------------------------------
 
     def _context(self, entry: ContextEntry) -> str:
-        stored = self.stored.context_for(entry)
+        stored = self.services.context_for(entry)
         if stored is None:
             parent = self._context_named(entry.parent) if entry.parent else None
             data = ContextCreate(
@@ -190,11 +174,11 @@ class Writer:
                 status=entry.status,
                 email_domains=entry.email_domains,
             )
-            self.contexts.create(data)
+            self.services.contexts.create(data)
             return CREATED
         changes = differences(entry, {f: getattr(stored, f) for f in CONTEXT_FIELDS})
         if changes:
-            self.contexts.update(stored, ContextUpdate(**changes))
+            self.services.contexts.update(stored, ContextUpdate(**changes))
         moved = self._move(stored, entry)
         return UPDATED if changes or moved else UNCHANGED
 
@@ -204,30 +188,30 @@ class Writer:
         parent = self._context_named(entry.parent)
         if parent.id == context.parent_id:
             return False
-        self.contexts.move(context, parent)
+        self.services.contexts.move(context, parent)
         return True
 
     def _domain(self, entry: DomainEntry) -> str:
-        stored = self.stored.domain(entry.name)
+        stored = self.services.domain(entry.name)
         if stored is None:
-            self.domains.create(entry)
+            self.services.domains.create(entry)
             return CREATED
         changes = differences(entry, {"kind": stored.kind, "context_types": stored.context_types})
         if not changes:
             return UNCHANGED
-        self.domains.update(stored, DomainUpdate(**changes))
+        self.services.domains.update(stored, DomainUpdate(**changes))
         return UPDATED
 
     def _module(self, entry: ModuleEntry) -> str:
-        return self.modules.put(module_spec(entry, self.stored.module(entry.key)))
+        return self.services.modules.put(module_spec(entry, self.services.module(entry.key)))
 
     def _template(self, entry: TemplateEntry, values: dict[str, dict[uuid.UUID, str]]) -> str:
-        stored = self.stored.template(entry.key)
+        stored = self.services.template(entry.key)
         if entry.states("rights"):
             rights = values[entry.place]
         else:
-            rights = self.templates.values(stored) if stored else {}
-        _, result = self.templates.put(
+            rights = self.services.templates.values(stored) if stored else {}
+        _, result = self.services.templates.put(
             entry.key,
             name=entry.name,
             context_types=[str(t) for t in merged(entry, "context_types", stored)],
@@ -239,9 +223,9 @@ class Writer:
         """``values`` hold the template's values with the entry's own over them, where the entry
         gives either; otherwise the group keeps its rights."""
         context = self._context_named(entry.context)
-        stored = self.groups.find(context, entry.name)
+        stored = self.services.groups.find(context, entry.name)
         kept = {right.acl_id: right.value for right in stored.rights} if stored else {}
-        _, result = self.groups.put(
+        _, result = self.services.groups.put(
             context,
             entry.name,
             role=merged(entry, "role", stored),
@@ -250,7 +234,7 @@ class Writer:
         return result
 
     def _user(self, entry: UserEntry) -> str:
-        stored = self.stored.user(entry.username)
+        stored = self.services.user(entry.username)
         if stored is None:
             user = self._create_user(entry)
             self._join_listed(user, entry)
@@ -269,7 +253,7 @@ class Writer:
     def _create_user(self, entry: UserEntry) -> User:
         initial = UserStatus.DRAFT if entry.status is UserStatus.DRAFT else UserStatus.ACTIVE
         data = UserCreate(status=initial, **entry.model_dump(include=USER_CREATE_FIELDS))
-        user = self.users.create(data, password_hash=entry.password_hash)
+        user = self.services.users.create(data, password_hash=entry.password_hash)
         self._change_status(user, entry)
         return user
 
@@ -277,7 +261,7 @@ class Writer:
         current = {"domain": user.domain.name} | {f: getattr(user, f) for f in PROFILE_FIELDS}
         changes = differences(entry, current)
         if changes:
-            self.users.update(user, UserUpdate(**changes))
+            self.services.users.update(user, UserUpdate(**changes))
         return bool(changes)
 
     def _change_status(self, user: User, entry: UserEntry) -> bool:
@@ -288,7 +272,7 @@ class Writer:
         if path is None:
             raise InvalidTransition(f"a user who is {current} cannot become {entry.status}")
         for action in path:
-            self.users.act(user, action)
+            self.services.users.act(user, action)
         return bool(path)
 
     def _change_password(self, user: User, entry: UserEntry) -> bool:
@@ -296,8 +280,8 @@ class Writer:
             user.password_hash,
             entry.password,
             entry.password_hash,
-            partial(self.users.set_password, user),
-            partial(self.users.set_password_hash, user),
+            partial(self.services.users.set_password, user),
+            partial(self.services.users.set_password_hash, user),
         )
 
     def _leave_unlisted(self, user: User, entry: UserEntry) -> bool:
@@ -305,8 +289,8 @@ class Writer:
             return False
         listed = {membership.context for membership in entry.memberships}
         left = [
-            self.memberships.remove(user, context)
-            for _, context in self.memberships.list(user)
+            self.services.memberships.remove(user, context)
+            for _, context in self.services.memberships.list(user)
             if context.key not in listed
         ]
         return any(left)
@@ -317,22 +301,22 @@ class Writer:
         changed = False
         for membership in entry.memberships:
             context = self._context_named(membership.context)
-            _, joined = self.memberships.add(user, context)
+            _, joined = self.services.memberships.add(user, context)
             groups = {self._group_named(context, name).id for name in membership.groups}
-            regrouped = self.groups.set_members_of_user(user.id, context, groups)
+            regrouped = self.services.groups.set_members_of_user(user.id, context, groups)
             changed = changed or joined or regrouped
         return changed
 
     def _client(self, entry: ClientEntry) -> str:
-        stored = self.clients.find(entry.client_id)
+        stored = self.services.clients.find(entry.client_id)
         spec = client_spec(entry, stored, self._client_module_id(entry, stored))
-        client, result = self.clients.put(spec)
+        client, result = self.services.clients.put(spec)
         secret_changed = self._change_secret(
             client.secret_hash,
             entry.client_secret,
             entry.client_secret_hash,
-            partial(self.clients.set_secret, client),
-            partial(self.clients.set_secret_hash, client),
+            partial(self.services.clients.set_secret, client),
+            partial(self.services.clients.set_secret_hash, client),
         )
         return UPDATED if secret_changed and result == UNCHANGED else result
 
@@ -341,7 +325,7 @@ class Writer:
             return stored.module_id
         if entry.module is None:
             return None
-        module = self.stored.module(entry.module)
+        module = self.services.module(entry.module)
         if module is None:
             raise RuleViolation(f"no module with key '{entry.module}'")
         return module.id
@@ -368,13 +352,13 @@ class Writer:
         return False
 
     def _context_named(self, key: str) -> Context:
-        context = self.stored.context(key)
+        context = self.services.context(key)
         if context is None:
             raise RuleViolation(f"no context with key '{key}'")
         return context
 
     def _group_named(self, context: Context, name: str) -> UserGroup:
-        group = self.groups.find(context, name)
+        group = self.services.groups.find(context, name)
         if group is None:
             raise RuleViolation(f"no group '{name}' in context '{context.key}'")
         return group

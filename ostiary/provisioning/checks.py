@@ -122,47 +122,50 @@ def lifecycle_path(current: UserStatus, target: UserStatus) -> list[LifecycleAct
     return None
 
 
-class Stored:
-    """The stored objects that names of the file stand for."""
+class Services:
+    """The services provisioning works through, and lookups of what the file's names stand
+    for among the stored objects."""
 
     def __init__(self, session: OstiarySession, actor: Actor, runtime: Runtime) -> None:
         self.session = session
-        self._contexts = ContextService(session, actor)
-        self._domains = DomainService(session, actor)
-        self._modules = ModuleService(session, actor)
-        self._templates = TemplateService(session, actor)
-        self._groups = GroupService(session, actor)
-        self._clients = ClientService(session, actor, runtime.passwords)
+        self.contexts = ContextService(session, actor)
+        self.domains = DomainService(session, actor)
+        self.modules = ModuleService(session, actor)
+        self.templates = TemplateService(session, actor)
+        self.groups = GroupService(session, actor)
+        self.users = UserService(session, actor, runtime.passwords)
+        self.memberships = MembershipService(session, actor)
+        self.clients = ClientService(session, actor, runtime.passwords)
 
     def context(self, key: str) -> Context | None:
-        return self._contexts.get_by_key(key)
+        return self.contexts.get_by_key(key)
 
     def context_for(self, entry: ContextEntry) -> Context | None:
         """There is one root context: a root entry stands for it whatever its key."""
         if entry.type is ContextType.ROOT:
-            return self._contexts.root()
+            return self.contexts.root()
         return self.context(entry.key)
 
     def parent_key(self, context: Context) -> str | None:
         if context.parent_id is None:
             return None
-        return self._contexts.get(context.parent_id).key
+        return self.contexts.get(context.parent_id).key
 
     def context_with_number(self, number: str) -> Context | None:
         return self.session.scalars(select(Context).where(Context.number == number)).one_or_none()
 
     def domain(self, name: str) -> UserDomain | None:
-        return self._domains.find(name)
+        return self.domains.find(name)
 
     def module(self, key: str) -> Module | None:
-        return self._modules.find(key)
+        return self.modules.find(key)
 
     def template(self, key: str) -> AclTemplate | None:
-        return self._templates.find(key)
+        return self.templates.find(key)
 
     def group(self, context_key: str, name: str) -> UserGroup | None:
         context = self.context(context_key)
-        return None if context is None else self._groups.find(context, name)
+        return None if context is None else self.groups.find(context, name)
 
     def user(self, username: str) -> User | None:
         return self.session.scalars(select(User).where(User.username == username)).one_or_none()
@@ -173,7 +176,7 @@ class Stored:
         ).one_or_none()
 
     def client(self, client_id: str) -> Client | None:
-        return self._clients.find(client_id)
+        return self.clients.find(client_id)
 
 
 # -- the checks -----------------------------------------------------------------------------
@@ -191,8 +194,7 @@ class Checker:
         self.session = session
         self.actor = actor
         self.document = document
-        self.stored = Stored(session, actor, runtime)
-        self.users = UserService(session, actor, runtime.passwords)
+        self.services = Services(session, actor, runtime)
         self.problems: list[FieldProblem] = list(document.problems)
         self.contexts = _first_by(document.contexts, lambda e: e.key)
         self.domains = _first_by(document.domains, lambda e: e.name)
@@ -270,7 +272,7 @@ class Checker:
     def _check_contexts(self) -> None:
         root: ContextEntry | None = None
         for index, entry in enumerate(self.document.contexts):
-            stored = self.stored.context_for(entry)
+            stored = self.services.context_for(entry)
             if stored is not None and stored.type != entry.type:
                 self.report(
                     entry,
@@ -289,13 +291,13 @@ class Checker:
             self.document.contexts,
             "number",
             lambda e: e.key,
-            lambda number: _key_of(self.stored.context_with_number(number)),
+            lambda number: _key_of(self.services.context_with_number(number)),
         )
 
     def _check_root(self, entry: ContextEntry) -> None:
         if entry.parent is not None:
             self.report(entry, ("parent",), "the root context has no parent")
-        holder = self.stored.context(entry.key)
+        holder = self.services.context(entry.key)
         if holder is not None and holder.type != ContextType.ROOT:
             self.report(entry, ("key",), f"'{entry.key}' is the key of a {holder.type} context")
 
@@ -325,7 +327,7 @@ class Checker:
         earlier = next((e for e in self.document.contexts[:index] if e.key == key), None)
         if earlier is not None:
             return earlier.type
-        stored = self.stored.context(key)
+        stored = self.services.context(key)
         if stored is not None:
             return ContextType(stored.type)
         if key in self.contexts:
@@ -349,15 +351,15 @@ class Checker:
         entry = self.contexts.get(key)
         if entry is not None and entry.states("parent"):
             return entry.parent
-        stored = self.stored.context(key)
-        return None if stored is None else self.stored.parent_key(stored)
+        stored = self.services.context(key)
+        return None if stored is None else self.services.parent_key(stored)
 
     def context_type(self, key: str) -> str | None:
         """The type of the context ``key`` once the file is applied; None if there is none."""
         found = self.contexts.get(key)
         if found is not None:
             return str(found.type)
-        stored = self.stored.context(key)
+        stored = self.services.context(key)
         return None if stored is None else stored.type
 
     def _context_type(self, entry: Entry, loc: Sequence[str | int], key: str) -> str | None:
@@ -382,7 +384,7 @@ class Checker:
             self._check_access_right(entry)
 
     def _check_access_right(self, entry: ModuleEntry) -> None:
-        stored = self.stored.module(entry.key)
+        stored = self.services.module(entry.key)
         spec = module_spec(entry, stored)
         # ModuleSpec keeps stored ACLs that it does not name.
         types = {acl.key: str(acl.type) for acl in stored.acls} if stored else {}
@@ -399,19 +401,19 @@ class Checker:
             self._context_type(entry, ("context",), entry.context)
 
     def _group_exists(self, context_key: str, name: str) -> bool:
-        return (context_key, name) in self.groups or self.stored.group(
+        return (context_key, name) in self.groups or self.services.group(
             context_key, name
         ) is not None
 
     def _module_exists(self, entry: Entry, loc: Sequence[str | int], key: str) -> None:
-        if key not in self.modules and self.stored.module(key) is None:
+        if key not in self.modules and self.services.module(key) is None:
             self._missing(entry, loc, "modules", key)
 
     # -- users --------------------------------------------------------------------------------
 
     def _check_users(self) -> None:
         for entry in self.document.users:
-            stored = self.stored.user(entry.username)
+            stored = self.services.user(entry.username)
             domain = self._domain(entry)
             self._check_status(entry, stored)
             if domain is not None:
@@ -424,7 +426,7 @@ class Checker:
             self.document.users,
             "email",
             lambda e: e.username,
-            lambda email: _username_of(self.stored.user_with_email(email)),
+            lambda email: _username_of(self.services.user_with_email(email)),
             str.casefold,
         )
 
@@ -435,7 +437,7 @@ class Checker:
         if found is not None:
             types = [str(t) for t in found.context_types]
             return UserDomain(name=found.name, kind=found.kind, context_types=types)
-        stored = self.stored.domain(entry.domain)
+        stored = self.services.domain(entry.domain)
         if stored is None:
             self._missing(entry, ("domain",), "domains", entry.domain)
         return stored
@@ -450,7 +452,9 @@ class Checker:
     def _check_credentials(self, entry: UserEntry, domain: UserDomain) -> None:
         password = entry.password.get_secret_value() if entry.password is not None else None
         try:
-            self.users._check_credentials(domain, entry.username, password, entry.password_hash)
+            self.services.users._check_credentials(
+                domain, entry.username, password, entry.password_hash
+            )
         except InvalidInput as exc:
             self.problems += placed(exc.problems, entry.place)
         except RuleViolation as exc:
@@ -479,7 +483,7 @@ class Checker:
 
     def _check_stored_memberships(self, entry: UserEntry, stored: User, domain: UserDomain) -> None:
         """Changing the domain keeps the stored memberships, which must fit the new one."""
-        memberships = MembershipService(self.session, self.actor).list(stored)
+        memberships = self.services.memberships.list(stored)
         for _, context in memberships:
             if context.type not in domain.context_types:
                 message = f"{_misplaced(domain, context.type)}, and the user is in '{context.key}'"
@@ -489,7 +493,7 @@ class Checker:
 
     def _check_clients(self) -> None:
         for entry in self.document.clients:
-            stored = self.stored.client(entry.client_id)
+            stored = self.services.client(entry.client_id)
             if entry.module is not None:
                 self._module_exists(entry, ("module",), entry.module)
             spec = self._client_spec(entry, stored)
