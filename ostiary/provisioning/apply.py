@@ -107,9 +107,10 @@ class Provisioner:
 
     def apply(self, document: ProvisioningDocument) -> ApplyReport:
         """Write the whole document or, when it has any problem, nothing (InvalidInput)."""
-        writer = Writer(self.runtime, self.session, ACTOR)
+        services = Services(self.session, ACTOR, self.runtime)
+        writer = Writer(services)
         with self.session.atomic():
-            checker = Checker(self.runtime, self.session, ACTOR, document)
+            checker = Checker(services, document)
             problems = checker.check()
             # Right values are checked against stored ACLs and templates, so the file's modules
             # and templates are written first; raising below rolls them back with the rest.
@@ -129,9 +130,8 @@ class Provisioner:
 class Writer:
     """Writes checked entries through the services and tells what each one changed."""
 
-    def __init__(self, runtime: Runtime, session: OstiarySession, actor: Actor) -> None:
-        self.passwords = runtime.passwords
-        self.services = Services(session, actor, runtime)
+    def __init__(self, services: Services) -> None:
+        self.services = services
         self.report = ApplyReport()
 
     def write_modules(self, entries: Iterable[ModuleEntry]) -> None:
@@ -342,7 +342,7 @@ class Writer:
     ) -> bool:
         """Set a password or secret unless the stored hash is of the same one already."""
         if plain is not None:
-            if self.passwords.verify(stored_hash, plain.get_secret_value()):
+            if self.services.passwords.verify(stored_hash, plain.get_secret_value()):
                 return False
             set_plain(plain.get_secret_value())
             return True

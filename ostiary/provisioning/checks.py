@@ -128,6 +128,7 @@ class Services:
 
     def __init__(self, session: OstiarySession, actor: Actor, runtime: Runtime) -> None:
         self.session = session
+        self.passwords = runtime.passwords
         self.contexts = ContextService(session, actor)
         self.domains = DomainService(session, actor)
         self.modules = ModuleService(session, actor)
@@ -183,18 +184,10 @@ class Services:
 
 
 class Checker:
-    def __init__(
-        self,
-        runtime: Runtime,
-        session: OstiarySession,
-        actor: Actor,
-        document: ProvisioningDocument,
-    ) -> None:
-        self.passwords = runtime.passwords
-        self.session = session
-        self.actor = actor
+    def __init__(self, services: Services, document: ProvisioningDocument) -> None:
+        self.passwords = services.passwords
         self.document = document
-        self.services = Services(session, actor, runtime)
+        self.services = services
         self.problems: list[FieldProblem] = list(document.problems)
         self.contexts = _first_by(document.contexts, lambda e: e.key)
         self.domains = _first_by(document.domains, lambda e: e.name)
