@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 
 from ostiary.access import epochs
-from ostiary.access.evaluation import EffectiveRights, RightsEvaluator
+from ostiary.access.evaluation import EffectiveRights, ModuleSnapshot, RightsEvaluator
 from ostiary.access.models import Module
 from ostiary.contexts.models import Context
 from ostiary.db.session import OstiarySession
@@ -29,6 +29,8 @@ class RightsCache:
         self._entries: OrderedDict[CacheKey, tuple[tuple[int, int, int], EffectiveRights]] = (
             OrderedDict()
         )
+        # Module catalogues change only with the global epoch.
+        self._modules: dict[str, tuple[int, ModuleSnapshot]] = {}
         self._lock = threading.Lock()
 
     def effective(
@@ -47,9 +49,7 @@ class RightsCache:
             if cached is not None and cached[0] == current:
                 self._entries.move_to_end(key)
                 return cached[1]
-        module = session.scalars(select(Module).where(Module.key == module_key)).one_or_none()
-        if module is None:
-            raise NotFound(f"no module with key '{module_key}'", field="module")
+        module = self._module(session, module_key, current[0])
         evaluator = RightsEvaluator(session, direct_user_rights=self.direct_user_rights)
         rights = evaluator.evaluate(user, context, module, external_roles=key[3])
         with self._lock:
@@ -59,6 +59,18 @@ class RightsCache:
                 self._entries.popitem(last=False)
         return rights
 
+    def _module(self, session: OstiarySession, key: str, global_epoch: int) -> ModuleSnapshot:
+        cached = self._modules.get(key)
+        if cached is not None and cached[0] == global_epoch:
+            return cached[1]
+        module = session.scalars(select(Module).where(Module.key == key)).one_or_none()
+        if module is None:
+            raise NotFound(f"no module with key '{key}'", field="module")
+        snapshot = ModuleSnapshot.of(module)
+        self._modules[key] = (global_epoch, snapshot)
+        return snapshot
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._modules.clear()

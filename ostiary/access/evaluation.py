@@ -1,10 +1,17 @@
-"""Effective rights of a user in a context for a module (PRODUCT.md, "Effective rights")."""
+"""Effective rights of a user in a context for a module (PRODUCT.md, "Effective rights").
+
+1. every right of the module unset; 2. e1: for delegated users, the groups of the context whose
+role is among the login's external roles, in alphabetical order of name; 3. e2: the user's groups
+in the context, alphabetically, later overwriting earlier; 4. e3: the user's own rights, when the
+instance allows them; 5. the context's access policy caps; 6. module rules: the module must be
+allowed for the context's type and its access right true, or nothing is granted.
+"""
 
 from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import Select, select
@@ -64,8 +71,36 @@ class EffectiveRights:
         return decision.value
 
 
-def _group_order(group: UserGroup) -> tuple[str, str]:
-    return (group.name.casefold(), group.name)
+@dataclass(frozen=True)
+class AclInfo:
+    id: uuid.UUID
+    key: str
+    type: str
+
+
+@dataclass(frozen=True)
+class ModuleSnapshot:
+    """What evaluation needs of a module, detached from any session so that it can be cached."""
+
+    key: str
+    context_types: tuple[str, ...]
+    access_right: str | None
+    acls: tuple[AclInfo, ...]
+
+    @classmethod
+    def of(cls, module: Module) -> ModuleSnapshot:
+        return cls(
+            module.key,
+            tuple(module.context_types),
+            module.access_right,
+            tuple(
+                AclInfo(a.id, a.key, a.type) for a in module.acls if a.category != USER_PREFERENCES
+            ),
+        )
+
+
+# The value of a right so far, the step that set it, and the group it came from.
+Slot = tuple[str | None, Step, str | None]
 
 
 class RightsEvaluator:
@@ -77,99 +112,91 @@ class RightsEvaluator:
         self,
         user: User,
         context: Context,
-        module: Module,
+        module: Module | ModuleSnapshot,
         *,
         external_roles: Iterable[str] = (),
     ) -> EffectiveRights:
-        acls = [acl for acl in module.acls if acl.category != USER_PREFERENCES]
-        by_id = {acl.id: acl for acl in acls}
-        stored: dict[str, tuple[str | None, Step, str | None]] = {
-            acl.key: (None, Step.DEFAULT, None) for acl in acls
-        }
-
-        def overlay(values: Iterable[tuple[uuid.UUID, str]], step: Step, group: str | None) -> None:
-            for acl_id, value in values:
-                acl = by_id.get(acl_id)
-                if acl is not None:
-                    stored[acl.key] = (value, step, group)
+        snapshot = module if isinstance(module, ModuleSnapshot) else ModuleSnapshot.of(module)
+        by_id = {acl.id: acl for acl in snapshot.acls}
+        slots: dict[str, Slot] = {acl.key: (None, Step.DEFAULT, None) for acl in snapshot.acls}
 
         roles = set(external_roles)
         if roles and user.domain.kind == DomainKind.DELEGATED:
-            for group in self._groups(context, roles=roles):
-                overlay(self._group_rights(group, by_id), Step.E1, group.name)
-        for group in self._groups(context, member=user):
-            overlay(self._group_rights(group, by_id), Step.E2, group.name)
+            e1 = UserGroup.role.in_(roles)
+            self._overlay(slots, by_id, self._group_values(context, e1), Step.E1)
+        e2 = UserGroup.id.in_(select(GroupMember.group_id).where(GroupMember.user_id == user.id))
+        self._overlay(slots, by_id, self._group_values(context, e2), Step.E2)
         if self.direct_user_rights:
             direct = select(UserRight.acl_id, UserRight.value).where(
-                UserRight.user_id == user.id,
-                UserRight.context_id == context.id,
-                UserRight.acl_id.in_(list(by_id)),
+                UserRight.user_id == user.id, UserRight.context_id == context.id
             )
-            overlay(self._pairs(direct), Step.E3, None)
+            self._overlay(
+                slots, by_id, [(None, a, v) for a, v in self.session.execute(direct)], Step.E3
+            )
         if context.has_access_policy:
-            policy = select(PolicyRight.acl_id, PolicyRight.value).where(
-                PolicyRight.context_id == context.id, PolicyRight.acl_id.in_(list(by_id))
-            )
-            granted = dict(self._pairs(policy))
-            for acl in acls:
-                value, _, _ = stored[acl.key]
-                allowed = granted.get(acl.id)
-                if value is not None and (
-                    allowed is None or (acl.type == "bool" and allowed != TRUE)
-                ):
-                    stored[acl.key] = (None, Step.POLICY, None)
+            self._cap(slots, by_id, context)
 
+        denial = self._denial(user, context, snapshot, slots)
         decisions = {
-            acl.key: Decision(
-                acl.key, acl.type, present(acl.type, stored[acl.key][0]), *stored[acl.key][1:]
+            acl.key: (
+                Decision(acl.key, acl.type, present(acl.type, None), Step.MODULE_ACCESS)
+                if denial
+                else Decision(
+                    acl.key, acl.type, present(acl.type, slots[acl.key][0]), *slots[acl.key][1:]
+                )
             )
-            for acl in acls
+            for acl in snapshot.acls
         }
-        denial = self._denial(user, context, module, stored)
-        if denial is not None:
-            decisions = {
-                key: Decision(key, d.type, present(d.type, None), Step.MODULE_ACCESS)
-                for key, d in decisions.items()
-            }
-        return EffectiveRights(module.key, str(context.id), denial is None, decisions, denial)
+        return EffectiveRights(snapshot.key, str(context.id), denial is None, decisions, denial)
 
     # -- parts ---------------------------------------------------------------------------
 
+    def _group_values(
+        self, context: Context, which: object
+    ) -> list[tuple[str | None, uuid.UUID, str]]:
+        """(group name, acl id, value) of the chosen groups, groups in alphabetical order."""
+        stmt: Select[tuple[str, uuid.UUID, str]] = (
+            select(UserGroup.name, GroupRight.acl_id, GroupRight.value)
+            .join(GroupRight, GroupRight.group_id == UserGroup.id)
+            .where(UserGroup.context_id == context.id, which)  # type: ignore[arg-type]
+        )
+        rows = [(name, acl_id, value) for name, acl_id, value in self.session.execute(stmt)]
+        # Sorted here, not by the database, so that both databases order names alike.
+        return sorted(rows, key=lambda row: (row[0].casefold(), row[0]))
+
+    @staticmethod
+    def _overlay(
+        slots: dict[str, Slot],
+        by_id: dict[uuid.UUID, AclInfo],
+        values: Iterable[tuple[str | None, uuid.UUID, str]],
+        step: Step,
+    ) -> None:
+        for group, acl_id, value in values:
+            acl = by_id.get(acl_id)
+            if acl is not None:
+                slots[acl.key] = (value, step, group)
+
+    def _cap(
+        self, slots: dict[str, Slot], by_id: dict[uuid.UUID, AclInfo], context: Context
+    ) -> None:
+        """A right the policy does not grant becomes unset."""
+        policy = select(PolicyRight.acl_id, PolicyRight.value).where(
+            PolicyRight.context_id == context.id
+        )
+        granted = {by_id[a].key: v for a, v in self.session.execute(policy) if a in by_id}
+        for acl in by_id.values():
+            value = slots[acl.key][0]
+            allowed = granted.get(acl.key)
+            if value is not None and (allowed is None or (acl.type == "bool" and allowed != TRUE)):
+                slots[acl.key] = (None, Step.POLICY, None)
+
     def _denial(
-        self,
-        user: User,
-        context: Context,
-        module: Module,
-        stored: dict[str, tuple[str | None, Step, str | None]],
+        self, user: User, context: Context, module: ModuleSnapshot, slots: dict[str, Slot]
     ) -> str | None:
         if self.session.get(Membership, (user.id, context.id)) is None:
             return "the user is not a member of this context"
         if module.context_types and context.type not in module.context_types:
             return f"the module is not available in {context.type} contexts"
-        if module.access_right and stored.get(module.access_right, (None,))[0] != TRUE:
+        if module.access_right and slots.get(module.access_right, (None,))[0] != TRUE:
             return f"the module's access right '{module.access_right}' is not granted"
         return None
-
-    def _groups(
-        self, context: Context, *, member: User | None = None, roles: set[str] | None = None
-    ) -> Sequence[UserGroup]:
-        stmt = select(UserGroup).where(UserGroup.context_id == context.id)
-        if member is not None:
-            stmt = stmt.join(GroupMember, GroupMember.group_id == UserGroup.id).where(
-                GroupMember.user_id == member.id
-            )
-        if roles is not None:
-            stmt = stmt.where(UserGroup.role.in_(roles))
-        return sorted(self.session.scalars(stmt).all(), key=_group_order)
-
-    def _group_rights(
-        self, group: UserGroup, by_id: dict[uuid.UUID, Acl]
-    ) -> list[tuple[uuid.UUID, str]]:
-        return self._pairs(
-            select(GroupRight.acl_id, GroupRight.value).where(
-                GroupRight.group_id == group.id, GroupRight.acl_id.in_(list(by_id))
-            )
-        )
-
-    def _pairs(self, stmt: Select[tuple[uuid.UUID, str]]) -> list[tuple[uuid.UUID, str]]:
-        return [(acl_id, value) for acl_id, value in self.session.execute(stmt)]
