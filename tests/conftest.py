@@ -64,7 +64,8 @@ def postgresql_database() -> Iterator[Database]:
     if not base:
         pytest.skip(f"{PG_ENV} is not set, so the PostgreSQL run is skipped")
     url = make_url(Settings(database_url=base).effective_database_url)
-    name = f"ostiary_test_{_worker()}"
+    # Unique per process, so that test runs side by side on one server do not drop each other's.
+    name = f"ostiary_test_{_worker()}_{os.getpid()}"
     admin = make_engine(url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import select
 
 from ostiary.access.catalogue import OSTIARY, OSTIARY_MODULE, AclSpec, ModuleSpec
-from ostiary.access.models import Acl, AclType, Module
+from ostiary.access.models import (
+    USER_PREFERENCES,
+    Acl,
+    AclType,
+    GroupRight,
+    Module,
+    PolicyRight,
+    TemplateRight,
+    UserPreference,
+    UserRight,
+)
 from ostiary.access.schemas import AclIn, AclUpdate, ModuleCreate, ModuleUpdate
 from ostiary.audit.actor import Actor
 from ostiary.audit.services import AuditLog
@@ -94,7 +104,7 @@ class ModuleService:
         duplicates = sorted({k for k in keys if keys.count(k) > 1})
         if duplicates:
             raise RuleViolation(f"ACL keys appear twice: {', '.join(duplicates)}", field="acls")
-        self._check_access_right(data.access_right, {a.key: a.type for a in data.acls})
+        check_access_right(data.access_right, {a.key: (a.type, a.category) for a in data.acls})
         spec = ModuleSpec(
             key=data.key,
             name=data.name,
@@ -119,7 +129,9 @@ class ModuleService:
                     changes["context_types"] = [module.context_types, types]
                     module.context_types = types
             if "access_right" in fields and data.access_right != module.access_right:
-                self._check_access_right(data.access_right, {a.key: a.type for a in module.acls})
+                check_access_right(
+                    data.access_right, {a.key: (a.type, a.category) for a in module.acls}
+                )
                 changes["access_right"] = [module.access_right, data.access_right]
                 module.access_right = data.access_right
             if changes:
@@ -180,6 +192,8 @@ class ModuleService:
                 new = getattr(data, field)
                 if field == "category" and new is None:
                     raise RuleViolation("category cannot be empty", field="category")
+                if field == "category":
+                    self._check_category_change(acl, new)
                 if getattr(acl, field) != new:
                     changes[field] = [getattr(acl, field), new]
                     setattr(acl, field, new)
@@ -210,12 +224,35 @@ class ModuleService:
             )
             module.acls.remove(acl)
 
-    @staticmethod
-    def _check_access_right(key: str | None, acls: dict[str, str]) -> None:
-        if key is None:
+    def _check_category_change(self, acl: Acl, category: str) -> None:
+        """A right becomes a preference, or the reverse, only while nobody holds a value of it."""
+        if (acl.category == USER_PREFERENCES) == (category == USER_PREFERENCES):
             return
-        if acls.get(key) != AclType.BOOL:
+        if acl.module.access_right == acl.key:
             raise RuleViolation(
-                f"the access right must be a bool right of the module, and '{key}' is not",
-                field="access_right",
+                f"'{acl.key}' opens the module and must stay a right", field="category"
             )
+        holders = (TemplateRight, GroupRight, PolicyRight, UserRight, UserPreference)
+        for model in holders:
+            if self.session.scalar(select(model.acl_id).where(model.acl_id == acl.id).limit(1)):
+                raise RuleViolation(
+                    f"'{acl.key}' has values in {model.__tablename__.replace('_', ' ')}; "
+                    "remove them before making it a "
+                    + ("preference" if category == USER_PREFERENCES else "right"),
+                    field="category",
+                )
+
+
+def check_access_right(key: str | None, acls: Mapping[str, tuple[str, str]]) -> None:
+    """The access right must be a bool right (not a preference) of the module.
+
+    ``acls`` maps each ACL key to its type and category.
+    """
+    if key is None:
+        return
+    type_, category = acls.get(key, ("", ""))
+    if type_ != AclType.BOOL or category == USER_PREFERENCES:
+        raise RuleViolation(
+            f"the access right must be a bool right of the module, and '{key}' is not",
+            field="access_right",
+        )

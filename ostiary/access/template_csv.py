@@ -89,7 +89,9 @@ def _parse(session: OstiarySession, text: str, problems: list[FieldProblem]) -> 
         return {}
     modules = {m.key: {a.key: a for a in m.acls} for m in session.scalars(select(Module))}
     parsed: dict[str, _Parsed] = {}
-    for line, row in enumerate(reader, start=2):
+    for row in reader:
+        # The line the record ends on, which is where a quoted value spanning lines ends too.
+        line = reader.line_num
         if not any(cell.strip() for cell in row):
             continue
         place = f"line {line}"
@@ -98,10 +100,12 @@ def _parse(session: OstiarySession, text: str, problems: list[FieldProblem]) -> 
                 FieldProblem(place, f"expected {len(COLUMNS)} columns, found {len(row)}")
             )
             continue
-        key, name, types_cell, module_key, acl_key, value = (cell.strip() for cell in row)
+        # Names and values are kept as written, as the API keeps them; handles are trimmed.
+        key, name, types_cell, module_key, acl_key, value = row
+        key, module_key, acl_key = key.strip(), module_key.strip(), acl_key.strip()
         types = types_cell.split()
         unknown = [t for t in types if t not in _TYPES]
-        if not key or not name:
+        if not key or not name.strip():
             problems.append(FieldProblem(place, "template and name are required"))
             continue
         if unknown:
@@ -116,7 +120,7 @@ def _parse(session: OstiarySession, text: str, problems: list[FieldProblem]) -> 
                 )
             )
             continue
-        if not module_key and not acl_key and not value:
+        if not module_key and not acl_key and not value.strip():
             continue
         acl = modules.get(module_key, {}).get(acl_key)
         if module_key not in modules:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from ostiary.access.catalogue import AclSpec, ModuleSpec
 from ostiary.access.groups import GroupService
 from ostiary.access.models import Acl, AclTemplate, AclType, Module, UserGroup
-from ostiary.access.modules import ModuleService
+from ostiary.access.modules import ModuleService, check_access_right
 from ostiary.access.rightsets import RightSets, compose
 from ostiary.access.templates import TemplateService
 from ostiary.audit.actor import Actor
@@ -380,10 +380,10 @@ class Checker:
         stored = self.services.module(entry.key)
         spec = module_spec(entry, stored)
         # ModuleSpec keeps stored ACLs that it does not name.
-        types = {acl.key: str(acl.type) for acl in stored.acls} if stored else {}
-        types |= {acl.key: str(acl.type) for acl in spec.acls}
+        kinds = {acl.key: (str(acl.type), acl.category) for acl in stored.acls} if stored else {}
+        kinds |= {acl.key: (str(acl.type), acl.category) for acl in spec.acls}
         try:
-            ModuleService._check_access_right(spec.access_right, types)
+            check_access_right(spec.access_right, kinds)
         except RuleViolation as exc:
             self.report(entry, ("access_right",), exc.detail)
 
