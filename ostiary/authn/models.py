@@ -23,3 +23,22 @@ class OneTimeToken(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column()
+
+
+class BrowserSession(IdMixin, Base):
+    """A signed-in browser. The cookie holds a random token; only its SHA-256 is stored."""
+
+    __tablename__ = "browser_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # The user's security stamp when the session began; a new stamp ends the session.
+    security_stamp: Mapped[uuid.UUID] = mapped_column()
+    context_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("contexts.id", ondelete="SET NULL"))
+    auth_time: Mapped[datetime] = mapped_column(default=utcnow)
+    amr: Mapped[list[str]] = mapped_column(default=list)
+    acr: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()

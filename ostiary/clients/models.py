@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -21,3 +22,13 @@ class Client(IdMixin, TimestampMixin, Base):
     grant_types: Mapped[list[str]] = mapped_column(default=list)
     scopes: Mapped[list[str]] = mapped_column(default=list)
     enabled: Mapped[bool] = mapped_column(default=True)
+    # client_secret_basic, client_secret_post, private_key_jwt or none (public clients).
+    token_endpoint_auth_method: Mapped[str] = mapped_column(String(32), default="client_secret_basic")
+    # Public keys for private_key_jwt, as a JWK Set.
+    jwks: Mapped[dict[str, Any] | None] = mapped_column()
+    signing_alg: Mapped[str] = mapped_column(String(16), default="ES256")
+    access_token_seconds: Mapped[int] = mapped_column(default=600)
+    refresh_token_seconds: Mapped[int] = mapped_column(default=30 * 24 * 3600)
+    refresh_idle_seconds: Mapped[int] = mapped_column(default=7 * 24 * 3600)
+    # Needs a context chosen at login (the user belongs to several).
+    requires_context: Mapped[bool] = mapped_column(default=True)

@@ -14,9 +14,16 @@ from ostiary.access.models import (  # noqa: F401
     UserRight,
 )
 from ostiary.audit.models import AuditEvent  # noqa: F401
-from ostiary.authn.models import OneTimeToken  # noqa: F401
+from ostiary.authn.models import BrowserSession, OneTimeToken  # noqa: F401
 from ostiary.clients.models import Client  # noqa: F401
 from ostiary.contexts.models import Context  # noqa: F401
+from ostiary.keys.models import SigningKey  # noqa: F401
+from ostiary.protocols.oidc.models import (  # noqa: F401
+    AuthorizationCode,
+    Grant,
+    RefreshToken,
+    RevokedAccessToken,
+)
 from ostiary.db.base import Base
 from ostiary.users.models import ExternalIdentity, Membership, User, UserDomain  # noqa: F401
 

@@ -1,0 +1,1 @@
+"""Signing keys: generated, stored encrypted, published in the JWKS, rotated."""

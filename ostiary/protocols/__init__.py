@@ -1,0 +1,1 @@
+"""Login protocols, one package each."""
