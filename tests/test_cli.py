@@ -14,10 +14,16 @@ import pytest
 
 def run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("OSTIARY_")}
-    environment.update({"OSTIARY_ARGON2_MEMORY_COST_KIB": "1024", "OSTIARY_ARGON2_TIME_COST": "1", **env})
+    environment.update(
+        {"OSTIARY_ARGON2_MEMORY_COST_KIB": "1024", "OSTIARY_ARGON2_TIME_COST": "1", **env}
+    )
     return subprocess.run(
         [sys.executable, "-m", "ostiary.cli", *args],
-        cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -52,8 +58,12 @@ def test_weak_bootstrap_password_is_refused_in_one_line(tmp_path: Path) -> None:
 
 
 def test_config_masks_secrets(tmp_path: Path) -> None:
-    result = run(tmp_path, "config", OSTIARY_SECRET_KEY="super-secret-value",
-                 OSTIARY_DATABASE_URL="postgresql://app:dbpass@db.example/ostiary")
+    result = run(
+        tmp_path,
+        "config",
+        OSTIARY_SECRET_KEY="super-secret-value",
+        OSTIARY_DATABASE_URL="postgresql://app:dbpass@db.example/ostiary",
+    )
     assert result.returncode == 0, result.stderr
     shown = json.loads(result.stdout)
     assert shown["secret_key"] == "********"
@@ -62,7 +72,9 @@ def test_config_masks_secrets(tmp_path: Path) -> None:
 
 
 def test_config_reads_a_toml_file(tmp_path: Path) -> None:
-    (tmp_path / "ostiary.toml").write_text('issuer = "https://id.example.com"\npassword_min_length = 14\n')
+    (tmp_path / "ostiary.toml").write_text(
+        'issuer = "https://id.example.com"\npassword_min_length = 14\n'
+    )
     shown = json.loads(run(tmp_path, "config").stdout)
     assert shown["issuer"] == "https://id.example.com" and shown["password_min_length"] == 14
     env_wins = json.loads(run(tmp_path, "config", OSTIARY_ISSUER="https://other.example").stdout)

@@ -61,7 +61,9 @@ def test_membership_and_policy_changes_invalidate(runtime: Runtime) -> None:
         with session.atomic():
             root.has_access_policy = True
             for key in ("access", "users.read"):
-                session.add(PolicyRight(context_id=root.id, acl_id=_acl(session, key).id, value="true"))
+                session.add(
+                    PolicyRight(context_id=root.id, acl_id=_acl(session, key).id, value="true")
+                )
         capped = cache.effective(session, admin, root, OSTIARY_MODULE)
         assert capped.allows("users.read") and not capped.allows("users.manage")
 

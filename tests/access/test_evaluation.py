@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,11 +17,10 @@ from ostiary.contexts.models import Context, ContextType
 from ostiary.contexts.schemas import ContextCreate
 from ostiary.contexts.services import ContextService
 from ostiary.db.session import OstiarySession
-from ostiary.users.memberships import MembershipService
+from ostiary.runtime import Runtime
 from ostiary.users.models import DomainKind, User, UserStatus
 from ostiary.users.schemas import DomainCreate, UserCreate
 from ostiary.users.services import UserService
-from ostiary.runtime import Runtime
 
 EP = ModuleSpec(
     key="ep",
@@ -48,21 +46,34 @@ class World:
         contexts = ContextService(session, self.actor)
         root = contexts.root()
         assert root is not None
-        self.account = contexts.create(ContextCreate(type=ContextType.ACCOUNT, name="Acme", parent_id=root.id))
+        self.account = contexts.create(
+            ContextCreate(type=ContextType.ACCOUNT, name="Acme", parent_id=root.id)
+        )
         self.customer = contexts.create(
-            ContextCreate(type=ContextType.CUSTOMER, name="Acme Customer", parent_id=self.account.id)
+            ContextCreate(
+                type=ContextType.CUSTOMER, name="Acme Customer", parent_id=self.account.id
+            )
         )
         self.users = UserService(session, self.actor, runtime.passwords)
         self.runtime = runtime
 
-    def user(self, name: str, domain: str = "ENTERPRISE", contexts: tuple[Context, ...] = ()) -> User:
+    def user(
+        self, name: str, domain: str = "ENTERPRISE", contexts: tuple[Context, ...] = ()
+    ) -> User:
         return self.users.create(
             UserCreate(username=name, domain=domain, status=UserStatus.ACTIVE),
             contexts=contexts or (self.account,),
         )
 
-    def group(self, name: str, rights: dict[str, Any], *, role: str | None = None,
-              members: tuple[User, ...] = (), context: Context | None = None) -> None:
+    def group(
+        self,
+        name: str,
+        rights: dict[str, Any],
+        *,
+        role: str | None = None,
+        members: tuple[User, ...] = (),
+        context: Context | None = None,
+    ) -> None:
         context = context or self.account
         problems: list = []
         values = RightSets(self.session).resolve({"ep": rights}, place="rights", problems=problems)
@@ -70,23 +81,34 @@ class World:
         groups = GroupService(self.session, self.actor)
         group, _ = groups.put(context, name, role=role, rights=values)
         for member in members:
-            groups.set_members_of_user(member.id, context, {group.id, *self._groups_of(member, context)})
+            groups.set_members_of_user(
+                member.id, context, {group.id, *self._groups_of(member, context)}
+            )
 
     def _groups_of(self, user: User, context: Context) -> set:  # type: ignore[type-arg]
         from sqlalchemy import select
 
         from ostiary.access.models import GroupMember, UserGroup
 
-        return set(self.session.scalars(
-            select(GroupMember.group_id).join(UserGroup, UserGroup.id == GroupMember.group_id)
-            .where(GroupMember.user_id == user.id, UserGroup.context_id == context.id)
-        ))
+        return set(
+            self.session.scalars(
+                select(GroupMember.group_id)
+                .join(UserGroup, UserGroup.id == GroupMember.group_id)
+                .where(GroupMember.user_id == user.id, UserGroup.context_id == context.id)
+            )
+        )
 
     def acl_id(self, key: str):  # type: ignore[no-untyped-def]
         return next(acl.id for acl in self.module.acls if acl.key == key)
 
-    def evaluate(self, user: User, *, context: Context | None = None, direct: bool = False,
-                 roles: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
+    def evaluate(
+        self,
+        user: User,
+        *,
+        context: Context | None = None,
+        direct: bool = False,
+        roles: tuple[str, ...] = (),
+    ):  # type: ignore[no-untyped-def]
         evaluator = RightsEvaluator(self.session, direct_user_rights=direct)
         return evaluator.evaluate(user, context or self.account, self.module, external_roles=roles)
 
@@ -108,24 +130,38 @@ def test_unset_is_false_and_user_preferences_never_appear(world: World) -> None:
 def test_groups_apply_in_alphabetical_order_later_overwrites(world: World) -> None:
     user = world.user("member")
     world.group("b-writers", {"epAccess": True, "sim.modify": True}, members=(user,))
-    world.group("a-readers", {"epAccess": True, "sim.modify": False, "sim.read": True}, members=(user,))
+    world.group(
+        "a-readers", {"epAccess": True, "sim.modify": False, "sim.read": True}, members=(user,)
+    )
     world.group("C-denied", {"sim.read": False}, members=(user,))
     rights = world.evaluate(user)
     assert rights.access
     assert rights.decisions["sim.modify"].value is True
     assert rights.decisions["sim.modify"].group == "b-writers"
-    assert rights.decisions["sim.read"].value is False and rights.decisions["sim.read"].group == "C-denied"
+    assert (
+        rights.decisions["sim.read"].value is False
+        and rights.decisions["sim.read"].group == "C-denied"
+    )
     assert rights.decisions["sim.read"].step is Step.E2
 
 
 def test_groups_of_other_contexts_do_not_count(world: World) -> None:
     user = world.user("elsewhere", contexts=(world.account, world.customer))
-    world.group("customer-admins", {"epAccess": True, "sim.modify": True}, members=(user,), context=world.customer)
+    world.group(
+        "customer-admins",
+        {"epAccess": True, "sim.modify": True},
+        members=(user,),
+        context=world.customer,
+    )
     assert not world.evaluate(user).access
-    assert world.evaluate(user, context=world.customer).decisions["sim.modify"].value is False  # not for customers
+    assert (
+        world.evaluate(user, context=world.customer).decisions["sim.modify"].value is False
+    )  # not for customers
 
 
-def test_e1_only_for_delegated_users_and_only_from_login_roles(world: World, runtime: Runtime) -> None:
+def test_e1_only_for_delegated_users_and_only_from_login_roles(
+    world: World, runtime: Runtime
+) -> None:
     from ostiary.users.domains import DomainService
 
     DomainService(world.session, world.actor).create(
@@ -139,15 +175,23 @@ def test_e1_only_for_delegated_users_and_only_from_login_roles(world: World, run
     assert not world.evaluate(delegated).access  # no roles in this login
     rights = world.evaluate(delegated, roles=("ep-reader",))
     assert rights.access and rights.decisions["epAccess"].step is Step.E1
-    assert rights.decisions["sim.read"].value is False and rights.decisions["sim.read"].step is Step.E2
+    assert (
+        rights.decisions["sim.read"].value is False and rights.decisions["sim.read"].step is Step.E2
+    )
     assert not world.evaluate(local, roles=("ep-reader",)).access
 
 
 def test_e3_only_when_switched_on(world: World) -> None:
     user = world.user("direct")
     world.group("base", {"epAccess": True, "sim.modify": False}, members=(user,))
-    world.session.add(UserRight(user_id=user.id, context_id=world.account.id,
-                                acl_id=world.acl_id("sim.modify"), value="true"))
+    world.session.add(
+        UserRight(
+            user_id=user.id,
+            context_id=world.account.id,
+            acl_id=world.acl_id("sim.modify"),
+            value="true",
+        )
+    )
     world.session.flush()
     assert world.evaluate(user).decisions["sim.modify"].value is False
     decided = world.evaluate(user, direct=True).decisions["sim.modify"]
@@ -156,15 +200,23 @@ def test_e3_only_when_switched_on(world: World) -> None:
 
 def test_access_policy_caps_rights(world: World) -> None:
     user = world.user("capped")
-    world.group("all", {"epAccess": True, "sim.modify": True, "sim.read": True, "API IP Allow": "10.0.0.0/8"},
-                members=(user,))
+    world.group(
+        "all",
+        {"epAccess": True, "sim.modify": True, "sim.read": True, "API IP Allow": "10.0.0.0/8"},
+        members=(user,),
+    )
     world.account.has_access_policy = True
     for key, value in {"epAccess": "true", "sim.read": "true", "sim.modify": "false"}.items():
-        world.session.add(PolicyRight(context_id=world.account.id, acl_id=world.acl_id(key), value=value))
+        world.session.add(
+            PolicyRight(context_id=world.account.id, acl_id=world.acl_id(key), value=value)
+        )
     world.session.flush()
     rights = world.evaluate(user)
     assert rights.access and rights.decisions["sim.read"].value is True
-    assert rights.decisions["sim.modify"].value is False and rights.decisions["sim.modify"].step is Step.POLICY
+    assert (
+        rights.decisions["sim.modify"].value is False
+        and rights.decisions["sim.modify"].step is Step.POLICY
+    )
     assert rights.decisions["API IP Allow"].value is None
 
 
@@ -174,7 +226,9 @@ def test_module_access_rules_come_last(world: World) -> None:
     rights = world.evaluate(user)
     assert not rights.access and rights.decisions["sim.read"].step is Step.MODULE_ACCESS
     assert "epAccess" in (rights.denial or "")
-    world.group("gate", {"epAccess": True, "sim.read": True}, members=(user,), context=world.customer)
+    world.group(
+        "gate", {"epAccess": True, "sim.read": True}, members=(user,), context=world.customer
+    )
     closed = world.evaluate(user, context=world.customer)
     assert not closed.access and "customer" in (closed.denial or "")
 

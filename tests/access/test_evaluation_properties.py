@@ -5,7 +5,8 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ostiary.access.evaluation import RightsEvaluator
 from ostiary.access.groups import GroupService
@@ -71,7 +72,9 @@ def reference(plan: dict, member_of_context: bool = True) -> dict[str, object]: 
     if plan["policy"] is not None:
         for key, value in result.items():
             granted = plan["policy"].get(key)
-            if value is not None and (granted is None or (key != "API IP Allow" and granted != "true")):
+            if value is not None and (
+                granted is None or (key != "API IP Allow" and granted != "true")
+            ):
                 result[key] = None
     if result["epAccess"] != "true" or not member_of_context:
         result = dict.fromkeys(ACLS)
@@ -88,40 +91,53 @@ def _build(runtime: Runtime, plan: dict) -> dict[str, object]:  # type: ignore[t
         if modules.find("ep") is None:
             modules.put(EP)
             DomainService(session, ACTOR).create(
-                DomainCreate(name="FED", kind=DomainKind.DELEGATED, context_types=[ContextType.ACCOUNT])
+                DomainCreate(
+                    name="FED", kind=DomainKind.DELEGATED, context_types=[ContextType.ACCOUNT]
+                )
             )
         module = modules.get("ep")
         acl_ids = {acl.key: acl.id for acl in module.acls}
         contexts = ContextService(session, ACTOR)
         root = contexts.root()
         assert root is not None
-        context = contexts.create(ContextCreate(type=ContextType.ACCOUNT, name=f"P{n}", parent_id=root.id))
+        context = contexts.create(
+            ContextCreate(type=ContextType.ACCOUNT, name=f"P{n}", parent_id=root.id)
+        )
         user = UserService(session, ACTOR, runtime.passwords).create(
-            UserCreate(username=f"p{n}", domain="FED" if plan["delegated"] else "ENTERPRISE",
-                       status=UserStatus.ACTIVE),
+            UserCreate(
+                username=f"p{n}",
+                domain="FED" if plan["delegated"] else "ENTERPRISE",
+                status=UserStatus.ACTIVE,
+            ),
             contexts=[context],
         )
         groups = GroupService(session, ACTOR)
         member_of: set = set()  # type: ignore[type-arg]
         for g in plan["groups"]:
-            group, _ = groups.put(context, g.name, role=g.role,
-                                  rights={acl_ids[k]: v for k, v in g.rights.items()})
+            group, _ = groups.put(
+                context, g.name, role=g.role, rights={acl_ids[k]: v for k, v in g.rights.items()}
+            )
             if g.member:
                 member_of.add(group.id)
         groups.set_members_of_user(user.id, context, member_of)
         if plan["policy"] is not None:
             with session.atomic():
                 context.has_access_policy = True
-                session.add_all(PolicyRight(context_id=context.id, acl_id=acl_ids[k], value=v)
-                                for k, v in plan["policy"].items())
+                session.add_all(
+                    PolicyRight(context_id=context.id, acl_id=acl_ids[k], value=v)
+                    for k, v in plan["policy"].items()
+                )
         rights = RightsEvaluator(session, direct_user_rights=False).evaluate(
             user, context, module, external_roles=plan["roles"]
         )
         return {key: d.value for key, d in rights.decisions.items() if key in ACLS}
 
 
-SETTINGS = settings(max_examples=30, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 @SETTINGS

@@ -15,12 +15,24 @@ from ostiary.runtime import Runtime
 from ostiary.users.models import User
 from tests.helpers import assert_problem, make_context, make_user, root_id
 
-ALL_ADMIN = {"access": True, "contexts.read": True, "contexts.manage": True, "users.read": True,
-             "users.manage": True, "users.lifecycle": True, "audit.read": True}
+ALL_ADMIN = {
+    "access": True,
+    "contexts.read": True,
+    "contexts.manage": True,
+    "users.read": True,
+    "users.manage": True,
+    "users.lifecycle": True,
+    "audit.read": True,
+}
 
 
-def grant(runtime: Runtime, username: str, context_key: str, rights: Mapping[str, object],
-          group: str = "Granted") -> None:
+def grant(
+    runtime: Runtime,
+    username: str,
+    context_key: str,
+    rights: Mapping[str, object],
+    group: str = "Granted",
+) -> None:
     """Give ``username`` the ostiary ``rights`` in a context through a group."""
     with runtime.sessions() as session:
         actor = Actor("test", "cli")
@@ -29,7 +41,9 @@ def grant(runtime: Runtime, username: str, context_key: str, rights: Mapping[str
         context = session.scalars(select(Context).where(Context.key == context_key)).one()
         user = session.scalars(select(User).where(User.username == username)).one()
         problems: list = []
-        values = RightSets(session).resolve({OSTIARY_MODULE: rights}, place="rights", problems=problems)
+        values = RightSets(session).resolve(
+            {OSTIARY_MODULE: rights}, place="rights", problems=problems
+        )
         assert not problems
         groups = GroupService(session, actor)
         with session.atomic():
@@ -43,8 +57,14 @@ def grant_admin(client: TestClient, username: str) -> None:
 
 
 def api_user(client: TestClient, username: str, contexts: list[str], domain: str = "CSP") -> None:
-    make_user(client, username, domain=domain, status="active", context_ids=contexts,
-              password=f"pw of {username[::-1]} 123")
+    make_user(
+        client,
+        username,
+        domain=domain,
+        status="active",
+        context_ids=contexts,
+        password=f"pw of {username[::-1]} 123",
+    )
 
 
 def test_no_credentials_or_wrong_ones_are_401(anonymous: TestClient) -> None:
@@ -58,26 +78,37 @@ def test_no_credentials_or_wrong_ones_are_401(anonymous: TestClient) -> None:
     assert wrong.json()["detail"] == unknown.json()["detail"]
 
 
-def test_user_without_ostiary_rights_is_forbidden(client: TestClient, anonymous: TestClient) -> None:
+def test_user_without_ostiary_rights_is_forbidden(
+    client: TestClient, anonymous: TestClient
+) -> None:
     api_user(client, "plain", [root_id(client)])
     anonymous.auth = ("plain", "pw of nialp 123")
     assert_problem(anonymous.get("/api/v1/users"), 403, "forbidden")
 
 
-def test_api_ip_allow_absent_refuses_any_address(client: TestClient, anonymous: TestClient, runtime: Runtime) -> None:
+def test_api_ip_allow_absent_refuses_any_address(
+    client: TestClient, anonymous: TestClient, runtime: Runtime
+) -> None:
     api_user(client, "noip", [root_id(client)])
     grant(runtime, "noip", "root", ALL_ADMIN)
     anonymous.auth = ("noip", "pw of pion 123")
     assert_problem(anonymous.get("/api/v1/users"), 403, "forbidden")
 
 
-def test_api_ip_allow_is_checked_against_the_client_address(runtime: Runtime, client: TestClient) -> None:
+def test_api_ip_allow_is_checked_against_the_client_address(
+    runtime: Runtime, client: TestClient
+) -> None:
     from ostiary.app import create_app
 
     api_user(client, "ranged", [root_id(client)])
     grant(runtime, "ranged", "root", {**ALL_ADMIN, "API IP Allow": "10.1.0.0/16, 2001:db8::/32"})
     auth = ("ranged", "pw of degnar 123")
-    for address, status in [("10.1.2.3", 200), ("10.2.0.1", 403), ("2001:db8::5", 200), ("127.0.0.1", 403)]:
+    for address, status in [
+        ("10.1.2.3", 200),
+        ("10.2.0.1", 403),
+        ("2001:db8::5", 200),
+        ("127.0.0.1", 403),
+    ]:
         with TestClient(create_app(runtime), client=(address, 1234)) as caller:
             assert caller.get("/api/v1/users", auth=auth).status_code == status, address
 
@@ -86,7 +117,9 @@ def test_api_ip_allow_is_checked_against_the_client_address(runtime: Runtime, cl
         assert caller.get("/api/v1/users", auth=auth).status_code == 200
 
 
-def test_contact_person_sees_only_their_subtree(client: TestClient, anonymous: TestClient, runtime: Runtime) -> None:
+def test_contact_person_sees_only_their_subtree(
+    client: TestClient, anonymous: TestClient, runtime: Runtime
+) -> None:
     root = root_id(client)
     acme = make_context(client, root, "account", "Acme", key="acme")
     acme_sub = make_context(client, acme["id"], "account", "Acme Sub")
@@ -106,19 +139,35 @@ def test_contact_person_sees_only_their_subtree(client: TestClient, anonymous: T
     assert anonymous.get(f"/api/v1/users/{insider['id']}").status_code == 200
     assert_problem(anonymous.get(f"/api/v1/users/{outsider['id']}"), 404, "not-found")
     assert_problem(anonymous.post(f"/api/v1/users/{outsider['id']}/activate"), 404, "not-found")
-    assert_problem(anonymous.put(f"/api/v1/users/{insider['id']}/contexts/{other['id']}"),
-                   422, "rule-violation", "context_id")
-    assert_problem(anonymous.post("/api/v1/users", json={"username": "nohome", "domain": "ENTERPRISE"}),
-                   422, "rule-violation", "context_ids")
-    created = anonymous.post("/api/v1/users", json={"username": "hired", "domain": "ENTERPRISE",
-                                                    "context_ids": [acme["id"]]})
+    assert_problem(
+        anonymous.put(f"/api/v1/users/{insider['id']}/contexts/{other['id']}"),
+        422,
+        "rule-violation",
+        "context_id",
+    )
+    assert_problem(
+        anonymous.post("/api/v1/users", json={"username": "nohome", "domain": "ENTERPRISE"}),
+        422,
+        "rule-violation",
+        "context_ids",
+    )
+    created = anonymous.post(
+        "/api/v1/users",
+        json={"username": "hired", "domain": "ENTERPRISE", "context_ids": [acme["id"]]},
+    )
     assert created.status_code == 201
-    assert_problem(anonymous.post(f"/api/v1/contexts/{acme_sub['id']}/move", json={"parent_id": other["id"]}),
-                   422, "rule-violation", "parent_id")
+    assert_problem(
+        anonymous.post(f"/api/v1/contexts/{acme_sub['id']}/move", json={"parent_id": other["id"]}),
+        422,
+        "rule-violation",
+        "parent_id",
+    )
     seen = anonymous.get("/api/v1/audit-events", params={"limit": 500}).json()["items"]
     assert seen and {e["context_id"] for e in seen} <= {acme["id"], acme_sub["id"]}
 
     # Every reach beyond the subtree was refused and audited, though nothing else was written.
-    refused = client.get("/api/v1/audit-events", params={"action": "access.out_of_reach"}).json()["items"]
+    refused = client.get("/api/v1/audit-events", params={"action": "access.out_of_reach"}).json()[
+        "items"
+    ]
     assert {e["target_id"] for e in refused} >= {other["id"], root, outsider["id"]}
     assert all(e["actor"] == "contact" for e in refused)

@@ -14,14 +14,24 @@ from tests.helpers import assert_problem, make_context, make_user, root_id
 @pytest.fixture
 def world(client: TestClient) -> dict[str, Any]:
     assert client.post("/api/v1/modules", json=EP).status_code == 201
-    billing = {"key": "bm", "name": "Billing", "context_types": ["root"], "access_right": "bmModuleAccess",
-               "acls": [{"key": "bmModuleAccess"}, {"key": "invoice.read"}]}
+    billing = {
+        "key": "bm",
+        "name": "Billing",
+        "context_types": ["root"],
+        "access_right": "bmModuleAccess",
+        "acls": [{"key": "bmModuleAccess"}, {"key": "invoice.read"}],
+    }
     assert client.post("/api/v1/modules", json=billing).status_code == 201
     root = root_id(client)
     acme = make_context(client, root, "account", "Acme", key="acme")
     alice = make_user(client, "alice", status="active", context_ids=[acme["id"]])
-    group = client.post(groups_url(acme["id"]), json={"name": "Portal", "rights": {"ep": {
-        "epAccess": True, "sim.read": True, "API IP Allow": "10.0.0.0/8"}}}).json()
+    group = client.post(
+        groups_url(acme["id"]),
+        json={
+            "name": "Portal",
+            "rights": {"ep": {"epAccess": True, "sim.read": True, "API IP Allow": "10.0.0.0/8"}},
+        },
+    ).json()
     client.put(f"{groups_url(acme['id'])}/{group['id']}/members/{alice['id']}")
     return {"acme": acme["id"], "alice": alice["id"], "root": root}
 
@@ -38,15 +48,38 @@ def test_bulk_check(client: TestClient, world: dict[str, Any]) -> None:
         {"user": "alice", "context": "acme", "module": "ep", "right": "sim.read"},
         {"user": world["alice"], "context": world["acme"], "module": "ep", "right": "sim.modify"},
         {"user": "alice", "context": "acme", "module": "ep", "right": "API IP Allow"},
-        {"user": "alice", "context": "acme", "module": "ep", "right": "sim.read", "address": "10.2.3.4"},
-        {"user": "alice", "context": "acme", "module": "ep", "right": "sim.read", "address": "192.0.2.1"},
+        {
+            "user": "alice",
+            "context": "acme",
+            "module": "ep",
+            "right": "sim.read",
+            "address": "10.2.3.4",
+        },
+        {
+            "user": "alice",
+            "context": "acme",
+            "module": "ep",
+            "right": "sim.read",
+            "address": "192.0.2.1",
+        },
         {"user": "alice", "context": "acme", "module": "bm", "right": "invoice.read"},
         {"user": "nobody", "context": "acme", "module": "ep", "right": "sim.read"},
         {"user": "alice", "context": "nowhere", "module": "ep", "right": "sim.read"},
         {"user": "alice", "context": "acme", "module": "ghost", "right": "x"},
         {"user": "alice", "context": "acme", "module": "ep", "right": "no.such.right"},
     )
-    assert [r["allowed"] for r in results] == [True, False, True, True, False, False, False, False, False, False]
+    assert [r["allowed"] for r in results] == [
+        True,
+        False,
+        True,
+        True,
+        False,
+        False,
+        False,
+        False,
+        False,
+        False,
+    ]
     assert results[2]["value"] == "10.0.0.0/8"
     assert results[4]["reason"] == "API IP Allow does not admit the address"
     assert results[5]["reason"] == "the module is not available in account contexts"
@@ -55,37 +88,53 @@ def test_bulk_check(client: TestClient, world: dict[str, Any]) -> None:
 
 def test_inactive_users_are_denied(client: TestClient, world: dict[str, Any]) -> None:
     client.post(f"/api/v1/users/{world['alice']}/deactivate")
-    result = check(client, {"user": "alice", "context": "acme", "module": "ep", "right": "sim.read"})[0]
+    result = check(
+        client, {"user": "alice", "context": "acme", "module": "ep", "right": "sim.read"}
+    )[0]
     assert result == {"allowed": False, "value": None, "reason": "the user is inactive"}
 
 
-def test_check_needs_the_authz_right_and_valid_input(client: TestClient, anonymous: TestClient,
-                                                     world: dict[str, Any]) -> None:
-    assert_problem(anonymous.post("/api/v1/authz/check", json={"checks": []}), 401, "unauthenticated")
-    assert_problem(client.post("/api/v1/authz/check", json={"checks": []}), 422, "invalid-input", "checks")
-    assert_problem(client.post("/api/v1/authz/check", json={"checks": [{"user": "alice"}]}),
-                   422, "invalid-input")
+def test_check_needs_the_authz_right_and_valid_input(
+    client: TestClient, anonymous: TestClient, world: dict[str, Any]
+) -> None:
+    assert_problem(
+        anonymous.post("/api/v1/authz/check", json={"checks": []}), 401, "unauthenticated"
+    )
+    assert_problem(
+        client.post("/api/v1/authz/check", json={"checks": []}), 422, "invalid-input", "checks"
+    )
+    assert_problem(
+        client.post("/api/v1/authz/check", json={"checks": [{"user": "alice"}]}),
+        422,
+        "invalid-input",
+    )
 
 
 def test_authzen_evaluation_and_evaluations(client: TestClient, world: dict[str, Any]) -> None:
     metadata = client.get("/.well-known/authzen-configuration").json()
     assert metadata["access_evaluation_endpoint"].endswith("/access/v1/evaluation")
 
-    one = client.post("/access/v1/evaluation", json={
-        "subject": {"type": "user", "id": "alice"},
-        "resource": {"type": "ep", "id": "acme"},
-        "action": {"name": "sim.read"},
-        "context": {"ip": "10.9.9.9"},
-    })
+    one = client.post(
+        "/access/v1/evaluation",
+        json={
+            "subject": {"type": "user", "id": "alice"},
+            "resource": {"type": "ep", "id": "acme"},
+            "action": {"name": "sim.read"},
+            "context": {"ip": "10.9.9.9"},
+        },
+    )
     assert one.status_code == 200 and one.json()["decision"] is True
-    many = client.post("/access/v1/evaluations", json={
-        "subject": {"type": "user", "id": "alice"},
-        "resource": {"type": "ep", "id": "acme"},
-        "evaluations": [
-            {"action": {"name": "sim.read"}},
-            {"action": {"name": "sim.modify"}},
-            {"action": {"name": "sim.read"}, "context": {"ip": "192.0.2.1"}},
-            {"subject": {"type": "group", "id": "x"}, "action": {"name": "sim.read"}},
-        ],
-    })
+    many = client.post(
+        "/access/v1/evaluations",
+        json={
+            "subject": {"type": "user", "id": "alice"},
+            "resource": {"type": "ep", "id": "acme"},
+            "evaluations": [
+                {"action": {"name": "sim.read"}},
+                {"action": {"name": "sim.modify"}},
+                {"action": {"name": "sim.read"}, "context": {"ip": "192.0.2.1"}},
+                {"subject": {"type": "group", "id": "x"}, "action": {"name": "sim.read"}},
+            ],
+        },
+    )
     assert [e["decision"] for e in many.json()["evaluations"]] == [True, False, False, False]

@@ -42,9 +42,17 @@ def test_discarding_a_draft_removes_it(client: TestClient) -> None:
 def test_deleting_anonymizes_for_good(client: TestClient, runtime: Runtime) -> None:
     root = root_id(client)
     acme = make_context(client, root, "account", "Acme")
-    user = make_user(client, "Jane.Personal", email="jane.personal@acme.example", phone="+41446681811",
-                     first_name="Janette", last_name="Personalia", language="de",
-                     context_ids=[acme["id"]], password="a long and secret password")
+    user = make_user(
+        client,
+        "Jane.Personal",
+        email="jane.personal@acme.example",
+        phone="+41446681811",
+        first_name="Janette",
+        last_name="Personalia",
+        language="de",
+        context_ids=[acme["id"]],
+        password="a long and secret password",
+    )
     client.patch(f"/api/v1/users/{user['id']}", json={"last_name": "Personalissima"})
     act(client, user["id"], "activate")
     act(client, user["id"], "deactivate")
@@ -62,13 +70,19 @@ def test_deleting_anonymizes_for_good(client: TestClient, runtime: Runtime) -> N
     found = _rows_mentioning(runtime, personal)
     assert found == []
     # The trail itself stays, pointing at the same id.
-    actions = [e["action"] for e in client.get("/api/v1/audit-events", params={"target": user["id"]}).json()["items"]]
+    actions = [
+        e["action"]
+        for e in client.get("/api/v1/audit-events", params={"target": user["id"]}).json()["items"]
+    ]
     assert actions[0] == "user.deleted" and "user.created" in actions
 
     for action in ("activate", "deactivate", "delete", "discard"):
         assert_problem(act(client, user["id"], action), 409, "invalid-transition")
-    assert_problem(client.patch(f"/api/v1/users/{user['id']}", json={"first_name": "Back"}),
-                   409, "invalid-transition")
+    assert_problem(
+        client.patch(f"/api/v1/users/{user['id']}", json={"first_name": "Back"}),
+        409,
+        "invalid-transition",
+    )
     # The address is free for someone new.
     make_user(client, "jane2", email="jane.personal@acme.example")
 
@@ -86,10 +100,18 @@ def _rows_mentioning(runtime: Runtime, needles: list[str]) -> list[tuple[str, st
     return hits
 
 
-def test_deactivated_user_can_no_longer_call_the_api(client: TestClient, anonymous: TestClient) -> None:
+def test_deactivated_user_can_no_longer_call_the_api(
+    client: TestClient, anonymous: TestClient
+) -> None:
     root = root_id(client)
-    user = make_user(client, "staffer", domain="CSP", status="active", context_ids=[root],
-                     password="pw of the staff 123")
+    user = make_user(
+        client,
+        "staffer",
+        domain="CSP",
+        status="active",
+        context_ids=[root],
+        password="pw of the staff 123",
+    )
     from tests.api.test_authorization import grant_admin
 
     grant_admin(client, user["username"])

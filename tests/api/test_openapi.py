@@ -6,9 +6,15 @@ from starlette.testclient import TestClient
 def test_openapi_document_and_interactive_page(anonymous: TestClient) -> None:
     document = anonymous.get("/api/v1/openapi.json").json()
     paths = document["paths"]
-    for path in ("/api/v1/contexts", "/api/v1/contexts/{context_id}/move", "/api/v1/users",
-                 "/api/v1/users/{user_id}/contexts/{context_id}", "/api/v1/users/{user_id}/delete",
-                 "/api/v1/domains", "/api/v1/audit-events"):
+    for path in (
+        "/api/v1/contexts",
+        "/api/v1/contexts/{context_id}/move",
+        "/api/v1/users",
+        "/api/v1/users/{user_id}/contexts/{context_id}",
+        "/api/v1/users/{user_id}/delete",
+        "/api/v1/domains",
+        "/api/v1/audit-events",
+    ):
         assert path in paths, path
     assert "HTTPBasic" in document["components"]["securitySchemes"]
     page = anonymous.get("/api/v1/docs")
@@ -26,7 +32,9 @@ def test_readyz_says_when_the_database_does_not_answer(tmp_path) -> None:  # typ
     from ostiary.runtime import Runtime
     from tests.conftest import make_settings
 
-    runtime = Runtime.from_settings(make_settings(tmp_path, f"sqlite:///{tmp_path}/missing/dir/x.db"))
+    runtime = Runtime.from_settings(
+        make_settings(tmp_path, f"sqlite:///{tmp_path}/missing/dir/x.db")
+    )
     with TestClient(create_app(runtime)) as client:
         assert client.get("/healthz").status_code == 200
         ready = client.get("/readyz")

@@ -7,8 +7,13 @@ from tests.helpers import assert_problem, make_context, make_user, root_id
 
 def test_create_and_read_a_user(client: TestClient) -> None:
     created = make_user(
-        client, "Jeremy.Mills", email="Jeremy.Mills@CityGroup.example", phone="+44 20 7946 0958",
-        first_name="Jeremy", last_name="Mills", language="en-GB",
+        client,
+        "Jeremy.Mills",
+        email="Jeremy.Mills@CityGroup.example",
+        phone="+44 20 7946 0958",
+        first_name="Jeremy",
+        last_name="Mills",
+        language="en-GB",
     )
     assert created["username"] == "jeremy.mills"
     assert created["email"] == "Jeremy.Mills@citygroup.example"
@@ -20,51 +25,98 @@ def test_create_and_read_a_user(client: TestClient) -> None:
 
 def test_invalid_fields_are_named(client: TestClient) -> None:
     body = assert_problem(
-        client.post("/api/v1/users", json={"username": "x y", "domain": "ENTERPRISE", "email": "nope",
-                                           "phone": "12", "language": "english!"}),
-        422, "invalid-input",
+        client.post(
+            "/api/v1/users",
+            json={
+                "username": "x y",
+                "domain": "ENTERPRISE",
+                "email": "nope",
+                "phone": "12",
+                "language": "english!",
+            },
+        ),
+        422,
+        "invalid-input",
     )
     assert {e["field"] for e in body["errors"]} == {"username", "email", "phone", "language"}
-    assert_problem(client.post("/api/v1/users", json={"username": "a", "domain": "NOPE"}), 404, "not-found", "domain")
     assert_problem(
-        client.post("/api/v1/users", json={"username": "weak", "domain": "CSP", "password": "short"}),
-        422, "invalid-input", "password",
+        client.post("/api/v1/users", json={"username": "a", "domain": "NOPE"}),
+        404,
+        "not-found",
+        "domain",
+    )
+    assert_problem(
+        client.post(
+            "/api/v1/users", json={"username": "weak", "domain": "CSP", "password": "short"}
+        ),
+        422,
+        "invalid-input",
+        "password",
     )
     assert client.get("/api/v1/users", params={"username": "weak"}).json()["items"] == []
 
 
 def test_username_and_email_are_unique_case_insensitively(client: TestClient) -> None:
     make_user(client, "scott", email="scott@example.com")
-    assert_problem(client.post("/api/v1/users", json={"username": "SCOTT", "domain": "CSP"}),
-                   409, "already-exists", "username")
     assert_problem(
-        client.post("/api/v1/users", json={"username": "scott2", "domain": "CSP", "email": "Scott@Example.com"}),
-        409, "already-exists", "email",
+        client.post("/api/v1/users", json={"username": "SCOTT", "domain": "CSP"}),
+        409,
+        "already-exists",
+        "username",
+    )
+    assert_problem(
+        client.post(
+            "/api/v1/users",
+            json={"username": "scott2", "domain": "CSP", "email": "Scott@Example.com"},
+        ),
+        409,
+        "already-exists",
+        "email",
     )
     other = make_user(client, "other", email="other@example.com")
-    assert_problem(client.patch(f"/api/v1/users/{other['id']}", json={"email": "SCOTT@example.com"}),
-                   409, "already-exists", "email")
+    assert_problem(
+        client.patch(f"/api/v1/users/{other['id']}", json={"email": "SCOTT@example.com"}),
+        409,
+        "already-exists",
+        "email",
+    )
     assert client.get(f"/api/v1/users/{other['id']}").json()["email"] == "other@example.com"
 
 
 def test_update_changes_only_given_fields_and_null_clears(client: TestClient) -> None:
     user = make_user(client, "ann", first_name="Ann", last_name="Lee", phone="+41446681800")
-    changed = client.patch(f"/api/v1/users/{user['id']}", json={"last_name": "Smith", "phone": None})
+    changed = client.patch(
+        f"/api/v1/users/{user['id']}", json={"last_name": "Smith", "phone": None}
+    )
     assert changed.status_code == 200
     body = changed.json()
     assert (body["first_name"], body["last_name"], body["phone"]) == ("Ann", "Smith", None)
-    assert_problem(client.patch(f"/api/v1/users/{user['id']}", json={"username": None}),
-                   422, "rule-violation", "username")
-    assert_problem(client.patch(f"/api/v1/users/{user['id']}", json={"nickname": "x"}),
-                   422, "invalid-input", "nickname")
+    assert_problem(
+        client.patch(f"/api/v1/users/{user['id']}", json={"username": None}),
+        422,
+        "rule-violation",
+        "username",
+    )
+    assert_problem(
+        client.patch(f"/api/v1/users/{user['id']}", json={"nickname": "x"}),
+        422,
+        "invalid-input",
+        "nickname",
+    )
 
 
 def test_search_filters_and_keyset_pagination(client: TestClient) -> None:
     root = root_id(client)
     acme = make_context(client, root, "account", "Acme")
     for i in range(12):
-        make_user(client, f"user{i:02d}", first_name="Max" if i % 2 else "Eva", last_name=f"Muster{i}",
-                  status="active" if i % 3 else "draft", context_ids=[acme["id"]] if i < 4 else [])
+        make_user(
+            client,
+            f"user{i:02d}",
+            first_name="Max" if i % 2 else "Eva",
+            last_name=f"Muster{i}",
+            status="active" if i % 3 else "draft",
+            context_ids=[acme["id"]] if i < 4 else [],
+        )
     make_user(client, "outsider", email="boss@other.example", domain="CSP")
 
     def usernames(**params: object) -> list[str]:
@@ -92,5 +144,7 @@ def test_search_filters_and_keyset_pagination(client: TestClient) -> None:
             break
     assert sum(pages, []) == [f"user{i:02d}" for i in range(12)]
     assert [len(p) for p in pages] == [5, 5, 2]
-    assert_problem(client.get("/api/v1/users", params={"domain": "NOPE"}), 422, "rule-violation", "domain")
+    assert_problem(
+        client.get("/api/v1/users", params={"domain": "NOPE"}), 422, "rule-violation", "domain"
+    )
     assert_problem(client.get("/api/v1/users", params={"limit": 0}), 422, "invalid-input", "limit")

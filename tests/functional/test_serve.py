@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
+import httpx2 as httpx
 import pytest
 from sqlalchemy import text
 
@@ -37,11 +37,19 @@ def server(database: Database, tmp_path: Path) -> Iterator[str]:
         engine.dispose()
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OSTIARY_")}
-    env.update(OSTIARY_DATABASE_URL=url, OSTIARY_BOOTSTRAP_ADMIN_PASSWORD=ADMIN_PASSWORD,
-               OSTIARY_ARGON2_MEMORY_COST_KIB="1024", OSTIARY_ARGON2_TIME_COST="1")
+    env.update(
+        OSTIARY_DATABASE_URL=url,
+        OSTIARY_BOOTSTRAP_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        OSTIARY_ARGON2_MEMORY_COST_KIB="1024",
+        OSTIARY_ARGON2_TIME_COST="1",
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "ostiary.cli", "serve", "--port", str(port), "--workers", "2"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -62,7 +70,7 @@ def server(database: Database, tmp_path: Path) -> Iterator[str]:
 
 
 def test_two_workers_take_concurrent_writes(server: str) -> None:
-    auth = (("admin", ADMIN_PASSWORD))
+    auth = ("admin", ADMIN_PASSWORD)
     assert httpx.get(f"{server}/healthz").json() == {"status": "ok"}
 
     def create(i: int) -> int:
@@ -72,8 +80,11 @@ def test_two_workers_take_concurrent_writes(server: str) -> None:
     with ThreadPoolExecutor(16) as pool:
         statuses = list(pool.map(create, range(60)))
     assert statuses == [201] * 60
-    listed = httpx.get(f"{server}/api/v1/users", params={"username": "parallel", "limit": 100}, auth=auth).json()
+    listed = httpx.get(
+        f"{server}/api/v1/users", params={"username": "parallel", "limit": 100}, auth=auth
+    ).json()
     assert len(listed["items"]) == 60
-    events = httpx.get(f"{server}/api/v1/audit-events",
-                       params={"action": "user.created", "limit": 100}, auth=auth).json()["items"]
+    events = httpx.get(
+        f"{server}/api/v1/audit-events", params={"action": "user.created", "limit": 100}, auth=auth
+    ).json()["items"]
     assert len([e for e in events if e["changes"]["username"].startswith("parallel")]) == 60

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from ostiary.audit.actor import Actor
@@ -24,7 +25,9 @@ def test_lifecycle_follows_the_state_machine(runtime: Runtime) -> None:
             self.users = UserService(self.session, Actor("machine", "cli"), runtime.passwords)
             n = next(counter)
             self.user: User | None = self.users.create(
-                UserCreate(username=f"m{n}", domain="CSP", email=f"m{n}@example.com", first_name="Mia")
+                UserCreate(
+                    username=f"m{n}", domain="CSP", email=f"m{n}@example.com", first_name="Mia"
+                )
             )
             self.expected: UserStatus | None = UserStatus.DRAFT
             self.ever_deleted = False
@@ -69,6 +72,10 @@ def test_lifecycle_follows_the_state_machine(runtime: Runtime) -> None:
 
     run_state_machine_as_test(
         Lifecycle,
-        settings=settings(max_examples=25, stateful_step_count=8, deadline=None,
-                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]),
+        settings=settings(
+            max_examples=25,
+            stateful_step_count=8,
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        ),
     )

@@ -47,8 +47,9 @@ def test_same_username_race_has_one_winner(runtime: Runtime) -> None:
     assert _count(runtime, User.username == "racer") == 1
     with runtime.sessions() as session:
         created = session.scalar(
-            select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "user.created",
-                                                               AuditEvent.actor == "racer")
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "user.created", AuditEvent.actor == "racer")
         )
     assert created == 1
 
@@ -56,7 +57,10 @@ def test_same_username_race_has_one_winner(runtime: Runtime) -> None:
 def test_same_email_race_has_one_winner(runtime: Runtime) -> None:
     results = _race(
         runtime,
-        [UserCreate(username=f"mail{i}", domain="CSP", email=f"Same@Example.com") for i in range(RACERS)],
+        [
+            UserCreate(username=f"mail{i}", domain="CSP", email="Same@Example.com")
+            for i in range(RACERS)
+        ],
     )
     losers = [r for r in results if isinstance(r, OstiaryError)]
     assert len(losers) == RACERS - 1

@@ -38,27 +38,49 @@ def test_setup_link_sets_the_first_password_once(browser: TestClient, setup_link
     assert page.status_code == 200 and "admin" in page.text
     assert page.headers["cache-control"] == "no-store"
 
-    weak = browser.post("/setup", data={"token": token, "password": "short", "confirmation": "short"})
+    weak = browser.post(
+        "/setup", data={"token": token, "password": "short", "confirmation": "short"}
+    )
     assert weak.status_code == 422
     assert 'id="password-error">must be at least 12 characters long' in weak.text
-    mismatch = browser.post("/setup", data={"token": token, "password": "a good long password",
-                                            "confirmation": "another long password"})
+    mismatch = browser.post(
+        "/setup",
+        data={
+            "token": token,
+            "password": "a good long password",
+            "confirmation": "another long password",
+        },
+    )
     assert 'id="confirmation-error">does not match the password' in mismatch.text
     assert browser.get("/api/v1/users", auth=("admin", "a good long password")).status_code == 401
 
-    done = browser.post("/setup", data={"token": token, "password": "a good long password",
-                                        "confirmation": "a good long password"})
+    done = browser.post(
+        "/setup",
+        data={
+            "token": token,
+            "password": "a good long password",
+            "confirmation": "a good long password",
+        },
+    )
     assert done.status_code == 200 and "is set" in done.text
     assert browser.get("/api/v1/users", auth=("admin", "a good long password")).status_code == 200
 
-    replay = browser.post("/setup", data={"token": token, "password": "an attacker password",
-                                          "confirmation": "an attacker password"})
+    replay = browser.post(
+        "/setup",
+        data={
+            "token": token,
+            "password": "an attacker password",
+            "confirmation": "an attacker password",
+        },
+    )
     assert replay.status_code == 404 and "used up or has expired" in replay.text
     assert browser.get("/api/v1/users", auth=("admin", "an attacker password")).status_code == 401
     assert browser.get(setup_link).status_code == 404
 
 
-def test_a_new_link_replaces_the_old_one(browser: TestClient, runtime: Runtime, setup_link: str) -> None:
+def test_a_new_link_replaces_the_old_one(
+    browser: TestClient, runtime: Runtime, setup_link: str
+) -> None:
     with runtime.sessions() as session:
         newer = ensure_defaults(runtime, session)
     assert newer is not None and newer.setup_link
@@ -68,6 +90,12 @@ def test_a_new_link_replaces_the_old_one(browser: TestClient, runtime: Runtime, 
 
 def test_forged_token_is_refused(browser: TestClient, setup_link: str) -> None:
     assert browser.get("/setup?token=forged").status_code == 404
-    response = browser.post("/setup", data={"token": "forged", "password": "a good long password",
-                                            "confirmation": "a good long password"})
+    response = browser.post(
+        "/setup",
+        data={
+            "token": "forged",
+            "password": "a good long password",
+            "confirmation": "a good long password",
+        },
+    )
     assert response.status_code == 404
