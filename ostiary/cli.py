@@ -154,6 +154,54 @@ def export(
         output.write_text(text)
 
 
+keys_app = typer.Typer(no_args_is_help=True, help="Signing keys of the OpenID provider.")
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    alg: Annotated[
+        str | None, typer.Option(help="ES256 or RS256 (default: a new key for each)")
+    ] = None,
+    publish_ahead_minutes: Annotated[
+        int,
+        typer.Option(min=0, help="The new key is published now and signs only after this long"),
+    ] = 60,
+    max_token_lifetime_minutes: Annotated[
+        int,
+        typer.Option(min=1, help="The old key stays published this long after it stops signing"),
+    ] = 24 * 60,
+) -> None:
+    """Publish new signing keys now; they take over once relying parties had time to see them."""
+    from datetime import timedelta
+
+    from ostiary.audit.actor import Actor
+    from ostiary.keys.services import KeyRing
+
+    runtime = _runtime()
+    prepare(runtime)
+    ring = KeyRing(runtime.settings.effective_secret_key)
+    try:
+        with runtime.sessions() as session:
+            rotated = ring.rotate(
+                session,
+                alg=alg.upper() if alg else None,
+                publish_ahead=timedelta(minutes=publish_ahead_minutes),
+                max_token_lifetime=timedelta(minutes=max_token_lifetime_minutes),
+                actor=Actor(label="cli", via="cli"),
+            )
+    except OstiaryError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        runtime.close()
+    for key in rotated:
+        line = f"{key.alg}: new key {key.kid} published, signs from {key.active_from.isoformat()}"
+        if key.retired_kids:
+            until = key.unpublish_at.isoformat() if key.unpublish_at else "never"
+            line += f"; {', '.join(key.retired_kids)} stops signing then, published until {until}"
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     app()
 
