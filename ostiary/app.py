@@ -20,9 +20,10 @@ from ostiary.api.v1 import (
     user_access,
     users,
 )
+from ostiary.protocols.oidc import routes as oidc_routes
 from ostiary.runtime import Runtime
 from ostiary.settings import Settings
-from ostiary.web import setup
+from ostiary.web import login, setup
 
 API_PREFIX = "/api/v1"
 
@@ -54,5 +55,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     for module in (contexts, groups, domains, users, user_access, modules, templates, authz, audit):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(authzen.router)
+    app.include_router(oidc_routes.router)
+    app.include_router(login.router)
     app.include_router(setup.router)
     return app

@@ -23,7 +23,6 @@ from ostiary.contexts.schemas import ContextCreate
 from ostiary.contexts.services import ContextService
 from ostiary.db.session import OstiarySession
 from ostiary.errors import FieldProblem
-from ostiary.keys.services import KeyRing
 from ostiary.runtime import Runtime
 from ostiary.users.domains import DomainService
 from ostiary.users.memberships import MembershipService
@@ -67,7 +66,7 @@ def ensure_defaults(runtime: Runtime, session: OstiarySession) -> FirstAdmin | N
         modules = ModuleService(session, actor)
         modules.put(OSTIARY)
         _ensure_default_templates(session, actor)
-        KeyRing(runtime.settings.effective_secret_key).ensure(session, actor=actor)
+        runtime.keys.ensure(session, actor=actor)
         admins = GroupService(session, actor).find(root, ADMINISTRATORS_GROUP)
         if admins is None:
             admins = _create_administrators(runtime, session, actor, root)

@@ -13,6 +13,7 @@ from ostiary.authn.basic import BasicAuthenticator, VerifiedCredentials
 from ostiary.authn.passwords import Passwords
 from ostiary.db.engine import make_engine
 from ostiary.db.session import OstiarySession, make_session_factory
+from ostiary.keys.services import KeyRing
 from ostiary.settings import Settings
 
 
@@ -24,11 +25,13 @@ class Runtime:
     passwords: Passwords
     basic: BasicAuthenticator = field(init=False)
     rights: RightsCache = field(init=False)
+    keys: KeyRing = field(init=False)
 
     def __post_init__(self) -> None:
         verified = VerifiedCredentials(self.settings.effective_secret_key)
         self.basic = BasicAuthenticator(self.passwords, verified)
         self.rights = RightsCache(direct_user_rights=self.settings.direct_user_rights)
+        self.keys = KeyRing(self.settings.effective_secret_key)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:

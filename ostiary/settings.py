@@ -62,6 +62,15 @@ class Settings(BaseSettings):
     )
     setup_link_minutes: int = Field(60, ge=1)
 
+    session_idle_minutes: int = Field(
+        60, ge=1, description="A browser session unused this long ends."
+    )
+    session_absolute_hours: int = Field(
+        12, ge=1, description="A browser session ends this long after login."
+    )
+    login_flow_minutes: int = Field(15, ge=1, description="Time to finish a login once begun.")
+    authorization_code_seconds: int = Field(60, ge=10, le=600)
+
     @field_validator("database_url")
     @classmethod
     def _normalise_url(cls, value: str) -> str:

@@ -71,7 +71,7 @@ class GroupService:
     def set_members_of_user(
         self, user_id: uuid.UUID, context: Context, groups: Set[uuid.UUID]
     ) -> bool:
-        """Make ``groups`` exactly the user's groups in ``context``; returns whether anything changed."""
+        """Make ``groups`` exactly the user's groups in ``context``; True if anything changed."""
         current = set(
             self.session.scalars(
                 select(GroupMember.group_id)

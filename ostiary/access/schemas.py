@@ -112,7 +112,9 @@ class GroupCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
-    role: str | None = Field(None, min_length=1, max_length=200, description="External role name (e1).")
+    role: str | None = Field(
+        None, min_length=1, max_length=200, description="External role name (e1)."
+    )
     template: str | None = None
     rights: RightsIn = Field(default_factory=dict)
 

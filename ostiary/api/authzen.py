@@ -103,7 +103,7 @@ def evaluation(
 def evaluations(
     data: EvaluationsRequest, session: SessionDep, runtime: RuntimeDep, scope: CheckScope
 ) -> Decisions:
-    """Each evaluation inherits subject, resource, action and context from the request's top level."""
+    """Each evaluation inherits subject, resource, action and context from the top level."""
     decider = Decider(session, runtime.rights, scope.visible_paths)
     results = []
     for item in data.evaluations or [Evaluation()]:

@@ -63,14 +63,14 @@ class BasicAuthenticator:
         self.passwords = passwords
         self.verified = verified
         # Verified against when the user does not exist, so that timing does not tell.
-        self._decoy_hash = passwords.hash("decoy password for unknown users")
+        self.decoy_hash = passwords.hash("decoy password for unknown users")
 
     def authenticate(self, session: OstiarySession, username: str, password: str) -> User:
         user = session.scalars(
             select(User).where(User.username == username.strip().lower())
         ).one_or_none()
         if user is None or not user.password_hash:
-            self.passwords.verify(self._decoy_hash, password)
+            self.passwords.verify(self.decoy_hash, password)
             raise Unauthenticated(BAD_CREDENTIALS)
         if not self.verified.seen(user, password):
             if not self.passwords.verify(user.password_hash, password):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -31,10 +32,14 @@ class BrowserSession(IdMixin, Base):
     __tablename__ = "browser_sessions"
 
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     # The user's security stamp when the session began; a new stamp ends the session.
     security_stamp: Mapped[uuid.UUID] = mapped_column()
-    context_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("contexts.id", ondelete="SET NULL"))
+    context_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("contexts.id", ondelete="SET NULL")
+    )
     auth_time: Mapped[datetime] = mapped_column(default=utcnow)
     amr: Mapped[list[str]] = mapped_column(default=list)
     acr: Mapped[str | None] = mapped_column(String(64))
@@ -42,3 +47,18 @@ class BrowserSession(IdMixin, Base):
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
     ended_at: Mapped[datetime | None] = mapped_column()
+
+
+class LoginFlow(IdMixin, Base):
+    """One login attempt in progress: which stage it is at and what it will lead to.
+
+    ``state`` holds a ``LoginState`` (ostiary.authn.flow) as JSON, never pickled objects.
+    """
+
+    __tablename__ = "login_flows"
+
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    state: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    completed_at: Mapped[datetime | None] = mapped_column()

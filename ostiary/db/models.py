@@ -7,16 +7,17 @@ from ostiary.access.models import (  # noqa: F401
     GroupRight,
     Module,
     PolicyRight,
-    TemplateRight,
     RightsEpoch,
+    TemplateRight,
     UserGroup,
     UserPreference,
     UserRight,
 )
 from ostiary.audit.models import AuditEvent  # noqa: F401
-from ostiary.authn.models import BrowserSession, OneTimeToken  # noqa: F401
+from ostiary.authn.models import BrowserSession, LoginFlow, OneTimeToken  # noqa: F401
 from ostiary.clients.models import Client  # noqa: F401
 from ostiary.contexts.models import Context  # noqa: F401
+from ostiary.db.base import Base
 from ostiary.keys.models import SigningKey  # noqa: F401
 from ostiary.protocols.oidc.models import (  # noqa: F401
     AuthorizationCode,
@@ -24,7 +25,6 @@ from ostiary.protocols.oidc.models import (  # noqa: F401
     RefreshToken,
     RevokedAccessToken,
 )
-from ostiary.db.base import Base
 from ostiary.users.models import ExternalIdentity, Membership, User, UserDomain  # noqa: F401
 
 metadata = Base.metadata

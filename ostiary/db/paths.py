@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, or_
 
 
 def prefix_range(column: ColumnElement[str], prefix: str) -> ColumnElement[bool]:
-    """``column`` starts with ``prefix``, as a range that b-tree indexes answer on both databases."""
+    """``column`` starts with ``prefix``, as a range b-tree indexes answer on both databases."""
     return (column >= prefix) & (column < prefix + "\U0010ffff")
 
 

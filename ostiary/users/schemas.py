@@ -21,7 +21,8 @@ def check_username(value: str) -> str:
     value = value.strip().lower()
     if not _USERNAME.match(value):
         raise ValueError(
-            "must be 1 to 150 characters: letters, digits and . _ @ + -, starting with a letter or digit"
+            "must be 1 to 150 characters: letters, digits and . _ @ + -, "
+            "starting with a letter or digit"
         )
     if value.startswith(DELETED_PREFIX):
         raise ValueError(f"must not start with '{DELETED_PREFIX}'")

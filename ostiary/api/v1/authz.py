@@ -46,7 +46,7 @@ class CheckResponse(BaseModel):
 def check(
     data: CheckRequest, session: SessionDep, runtime: RuntimeDep, scope: CheckScope
 ) -> CheckResponse:
-    """One result per check, in order; an unknown user, context or module is a denial, not an error."""
+    """One result per check, in order; an unknown user, context or module is a denial."""
     decider = Decider(session, runtime.rights, scope.visible_paths)
     answers = [decider.answer(Question(**c.model_dump())) for c in data.checks]
     return CheckResponse(

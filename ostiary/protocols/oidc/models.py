@@ -16,12 +16,18 @@ class Grant(IdMixin, Base):
 
     __tablename__ = "oauth_grants"
 
-    client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
-    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     session_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("browser_sessions.id", ondelete="SET NULL"), index=True
     )
-    context_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("contexts.id", ondelete="SET NULL"))
+    context_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("contexts.id", ondelete="SET NULL")
+    )
     scope: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # The absolute end of the refresh token family.
@@ -36,8 +42,12 @@ class AuthorizationCode(IdMixin, Base):
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("browser_sessions.id", ondelete="CASCADE"))
-    context_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("contexts.id", ondelete="SET NULL"))
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("browser_sessions.id", ondelete="CASCADE")
+    )
+    context_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("contexts.id", ondelete="SET NULL")
+    )
     redirect_uri: Mapped[str] = mapped_column(Text)
     scope: Mapped[str] = mapped_column(Text, default="")
     nonce: Mapped[str | None] = mapped_column(Text)
@@ -47,14 +57,18 @@ class AuthorizationCode(IdMixin, Base):
     expires_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column()
     # The grant made when the code was exchanged, revoked if the code comes back.
-    grant_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("oauth_grants.id", ondelete="SET NULL"))
+    grant_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("oauth_grants.id", ondelete="SET NULL")
+    )
 
 
 class RefreshToken(IdMixin, Base):
     __tablename__ = "oauth_refresh_tokens"
 
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    grant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("oauth_grants.id", ondelete="CASCADE"), index=True)
+    grant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("oauth_grants.id", ondelete="CASCADE"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Idle lifetime: unused this long, the token dies.
     idle_expires_at: Mapped[datetime] = mapped_column()

@@ -1,0 +1,70 @@
+"""Login flows: a login attempt moves through stages, its typed state kept on the server.
+
+Stages: ``password`` (who are you), ``context`` (where do you act, when the user belongs to
+several contexts and the application needs one), then the flow completes and the authorization
+request it was started for is answered. Later stages (second factors) slot in between.
+"""
+
+from __future__ import annotations
+
+import enum
+import secrets
+import uuid
+from datetime import timedelta
+
+from pydantic import BaseModel
+
+from ostiary.authn.models import LoginFlow
+from ostiary.db.session import OstiarySession
+from ostiary.db.types import utcnow
+from ostiary.protocols.oidc.authorization import AuthorizationRequest
+
+
+class Stage(enum.StrEnum):
+    PASSWORD = "password"
+    CONTEXT = "context"
+    DONE = "done"
+
+
+class LoginState(BaseModel):
+    stage: Stage = Stage.PASSWORD
+    request: AuthorizationRequest
+    user_id: uuid.UUID | None = None
+    session_id: uuid.UUID | None = None
+    context_id: uuid.UUID | None = None
+
+
+class LoginFlows:
+    def __init__(self, session: OstiarySession, lifetime: timedelta) -> None:
+        self.session = session
+        self.lifetime = lifetime
+
+    def begin(self, state: LoginState) -> LoginFlow:
+        flow = LoginFlow(
+            csrf_token=secrets.token_urlsafe(24),
+            state=state.model_dump(mode="json"),
+            expires_at=utcnow() + self.lifetime,
+        )
+        self.session.add(flow)
+        self.session.flush()
+        return flow
+
+    def find(self, flow_id: str | None) -> tuple[LoginFlow, LoginState] | None:
+        """The live flow, or None when unknown, finished or expired."""
+        try:
+            key = uuid.UUID(flow_id or "")
+        except ValueError:
+            return None
+        flow = self.session.get(LoginFlow, key)
+        if flow is None or flow.completed_at is not None or flow.expires_at <= utcnow():
+            return None
+        return flow, LoginState.model_validate(flow.state)
+
+    def save(self, flow: LoginFlow, state: LoginState) -> None:
+        flow.state = state.model_dump(mode="json")
+        if state.stage is Stage.DONE:
+            flow.completed_at = utcnow()
+
+    @staticmethod
+    def csrf_ok(flow: LoginFlow, token: str | None) -> bool:
+        return token is not None and secrets.compare_digest(flow.csrf_token, token)

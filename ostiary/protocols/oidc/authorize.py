@@ -1,0 +1,148 @@
+"""Answering an authorization request: sign in if needed, choose a context if needed, then
+send the code back (RFC 6749 §4.1.2, RFC 9207 ``iss``, OAuth 2.0 Form Post Response Mode)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from sqlalchemy import select
+
+from ostiary.access.models import Module
+from ostiary.authn.flow import LoginFlows, LoginState, Stage
+from ostiary.authn.models import BrowserSession
+from ostiary.clients.models import Client
+from ostiary.contexts.models import Context
+from ostiary.db.session import OstiarySession
+from ostiary.db.types import utcnow
+from ostiary.protocols.oidc.authorization import AuthorizationRequest
+from ostiary.protocols.oidc.codes import issue_code
+from ostiary.protocols.oidc.errors import OAuthError
+from ostiary.runtime import Runtime
+from ostiary.users.models import Membership, User
+
+
+@dataclass(frozen=True)
+class Respond:
+    """Send the browser back to the client, by redirect or by auto-submitted form."""
+
+    redirect_uri: str
+    params: dict[str, str]
+    form_post: bool = False
+
+    @property
+    def url(self) -> str:
+        joiner = "&" if "?" in self.redirect_uri else "?"
+        return f"{self.redirect_uri}{joiner}{urlencode(self.params)}"
+
+
+@dataclass(frozen=True)
+class ShowStage:
+    flow_id: uuid.UUID
+    stage: Stage
+
+
+Outcome = Respond | ShowStage
+
+
+class AuthorizeService:
+    def __init__(self, runtime: Runtime, session: OstiarySession) -> None:
+        self.runtime = runtime
+        self.session = session
+        self.flows = LoginFlows(session, timedelta(minutes=runtime.settings.login_flow_minutes))
+        self.issuer = runtime.settings.issuer.rstrip("/")
+
+    def start(
+        self, client: Client, request: AuthorizationRequest, browser: BrowserSession | None
+    ) -> Outcome:
+        too_old = (
+            browser is not None
+            and request.max_age is not None
+            and (utcnow() - browser.auth_time) > timedelta(seconds=request.max_age)
+        )
+        if browser is None or "login" in request.prompt or too_old:
+            if "none" in request.prompt:
+                return self.error(
+                    request, OAuthError("login_required", "the user is not signed in")
+                )
+            flow = self.flows.begin(LoginState(request=request))
+            return ShowStage(flow.id, Stage.PASSWORD)
+        state = LoginState(
+            stage=Stage.CONTEXT, request=request, user_id=browser.user_id, session_id=browser.id
+        )
+        return self.advance(client, state, flow_id=None)
+
+    def advance(self, client: Client, state: LoginState, *, flow_id: uuid.UUID | None) -> Outcome:
+        """Carry a signed-in user on: choose a context if one is needed, then answer."""
+        request = state.request
+        assert state.user_id is not None and state.session_id is not None
+        user = self.session.get(User, state.user_id)
+        assert user is not None
+        choices = self.contexts_for(user, client)
+        chosen = state.context_id
+        if request.context is not None and chosen is None:
+            match = [c for c in choices if str(c.id) == request.context or c.key == request.context]
+            if not match:
+                return self.error(
+                    request, OAuthError("access_denied", "that context is not open to this user")
+                )
+            chosen = match[0].id
+        if chosen is None and client.requires_context:
+            if not choices:
+                return self.error(
+                    request,
+                    OAuthError(
+                        "access_denied", "no context where this application is open to the user"
+                    ),
+                )
+            if len(choices) == 1:
+                chosen = choices[0].id
+            elif "none" in request.prompt:
+                return self.error(
+                    request, OAuthError("interaction_required", "the user must choose a context")
+                )
+            else:
+                state.stage = Stage.CONTEXT
+                if flow_id is None:
+                    flow_id = self.flows.begin(state).id
+                return ShowStage(flow_id, Stage.CONTEXT)
+        if chosen is None and len(choices) == 1:
+            chosen = choices[0].id
+        code = issue_code(
+            self.session,
+            client,
+            request,
+            user_id=user.id,
+            session_id=state.session_id,
+            context_id=chosen,
+            lifetime=timedelta(seconds=self.runtime.settings.authorization_code_seconds),
+        )
+        params = {"code": code, "iss": self.issuer}
+        if request.state is not None:
+            params["state"] = request.state
+        return Respond(request.redirect_uri, params, request.response_mode == "form_post")
+
+    def contexts_for(self, user: User, client: Client) -> list[Context]:
+        """The user's contexts where the client's module is open to them, in tree order."""
+        contexts = self.session.scalars(
+            select(Context)
+            .join(Membership, Membership.context_id == Context.id)
+            .where(Membership.user_id == user.id)
+            .order_by(Context.path)
+        ).all()
+        module = self.session.get(Module, client.module_id) if client.module_id else None
+        if module is None:
+            return list(contexts)
+        return [
+            c
+            for c in contexts
+            if self.runtime.rights.effective(self.session, user, c, module.key).access
+        ]
+
+    def error(self, request: AuthorizationRequest, error: OAuthError) -> Respond:
+        params = {"error": error.error, "error_description": error.description, "iss": self.issuer}
+        if request.state is not None:
+            params["state"] = request.state
+        return Respond(request.redirect_uri, params, request.response_mode == "form_post")

@@ -1,0 +1,151 @@
+"""The token endpoint's grants (RFC 6749 §4.1.3, §4.4, §6) with RFC 9700's protections: codes
+and refresh tokens are single use, and using one twice revokes everything issued from it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from ostiary.audit.actor import Actor
+from ostiary.audit.services import AuditLog
+from ostiary.authn.sessions import SessionService
+from ostiary.clients.models import Client
+from ostiary.db.session import OstiarySession
+from ostiary.db.types import utcnow
+from ostiary.protocols.oidc.codes import consume_code, find_code
+from ostiary.protocols.oidc.errors import OAuthError
+from ostiary.protocols.oidc.models import Grant, RefreshToken
+from ostiary.protocols.oidc.rfc7636 import verifier_matches
+from ostiary.protocols.oidc.tokens import IssuedTokens, TokenIssuer, find_refresh, grant_alive
+
+SUPPORTED = ("authorization_code", "refresh_token", "client_credentials")
+
+
+def _invalid_grant(description: str) -> OAuthError:
+    return OAuthError("invalid_grant", description)
+
+
+class TokenGrants:
+    def __init__(
+        self, session: OstiarySession, issuer: TokenIssuer, sessions: SessionService
+    ) -> None:
+        self.session = session
+        self.issuer = issuer
+        self.sessions = sessions
+        self.audit = AuditLog(session)
+
+    def exchange(self, client: Client, form: Mapping[str, str]) -> IssuedTokens:
+        grant_type = form.get("grant_type")
+        if grant_type not in SUPPORTED:
+            raise OAuthError(
+                "unsupported_grant_type", "grant_type must be one of " + ", ".join(SUPPORTED)
+            )
+        if grant_type not in client.grant_types:
+            raise OAuthError("unauthorized_client", f"this client may not use {grant_type}")
+        with self.session.atomic():
+            if grant_type == "authorization_code":
+                return self._code(client, form)
+            if grant_type == "refresh_token":
+                return self._refresh(client, form)
+            return self._client_credentials(client, form)
+
+    # -- authorization_code -------------------------------------------------------------
+
+    def _code(self, client: Client, form: Mapping[str, str]) -> IssuedTokens:
+        code = find_code(self.session, form.get("code", ""))
+        if code is None or code.client_id != client.id:
+            raise _invalid_grant("unknown code")
+        if code.used_at is not None or not consume_code(self.session, code):
+            self._revoke(code.grant_id, "code reused")
+            raise _invalid_grant("the code was already used; what it gave is revoked")
+        if code.expires_at <= utcnow():
+            raise _invalid_grant("the code has expired")
+        if form.get("redirect_uri") != code.redirect_uri:
+            raise _invalid_grant("redirect_uri does not match the authorization request")
+        verifier = form.get("code_verifier")
+        if code.code_challenge is None:
+            if verifier is not None:
+                # A verifier without a challenge means the challenge was stripped on the way.
+                raise _invalid_grant(
+                    "code_verifier given but the authorization request had no challenge"
+                )
+        elif verifier is None or not verifier_matches(code.code_challenge, verifier):
+            raise _invalid_grant("code_verifier does not match the code_challenge")
+        grant = Grant(
+            client_id=client.id,
+            user_id=code.user_id,
+            session_id=code.session_id,
+            context_id=code.context_id,
+            scope=code.scope,
+            expires_at=utcnow() + timedelta(seconds=client.refresh_token_seconds),
+        )
+        self.session.add(grant)
+        self.session.flush()
+        if not grant_alive(self.session, self.sessions, grant):
+            raise _invalid_grant("the user or the session behind this code is no longer valid")
+        code.grant_id = grant.id
+        return self.issuer.issue(
+            client, grant, nonce=code.nonce, with_refresh="refresh_token" in client.grant_types
+        )
+
+    # -- refresh_token ------------------------------------------------------------------
+
+    def _refresh(self, client: Client, form: Mapping[str, str]) -> IssuedTokens:
+        token = find_refresh(self.session, form.get("refresh_token", ""))
+        grant = self.session.get(Grant, token.grant_id) if token else None
+        if token is None or grant is None or grant.client_id != client.id:
+            raise _invalid_grant("unknown refresh token")
+        rotated = self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.id == token.id, RefreshToken.rotated_at.is_(None))
+            .values(rotated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if rotated.rowcount != 1:  # type: ignore[attr-defined]
+            self._revoke(grant.id, "refresh token reused")
+            raise _invalid_grant("the refresh token was already used; its family is revoked")
+        if token.idle_expires_at <= utcnow() or not grant_alive(self.session, self.sessions, grant):
+            raise _invalid_grant("the refresh token has expired or was revoked")
+        if "scope" in form:
+            wanted = form["scope"].split()
+            if not set(wanted) <= set(grant.scope.split()):
+                raise OAuthError("invalid_scope", "a refresh cannot widen the scope")
+        return self.issuer.issue(client, grant, with_refresh=True)
+
+    # -- client_credentials -------------------------------------------------------------
+
+    def _client_credentials(self, client: Client, form: Mapping[str, str]) -> IssuedTokens:
+        if client.public:
+            raise OAuthError("unauthorized_client", "public clients cannot use client_credentials")
+        wanted = form.get("scope", "").split()
+        unknown = [s for s in wanted if s not in client.scopes or s in {"openid", "offline_access"}]
+        if unknown:
+            raise OAuthError(
+                "invalid_scope", "scope not allowed for this client: " + " ".join(unknown)
+            )
+        grant = Grant(
+            client_id=client.id,
+            scope=" ".join(wanted),
+            expires_at=utcnow() + timedelta(seconds=client.access_token_seconds),
+        )
+        self.session.add(grant)
+        self.session.flush()
+        return self.issuer.issue(client, grant)
+
+    def _revoke(self, grant_id: object, reason: str) -> None:
+        grant = self.session.get(Grant, grant_id) if grant_id else None
+        if grant is None:
+            return
+        # Written in its own commit: the request fails, the revocation must stay.
+        grant.revoked_at = grant.revoked_at or utcnow()
+        grant.revoked_reason = reason
+        self.audit.record(
+            Actor.system(),
+            "oauth.grant_revoked",
+            target_type="grant",
+            target_id=grant.id,
+            changes={"reason": reason},
+        )
+        self.session.commit()

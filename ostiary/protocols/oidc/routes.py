@@ -1,0 +1,243 @@
+"""HTTP endpoints of the OpenID provider: parse, call the protocol code, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from ostiary.api.v1.deps import RuntimeDep, SessionDep
+from ostiary.audit.actor import Actor
+from ostiary.authn.flow import Stage
+from ostiary.authn.sessions import CookiePolicy, SessionService
+from ostiary.clients.models import Client
+from ostiary.db.session import OstiarySession
+from ostiary.protocols.oidc.authorization import (
+    parse_authorization_request,
+    partial_request,
+    single_valued,
+)
+from ostiary.protocols.oidc.authorize import AuthorizeService, Outcome, Respond
+from ostiary.protocols.oidc.client_auth import authenticate_client
+from ostiary.protocols.oidc.discovery import provider_metadata
+from ostiary.protocols.oidc.errors import OAuthError, UntrustedRequest
+from ostiary.protocols.oidc.grants import TokenGrants
+from ostiary.protocols.oidc.logout import LogoutService
+from ostiary.protocols.oidc.rfc7009 import revoke
+from ostiary.protocols.oidc.rfc7662 import introspect
+from ostiary.protocols.oidc.tokens import AccessTokens, TokenIssuer
+from ostiary.protocols.oidc.userinfo import userinfo_claims
+from ostiary.runtime import Runtime
+from ostiary.web.templating import templates
+
+router = APIRouter(tags=["OpenID Connect"], include_in_schema=True)
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def browser_token(request: Request, runtime: Runtime) -> str | None:
+    return request.cookies.get(CookiePolicy.for_issuer(runtime.settings.issuer).name)
+
+
+def render_outcome(request: Request, runtime: Runtime, outcome: Outcome) -> Response:
+    if isinstance(outcome, Respond):
+        if outcome.form_post:
+            return templates.TemplateResponse(
+                request,
+                "form_post.html",
+                {"action": outcome.redirect_uri, "fields": outcome.params},
+                headers=NO_STORE,
+            )
+        return RedirectResponse(outcome.url, status_code=303, headers=NO_STORE)
+    target = "/login" if outcome.stage is Stage.PASSWORD else "/login/context"
+    return RedirectResponse(f"{target}?flow={outcome.flow_id}", status_code=303, headers=NO_STORE)
+
+
+def error_page(request: Request, error: OAuthError) -> Response:
+    return templates.TemplateResponse(
+        request,
+        "oauth_error.html",
+        {"error": error.error, "description": error.description},
+        status_code=400,
+        headers=NO_STORE,
+    )
+
+
+def oauth_json_error(error: OAuthError) -> JSONResponse:
+    headers = dict(NO_STORE)
+    if error.status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="ostiary"'
+    return JSONResponse(
+        {"error": error.error, "error_description": error.description},
+        status_code=error.status,
+        headers=headers,
+    )
+
+
+async def form_params(request: Request) -> dict[str, str]:
+    if "application/x-www-form-urlencoded" not in request.headers.get("content-type", ""):
+        raise OAuthError("invalid_request", "the body must be application/x-www-form-urlencoded")
+    form = await request.form()
+    return single_valued([(k, str(v)) for k, v in form.multi_items()])
+
+
+def _client(
+    session: OstiarySession, runtime: Runtime, request: Request, form: dict[str, str]
+) -> Client:
+    base = runtime.settings.issuer.rstrip("/")
+    return authenticate_client(
+        session,
+        runtime.passwords,
+        form,
+        request.headers.get("authorization"),
+        token_endpoint=f"{base}/oauth2/token",
+        issuer=base,
+    )
+
+
+def _tokens(session: OstiarySession, runtime: Runtime) -> AccessTokens:
+    return AccessTokens(
+        session,
+        runtime.keys,
+        SessionService(session, runtime.settings),
+        runtime.settings.issuer.rstrip("/"),
+    )
+
+
+# -- discovery -----------------------------------------------------------------------------
+
+
+@router.get("/.well-known/openid-configuration", summary="OpenID Provider metadata")
+@router.get("/.well-known/oauth-authorization-server", summary="RFC 8414 metadata")
+def metadata(runtime: RuntimeDep) -> dict[str, Any]:
+    return provider_metadata(runtime.settings.issuer)
+
+
+@router.get("/oauth2/jwks", summary="The public signing keys")
+def jwks(runtime: RuntimeDep, session: SessionDep) -> JSONResponse:
+    return JSONResponse(
+        runtime.keys.jwks(session), headers={"Cache-Control": "public, max-age=300"}
+    )
+
+
+# -- authorization -------------------------------------------------------------------------
+
+
+@router.api_route("/oauth2/authorize", methods=["GET", "POST"], summary="Authorization endpoint")
+async def authorize(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
+    items = list(request.query_params.multi_items())
+    if request.method == "POST":
+        items = [(k, str(v)) for k, v in (await request.form()).multi_items()]
+    try:
+        params = single_valued(items)
+    except UntrustedRequest as exc:
+        return error_page(request, exc)
+    service = AuthorizeService(runtime, session)
+    try:
+        client, auth_request = parse_authorization_request(session, params)
+    except UntrustedRequest as exc:
+        return error_page(request, exc)
+    except OAuthError as exc:
+        return render_outcome(request, runtime, service.error(partial_request(params), exc))
+    sessions = SessionService(session, runtime.settings)
+    browser = sessions.resolve(browser_token(request, runtime))
+    with session.atomic():
+        outcome = service.start(client, auth_request, browser)
+    return render_outcome(request, runtime, outcome)
+
+
+# -- token and friends ---------------------------------------------------------------------
+
+
+@router.post("/oauth2/token", summary="Token endpoint")
+async def token(request: Request, runtime: RuntimeDep, session: SessionDep) -> JSONResponse:
+    try:
+        form = await form_params(request)
+        client = _client(session, runtime, request, form)
+        sessions = SessionService(session, runtime.settings)
+        issuer = TokenIssuer(
+            session, runtime.keys, runtime.rights, runtime.settings.issuer.rstrip("/")
+        )
+        issued = TokenGrants(session, issuer, sessions).exchange(client, form)
+    except OAuthError as exc:
+        return oauth_json_error(exc)
+    return JSONResponse(issued.as_response(), headers=NO_STORE)
+
+
+@router.post("/oauth2/introspect", summary="Token introspection (RFC 7662)")
+async def introspection(request: Request, runtime: RuntimeDep, session: SessionDep) -> JSONResponse:
+    try:
+        form = await form_params(request)
+        client = _client(session, runtime, request, form)
+        if client.public:
+            raise OAuthError("invalid_client", "public clients cannot introspect", status=401)
+    except OAuthError as exc:
+        return oauth_json_error(exc)
+    answer = introspect(
+        session,
+        _tokens(session, runtime),
+        SessionService(session, runtime.settings),
+        client,
+        form.get("token", ""),
+        form.get("token_type_hint"),
+    )
+    return JSONResponse(answer, headers=NO_STORE)
+
+
+@router.post("/oauth2/revoke", summary="Token revocation (RFC 7009)")
+async def revocation(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
+    try:
+        form = await form_params(request)
+        client = _client(session, runtime, request, form)
+        if "token" not in form:
+            raise OAuthError("invalid_request", "token is required")
+    except OAuthError as exc:
+        return oauth_json_error(exc)
+    revoke(session, _tokens(session, runtime), client, form["token"])
+    return Response(status_code=200, headers=NO_STORE)
+
+
+@router.api_route("/oauth2/userinfo", methods=["GET", "POST"], summary="UserInfo endpoint")
+async def userinfo(request: Request, runtime: RuntimeDep, session: SessionDep) -> JSONResponse:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    valid = (
+        _tokens(session, runtime).validate(value.strip()) if scheme.lower() == "bearer" else None
+    )
+    if valid is None or valid.user is None or "openid" not in valid.claims.get("scope", "").split():
+        return JSONResponse(
+            {"error": "invalid_token"},
+            status_code=401,
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"', **NO_STORE},
+        )
+    return JSONResponse(
+        userinfo_claims(valid.user, set(valid.claims["scope"].split())), headers=NO_STORE
+    )
+
+
+# -- logout --------------------------------------------------------------------------------
+
+
+@router.api_route("/oauth2/logout", methods=["GET", "POST"], summary="RP-initiated logout")
+async def logout(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
+    items = list(request.query_params.multi_items())
+    if request.method == "POST":
+        items += [(k, str(v)) for k, v in (await request.form()).multi_items()]
+    params = {k: v for k, v in items}
+    sessions = SessionService(session, runtime.settings)
+    address = request.client.host if request.client else None
+    result = LogoutService(session, runtime, sessions).logout(
+        browser_token(request, runtime), params, Actor("browser", "web", None, address)
+    )
+    policy = CookiePolicy.for_issuer(runtime.settings.issuer)
+    if result.redirect is not None:
+        response: Response = RedirectResponse(result.redirect, status_code=303, headers=NO_STORE)
+    else:
+        response = templates.TemplateResponse(request, "logged_out.html", {}, headers=NO_STORE)
+    response.delete_cookie(
+        policy.name, path="/", secure=policy.secure, httponly=True, samesite="lax"
+    )
+    return response

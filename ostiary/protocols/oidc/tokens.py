@@ -1,0 +1,228 @@
+"""Tokens: JWT access tokens (RFC 9068), ID tokens (OpenID Connect Core §2), refresh tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import select
+
+from ostiary.access.cache import RightsCache
+from ostiary.access.models import Module
+from ostiary.authn.models import BrowserSession
+from ostiary.authn.sessions import SessionService
+from ostiary.clients.models import Client
+from ostiary.contexts.models import Context
+from ostiary.db.session import OstiarySession
+from ostiary.db.types import utcnow
+from ostiary.protocols.oidc.models import Grant, RefreshToken, RevokedAccessToken
+from ostiary.users.models import User, UserStatus
+
+ACCESS_TOKEN_TYPE = "at+jwt"
+
+
+class Signer(Protocol):
+    def sign(
+        self, session: OstiarySession, claims: dict[str, Any], alg: str, typ: str | None = None
+    ) -> str: ...
+
+    def verify(
+        self, session: OstiarySession, token: str, *, allowed_algs: tuple[str, ...] = ...
+    ) -> dict[str, Any]: ...
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def audience(module: Module | None, client: Client) -> str:
+    return f"urn:ostiary:module:{module.key}" if module is not None else client.client_id
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    access_token: str
+    expires_in: int
+    scope: str
+    id_token: str | None = None
+    refresh_token: str | None = None
+
+    def as_response(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "access_token": self.access_token,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+            "scope": self.scope,
+        }
+        if self.id_token:
+            body["id_token"] = self.id_token
+        if self.refresh_token:
+            body["refresh_token"] = self.refresh_token
+        return body
+
+
+class TokenIssuer:
+    def __init__(
+        self, session: OstiarySession, signer: Signer, rights: RightsCache, issuer: str
+    ) -> None:
+        self.session = session
+        self.signer = signer
+        self.rights = rights
+        self.issuer = issuer
+
+    def issue(
+        self,
+        client: Client,
+        grant: Grant,
+        *,
+        nonce: str | None = None,
+        with_refresh: bool = False,
+    ) -> IssuedTokens:
+        now = utcnow()
+        user = self.session.get(User, grant.user_id) if grant.user_id else None
+        browser = self.session.get(BrowserSession, grant.session_id) if grant.session_id else None
+        module = self.session.get(Module, client.module_id) if client.module_id else None
+        scopes = grant.scope.split()
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "sub": str(user.id) if user else client.client_id,
+            "aud": audience(module, client),
+            "client_id": client.client_id,
+            "iat": int(now.timestamp()),
+            "exp": int(now.timestamp()) + client.access_token_seconds,
+            "jti": uuid.uuid4().hex,
+            "scope": grant.scope,
+            "gid": str(grant.id),
+        }
+        if browser is not None:
+            claims |= {
+                "sid": str(browser.id),
+                "auth_time": int(browser.auth_time.timestamp()),
+                "amr": browser.amr,
+            }
+            if browser.acr:
+                claims["acr"] = browser.acr
+        context = self.session.get(Context, grant.context_id) if grant.context_id else None
+        if user is not None and context is not None:
+            claims["context"] = {"id": str(context.id), "type": context.type, "name": context.name}
+            if module is not None:
+                rights = self.rights.effective(self.session, user, context, module.key)
+                claims["rights"] = (
+                    {k: d.value for k, d in rights.decisions.items()} if rights.access else {}
+                )
+        access = self.signer.sign(self.session, claims, client.signing_alg, ACCESS_TOKEN_TYPE)
+        id_token = None
+        if user is not None and "openid" in scopes and browser is not None:
+            id_token = self._id_token(client, user, browser, nonce, now)
+        refresh = self._refresh(grant, client, now) if with_refresh and user is not None else None
+        return IssuedTokens(access, client.access_token_seconds, grant.scope, id_token, refresh)
+
+    def _id_token(
+        self, client: Client, user: User, browser: BrowserSession, nonce: str | None, now: datetime
+    ) -> str:
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "sub": str(user.id),
+            "aud": client.client_id,
+            "azp": client.client_id,
+            "iat": int(now.timestamp()),
+            "exp": int(now.timestamp()) + client.access_token_seconds,
+            "auth_time": int(browser.auth_time.timestamp()),
+            "sid": str(browser.id),
+            "amr": browser.amr,
+        }
+        if browser.acr:
+            claims["acr"] = browser.acr
+        if nonce is not None:
+            claims["nonce"] = nonce
+        return self.signer.sign(self.session, claims, client.signing_alg, "JWT")
+
+    def _refresh(self, grant: Grant, client: Client, now: datetime) -> str:
+        token = secrets.token_urlsafe(32)
+        idle = min(now + timedelta(seconds=client.refresh_idle_seconds), grant.expires_at)
+        self.session.add(
+            RefreshToken(token_hash=token_hash(token), grant_id=grant.id, idle_expires_at=idle)
+        )
+        return token
+
+
+@dataclass(frozen=True)
+class ValidAccessToken:
+    claims: dict[str, Any]
+    client: Client
+    grant: Grant
+    user: User | None
+
+
+class AccessTokens:
+    """Checks an access token as every resource of ours must: signature by one of our keys with
+    an allowed algorithm, type ``at+jwt`` (an ID token is not an access token), issuer, expiry,
+    not revoked, and everything it stands on still alive: grant, client, user, session."""
+
+    def __init__(
+        self, session: OstiarySession, signer: Signer, sessions: SessionService, issuer: str
+    ) -> None:
+        self.session = session
+        self.signer = signer
+        self.sessions = sessions
+        self.issuer = issuer
+
+    def validate(self, token: str) -> ValidAccessToken | None:
+        try:
+            claims = self.signer.verify(
+                self.session, token, allowed_algs=("ES256", "RS256"), typ=ACCESS_TOKEN_TYPE
+            )
+        except Exception:  # noqa: BLE001 - any defect in a presented token means "not valid"
+            return None
+        now = int(utcnow().timestamp())
+        if (
+            claims.get("iss") != self.issuer
+            or not isinstance(claims.get("exp"), int)
+            or claims["exp"] <= now
+        ):
+            return None
+        jti, gid = claims.get("jti"), claims.get("gid")
+        if not isinstance(jti, str) or not isinstance(gid, str):
+            return None
+        if self.session.get(RevokedAccessToken, jti) is not None:
+            return None
+        try:
+            grant = self.session.get(Grant, uuid.UUID(gid))
+        except ValueError:
+            return None
+        if grant is None or not grant_alive(self.session, self.sessions, grant):
+            return None
+        client = self.session.get(Client, grant.client_id)
+        if client is None or client.client_id != claims.get("client_id"):
+            return None
+        user = self.session.get(User, grant.user_id) if grant.user_id else None
+        return ValidAccessToken(claims, client, grant, user)
+
+
+def grant_alive(session: OstiarySession, sessions: SessionService, grant: Grant) -> bool:
+    if grant.revoked_at is not None or grant.expires_at <= utcnow():
+        return False
+    client = session.get(Client, grant.client_id)
+    if client is None or not client.enabled:
+        return False
+    if grant.user_id is not None:
+        user = session.get(User, grant.user_id)
+        if user is None or user.status != UserStatus.ACTIVE:
+            return False
+    if grant.session_id is not None:
+        browser = session.get(BrowserSession, grant.session_id)
+        if browser is None or not sessions.alive(browser):
+            return False
+    elif grant.user_id is not None:
+        return False  # user grants always stand on a session; it was ended and removed
+    return True
+
+
+def find_refresh(session: OstiarySession, token: str) -> RefreshToken | None:
+    return session.scalars(
+        select(RefreshToken).where(RefreshToken.token_hash == token_hash(token))
+    ).one_or_none()

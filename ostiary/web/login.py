@@ -1,0 +1,192 @@
+"""Login pages: the stages of a login flow (ostiary.authn.flow)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+
+from ostiary.api.v1.deps import RuntimeDep, SessionDep
+from ostiary.audit.actor import Actor
+from ostiary.authn.flow import LoginFlows, LoginState, Stage
+from ostiary.authn.login import LOGIN_FAILED, PasswordLogin
+from ostiary.authn.models import LoginFlow
+from ostiary.authn.sessions import CookiePolicy, SessionService
+from ostiary.protocols.oidc.authorization import find_client
+from ostiary.protocols.oidc.authorize import AuthorizeService, Respond
+from ostiary.protocols.oidc.errors import OAuthError
+from ostiary.protocols.oidc.routes import NO_STORE, browser_token, error_page, render_outcome
+from ostiary.runtime import Runtime
+from ostiary.web.templating import templates
+
+router = APIRouter(include_in_schema=False)
+EXPIRED = OAuthError(
+    "login_expired",
+    "This sign-in took too long or was already used. Start again from the application.",
+)
+
+
+def _flows(runtime: Runtime, session: SessionDep) -> LoginFlows:
+    return AuthorizeService(runtime, session).flows
+
+
+def _page(request: Request, name: str, status: int = 200, **context: object) -> Response:
+    return templates.TemplateResponse(request, name, context, status_code=status, headers=NO_STORE)
+
+
+def _finish(
+    request: Request,
+    runtime: Runtime,
+    flows: LoginFlows,
+    flow: LoginFlow,
+    state: LoginState,
+    outcome: object,
+) -> Response:
+    if isinstance(outcome, Respond):
+        state.stage = Stage.DONE
+    flows.save(flow, state)
+    return render_outcome(request, runtime, outcome)  # type: ignore[arg-type]
+
+
+@router.get("/login")
+def login_page(
+    request: Request, runtime: RuntimeDep, session: SessionDep, flow: str = ""
+) -> Response:
+    found = _flows(runtime, session).find(flow)
+    if found is None or found[1].stage is not Stage.PASSWORD:
+        return error_page(request, EXPIRED)
+    login_flow, state = found
+    return _page(
+        request,
+        "login.html",
+        flow=login_flow.id,
+        csrf=login_flow.csrf_token,
+        username=state.request.login_hint or "",
+        error=None,
+    )
+
+
+@router.post("/login")
+def login_submit(
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    flow: Annotated[str, Form()],
+    csrf: Annotated[str, Form()],
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+) -> Response:
+    flows = _flows(runtime, session)
+    found = flows.find(flow)
+    if found is None or found[1].stage is not Stage.PASSWORD or not flows.csrf_ok(found[0], csrf):
+        return error_page(request, EXPIRED)
+    login_flow, state = found
+    client = find_client(session, state.request.client_id)
+    if client is None or not client.enabled:
+        return error_page(request, EXPIRED)
+    with session.atomic():
+        user = PasswordLogin(session, runtime.passwords, runtime.basic.decoy_hash).verify(
+            username, password
+        )
+        if user is None:
+            outcome = None
+        else:
+            address = request.client.host if request.client else None
+            actor = Actor(user.username, "web", user.id, address)
+            browser, token = SessionService(session, runtime.settings).start(
+                user, amr=["pwd"], actor=actor, previous=browser_token(request, runtime)
+            )
+            state.user_id, state.session_id = user.id, browser.id
+            outcome = AuthorizeService(runtime, session).advance(
+                client, state, flow_id=login_flow.id
+            )
+            response = _finish(request, runtime, flows, login_flow, state, outcome)
+    if user is None:
+        return _page(
+            request,
+            "login.html",
+            401,
+            flow=login_flow.id,
+            csrf=login_flow.csrf_token,
+            username=username,
+            error=LOGIN_FAILED,
+        )
+    policy = CookiePolicy.for_issuer(runtime.settings.issuer)
+    response.set_cookie(
+        policy.name,
+        token,
+        max_age=runtime.settings.session_absolute_hours * 3600,
+        path="/",
+        secure=policy.secure,
+        httponly=True,
+        samesite="lax",
+    )
+    return response
+
+
+@router.get("/login/context")
+def context_page(
+    request: Request, runtime: RuntimeDep, session: SessionDep, flow: str = ""
+) -> Response:
+    flows = _flows(runtime, session)
+    found = flows.find(flow)
+    if found is None or found[1].stage is not Stage.CONTEXT:
+        return error_page(request, EXPIRED)
+    login_flow, state = found
+    choices = _choices(runtime, session, state)
+    return _page(
+        request,
+        "context.html",
+        flow=login_flow.id,
+        csrf=login_flow.csrf_token,
+        contexts=choices,
+        error=None,
+    )
+
+
+@router.post("/login/context")
+def context_submit(
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    flow: Annotated[str, Form()],
+    csrf: Annotated[str, Form()],
+    context: Annotated[str, Form()] = "",
+) -> Response:
+    flows = _flows(runtime, session)
+    found = flows.find(flow)
+    if found is None or found[1].stage is not Stage.CONTEXT or not flows.csrf_ok(found[0], csrf):
+        return error_page(request, EXPIRED)
+    login_flow, state = found
+    browser = SessionService(session, runtime.settings).resolve(browser_token(request, runtime))
+    if browser is None or browser.id != state.session_id:
+        return error_page(request, EXPIRED)
+    choices = _choices(runtime, session, state)
+    chosen = next((c for c in choices if str(c.id) == context), None)
+    if chosen is None:
+        return _page(
+            request,
+            "context.html",
+            422,
+            flow=login_flow.id,
+            csrf=login_flow.csrf_token,
+            contexts=choices,
+            error="Choose one of these organizations.",
+        )
+    client = find_client(session, state.request.client_id)
+    assert client is not None
+    with session.atomic():
+        state.context_id = chosen.id
+        outcome = AuthorizeService(runtime, session).advance(client, state, flow_id=login_flow.id)
+        return _finish(request, runtime, flows, login_flow, state, outcome)
+
+
+def _choices(runtime: Runtime, session: SessionDep, state: LoginState) -> list:  # type: ignore[type-arg]
+    from ostiary.users.models import User
+
+    client = find_client(session, state.request.client_id)
+    user = session.get(User, state.user_id) if state.user_id else None
+    if client is None or user is None:
+        return []
+    return AuthorizeService(runtime, session).contexts_for(user, client)
