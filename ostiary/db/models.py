@@ -25,8 +25,15 @@ from ostiary.protocols.oidc.models import (  # noqa: F401
     RefreshToken,
     RevokedAccessToken,
 )
-from ostiary.users.models import ExternalIdentity, Membership, User, UserDomain  # noqa: F401
+from ostiary.users.models import (  # noqa: F401
+    ExternalIdentity,
+    Membership,
+    User,
+    UserDomain,
+    UserSearchTerm,
+)
 
 metadata = Base.metadata
 
 import ostiary.access.epochs  # noqa: E402,F401  (registers the session hooks that invalidate cached rights)
+import ostiary.users.terms  # noqa: E402,F401  (keeps user search terms in step with users)

@@ -110,3 +110,36 @@ class ExternalIdentity(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="external_identities")
+
+
+class UserSearchTerm(Base):
+    """One searchable word of a user (username, e-mail, first or last name), lower-cased.
+
+    Prefix searches walk this index in term order, so a common prefix costs no more than a
+    rare one: no sorting of every match.
+    """
+
+    __tablename__ = "user_search_terms"
+    __table_args__ = (Index("ix_user_search_terms_user_id", "user_id"),)
+
+    term: Mapped[str] = mapped_column(binary_string(320), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    field: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+
+SEARCH_FIELDS = ("username", "email", "first_name", "last_name")
+
+
+def search_terms(user: User) -> set[tuple[str, str]]:
+    """(term, field) pairs a user is found by; deleted users by nothing."""
+    if user.status == UserStatus.DELETED:
+        return set()
+    values = {
+        "username": user.username,
+        "email": user.email_key,
+        "first_name": user.first_name_key,
+        "last_name": user.last_name_key,
+    }
+    return {(value, field) for field, value in values.items() if value}

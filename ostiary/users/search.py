@@ -1,4 +1,10 @@
-"""Finding users with filters and keyset pagination (ordered by username)."""
+"""Finding users with filters and keyset pagination.
+
+Without a text filter, users come in username order. With one (``text``, ``username``,
+``email`` or ``name``), they come in the order of the word that matched, walking the
+``user_search_terms`` index; a user matching through several words appears once, under the
+first of them.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,27 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
 
 from ostiary.contexts.models import Context
 from ostiary.db.paths import prefix_range, within_paths
 from ostiary.db.session import OstiarySession
-from ostiary.users.models import Membership, User, UserDomain, UserStatus
+from ostiary.users.models import (
+    Membership,
+    User,
+    UserDomain,
+    UserSearchTerm,
+    UserStatus,
+    search_terms,
+)
+
+# Which stored words each text filter searches.
+TEXT_FIELDS = {
+    "text": ("username", "email", "first_name", "last_name"),
+    "username": ("username",),
+    "email": ("email",),
+    "name": ("first_name", "last_name"),
+}
 
 
 @dataclass(frozen=True)
@@ -25,53 +46,129 @@ class UserQuery:
     context_id: uuid.UUID | None = None
     # Subtrees the caller may see; None means everything.
     visible_paths: Sequence[str] | None = None
-    after_username: str | None = None
+    # Where the previous page ended: a username, or "term\\0user id" for text searches.
+    after: str | None = None
     limit: int = 50
 
+    def text_filter(self) -> tuple[str, str] | None:
+        """The text filter that drives the search, and its lower-cased needle."""
+        for name in ("text", "username", "email", "name"):
+            value = getattr(self, name)
+            if value and value.strip():
+                return name, value.strip().casefold()
+        return None
 
-def _name_match(needle: str):  # type: ignore[no-untyped-def]
-    return or_(prefix_range(User.first_name_key, needle), prefix_range(User.last_name_key, needle))
+
+@dataclass(frozen=True)
+class UserPage:
+    users: list[User]
+    # Pass back as ``after`` for the next page; None on the last page.
+    next_after: str | None
 
 
-def build_query(query: UserQuery) -> Select[tuple[User]]:
-    stmt = select(User)
-    if query.text:
-        needle = query.text.strip().casefold()
-        stmt = stmt.where(
-            or_(
-                prefix_range(User.username, needle),
-                prefix_range(User.email_key, needle),
-                _name_match(needle),
-            )
+def _filters(query: UserQuery, driver: str | None) -> list[ColumnElement[bool]]:
+    found: list[ColumnElement[bool]] = []
+    columns = {"username": User.username, "email": User.email_key}
+    for name in ("username", "email"):
+        value = getattr(query, name)
+        if value and value.strip() and name != driver:
+            found.append(prefix_range(columns[name], value.strip().casefold()))
+    if query.name and query.name.strip() and driver != "name":
+        needle = query.name.strip().casefold()
+        found.append(
+            or_(prefix_range(User.first_name_key, needle), prefix_range(User.last_name_key, needle))
         )
-    if query.username:
-        stmt = stmt.where(prefix_range(User.username, query.username.strip().lower()))
-    if query.email:
-        stmt = stmt.where(prefix_range(User.email_key, query.email.strip().casefold()))
-    if query.name:
-        stmt = stmt.where(_name_match(query.name.strip().casefold()))
     if query.status is not None:
-        stmt = stmt.where(User.status == query.status)
+        found.append(User.status == query.status)
     if query.domain_id is not None:
-        stmt = stmt.where(User.domain_id == query.domain_id)
+        found.append(User.domain_id == query.domain_id)
     if query.context_id is not None:
-        stmt = stmt.join(Membership, Membership.user_id == User.id).where(
-            Membership.context_id == query.context_id
+        found.append(
+            exists().where(Membership.user_id == User.id, Membership.context_id == query.context_id)
         )
     visible = within_paths(Context.path, query.visible_paths)
     if visible is not None:
-        stmt = stmt.where(
+        found.append(
             exists()
             .where(Membership.user_id == User.id, Membership.context_id == Context.id)
             .where(visible)
         )
-    if query.after_username is not None:
-        stmt = stmt.where(User.username > query.after_username)
+    return found
+
+
+def build_query(query: UserQuery) -> Select[tuple[User]]:
+    """Username order (no text filter)."""
+    stmt = select(User).where(*_filters(query, None))
+    if query.after is not None:
+        stmt = stmt.where(User.username > query.after)
     return stmt.order_by(User.username).limit(query.limit)
 
 
-def search_users(session: OstiarySession, query: UserQuery) -> Sequence[User]:
-    return session.scalars(build_query(query)).unique().all()
+def _term_rows(
+    query: UserQuery, driver: str, needle: str, after: tuple[str, uuid.UUID] | None, size: int
+):  # type: ignore[no-untyped-def]
+    stmt = (
+        select(UserSearchTerm.term, User)
+        .join(User, User.id == UserSearchTerm.user_id)
+        .where(
+            prefix_range(UserSearchTerm.term, needle), UserSearchTerm.field.in_(TEXT_FIELDS[driver])
+        )
+        .where(*_filters(query, driver))
+    )
+    if after is not None:
+        stmt = stmt.where(
+            or_(
+                UserSearchTerm.term > after[0],
+                and_(UserSearchTerm.term == after[0], UserSearchTerm.user_id > after[1]),
+            )
+        )
+    return stmt.order_by(UserSearchTerm.term, UserSearchTerm.user_id).limit(size)
+
+
+def _first_match(user: User, driver: str, needle: str) -> str | None:
+    fields = TEXT_FIELDS[driver]
+    matches = sorted(t for t, f in search_terms(user) if f in fields and t.startswith(needle))
+    return matches[0] if matches else None
+
+
+def search_page(session: OstiarySession, query: UserQuery) -> UserPage:
+    found = query.text_filter()
+    if found is None:
+        users = list(session.scalars(build_query(query)).unique())
+        full = len(users) == query.limit
+        return UserPage(users, users[-1].username if full and users else None)
+    driver, needle = found
+    after = _parse_after(query.after)
+    users: list[User] = []
+    while True:
+        batch = (
+            session.execute(_term_rows(query, driver, needle, after, query.limit * 2))
+            .unique()
+            .all()
+        )
+        for term, user in batch:
+            after = (term, user.id)
+            # A user matching through several words is listed under the first of them only.
+            if _first_match(user, driver, needle) == term:
+                users.append(user)
+                if len(users) == query.limit:
+                    return UserPage(users, f"{term}\0{user.id}")
+        if len(batch) < query.limit * 2:
+            return UserPage(users, None)
+
+
+def search_users(session: OstiarySession, query: UserQuery) -> list[User]:
+    return search_page(session, query).users
+
+
+def _parse_after(after: str | None) -> tuple[str, uuid.UUID] | None:
+    if after is None:
+        return None
+    term, sep, user_id = after.rpartition("\0")
+    try:
+        return (term, uuid.UUID(user_id)) if sep else None
+    except ValueError:
+        return None
 
 
 def domain_id_by_name(session: OstiarySession, name: str) -> uuid.UUID | None:

@@ -148,3 +148,30 @@ def test_search_filters_and_keyset_pagination(client: TestClient) -> None:
         client.get("/api/v1/users", params={"domain": "NOPE"}), 422, "rule-violation", "domain"
     )
     assert_problem(client.get("/api/v1/users", params={"limit": 0}), 422, "invalid-input", "limit")
+
+
+def test_text_search_lists_each_user_once_in_order_of_the_matching_word(client: TestClient) -> None:
+    make_user(client, "max.zed", email="zed@example.com", first_name="Max", last_name="Maxwell")
+    make_user(client, "anna", email="maxi@example.com", first_name="Anna", last_name="Berg")
+    make_user(client, "bert", email="bert@example.com", first_name="Maximilian", last_name="Ott")
+    make_user(client, "carl", email="carl@example.com", first_name="Carl", last_name="Zed")
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, object] = {
+            "q": "max",
+            "limit": 1,
+            **({"cursor": cursor} if cursor else {}),
+        }
+        page = client.get("/api/v1/users", params=params).json()
+        seen += [u["username"] for u in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    # "max" (first name of max.zed) < "max.zed" < "maxi@..." < "maximilian".
+    assert seen == ["max.zed", "anna", "bert"]
+    renamed = client.get("/api/v1/users", params={"username": "carl"}).json()["items"][0]
+    client.patch(f"/api/v1/users/{renamed['id']}", json={"first_name": "Maxine"})
+    assert [
+        u["username"] for u in client.get("/api/v1/users", params={"name": "maxi"}).json()["items"]
+    ] == ["bert", "carl"]

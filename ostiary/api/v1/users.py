@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from ostiary.access.admin import AdminScope
 from ostiary.access.catalogue import Right
-from ostiary.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, next_cursor
+from ostiary.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
 from ostiary.api.v1.deps import CallerDep, RuntimeDep, SessionDep, scope_for
 from ostiary.contexts.models import Context
 from ostiary.contexts.services import ContextService
@@ -18,7 +18,7 @@ from ostiary.users.lifecycle import LifecycleAction
 from ostiary.users.memberships import MembershipService
 from ostiary.users.models import User, UserStatus
 from ostiary.users.schemas import MembershipOut, PasswordSet, UserCreate, UserOut, UserUpdate
-from ostiary.users.search import UserQuery, domain_id_by_name, search_users
+from ostiary.users.search import UserQuery, domain_id_by_name, search_page
 from ostiary.users.services import UserService
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -77,7 +77,7 @@ def search(
         domain_id = domain_id_by_name(session, domain)
         if domain_id is None:
             raise RuleViolation(f"no user domain named '{domain}'", field="domain")
-    rows = search_users(
+    page = search_page(
         session,
         UserQuery(
             text=q,
@@ -88,13 +88,12 @@ def search(
             domain_id=domain_id,
             context_id=context,
             visible_paths=scope.visible_paths,
-            after_username=decode_cursor(cursor),
+            after=decode_cursor(cursor),
             limit=limit,
         ),
     )
-    return Page(
-        items=[UserOut.of(u) for u in rows], next_cursor=next_cursor(rows, limit, "username")
-    )
+    next_page = encode_cursor(page.next_after) if page.next_after is not None else None
+    return Page(items=[UserOut.of(u) for u in page.users], next_cursor=next_page)
 
 
 @router.post(
