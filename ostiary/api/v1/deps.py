@@ -11,6 +11,7 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from ostiary.access.admin import AdminAuthorizer, AdminScope
 from ostiary.audit.actor import Actor
+from ostiary.authn.bearer import authenticate_bearer
 from ostiary.audit.services import AuditLog
 from ostiary.db.session import OstiarySession
 from ostiary.errors import OstiaryError, Unauthenticated
@@ -61,9 +62,13 @@ def get_caller(
     session: SessionDep,
     credentials: Annotated[HTTPBasicCredentials | None, Depends(basic_scheme)],
 ) -> Caller:
-    if credentials is None:
-        raise Unauthenticated("this API needs HTTP Basic credentials of an API user")
-    user = runtime.basic.authenticate(session, credentials.username, credentials.password)
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        user = authenticate_bearer(session, runtime, token.strip())
+    elif credentials is not None:
+        user = runtime.basic.authenticate(session, credentials.username, credentials.password)
+    else:
+        raise Unauthenticated("this API needs HTTP Basic credentials or a bearer access token")
     address = request.client.host if request.client else None
     actor = Actor(label=user.username, via="api", user_id=user.id, client_address=address)
     return Caller(user, actor, address, AdminAuthorizer(session, runtime.rights))
