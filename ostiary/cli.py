@@ -154,6 +154,45 @@ def export(
         output.write_text(text)
 
 
+@app.command()
+def bench(
+    users: Annotated[int, typer.Option(min=1, help="Users to create")] = 100_000,
+    contexts: Annotated[int, typer.Option(min=4, help="Contexts, the root included")] = 1_000,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            help="An empty database, or one a run of the same size filled "
+            "(default: a temporary SQLite file, removed afterwards)"
+        ),
+    ] = None,
+    repetitions: Annotated[int, typer.Option(min=1, help="Timed runs per query")] = 200,
+) -> None:
+    """Fill a database with users and time user search and reads (docs/benchmarks.md)."""
+    from contextlib import nullcontext
+
+    from ostiary.benchmark import (
+        BenchmarkError,
+        BenchSize,
+        bench_settings,
+        render_report,
+        run_benchmark,
+        temporary_sqlite_url,
+    )
+
+    place = nullcontext((database_url, Path("."))) if database_url else temporary_sqlite_url()
+    try:
+        with place as (url, data_dir):
+            report = run_benchmark(
+                bench_settings(url, data_dir),
+                BenchSize(users, contexts),
+                repetitions=repetitions,
+                progress=lambda message: err.print(message, highlight=False),
+            )
+    except BenchmarkError as exc:
+        raise _fail(str(exc)) from None
+    out.print(render_report(report), highlight=False, soft_wrap=True)
+
+
 keys_app = typer.Typer(no_args_is_help=True, help="Signing keys of the OpenID provider.")
 app.add_typer(keys_app, name="keys")
 
