@@ -39,4 +39,8 @@ class OstiarySession(Session):
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[OstiarySession]:
+    # Every model and the session hooks that keep derived tables in step (rights epochs,
+    # search terms) must be loaded wherever sessions are made, not only where migrations run.
+    import ostiary.db.models  # noqa: F401
+
     return sessionmaker(bind=engine, class_=OstiarySession, expire_on_commit=False)

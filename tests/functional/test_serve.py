@@ -88,3 +88,41 @@ def test_two_workers_take_concurrent_writes(server: str) -> None:
         f"{server}/api/v1/audit-events", params={"action": "user.created", "limit": 100}, auth=auth
     ).json()["items"]
     assert len([e for e in events if e["changes"]["username"].startswith("parallel")]) == 60
+
+
+def test_a_change_of_rights_reaches_every_worker_at_once(server: str) -> None:
+    auth = ("admin", ADMIN_PASSWORD)
+    root = httpx.get(f"{server}/api/v1/contexts", params={"type": "root"}, auth=auth).json()[
+        "items"
+    ][0]["id"]
+    created = httpx.post(
+        f"{server}/api/v1/users",
+        json={
+            "username": "staff",
+            "domain": "CSP",
+            "status": "active",
+            "context_ids": [root],
+            "password": "a password for the crew",
+        },
+        auth=auth,
+    ).json()
+    admins = httpx.get(f"{server}/api/v1/contexts/{root}/groups", auth=auth).json()[0]["id"]
+    httpx.put(f"{server}/api/v1/contexts/{root}/groups/{admins}/members/{created['id']}", auth=auth)
+    staff = ("staff", "a password for the crew")
+    with ThreadPoolExecutor(8) as pool:
+        before = list(
+            pool.map(
+                lambda _: httpx.get(f"{server}/api/v1/users", auth=staff).status_code, range(24)
+            )
+        )
+    assert before == [200] * 24
+    httpx.delete(
+        f"{server}/api/v1/contexts/{root}/groups/{admins}/members/{created['id']}", auth=auth
+    )
+    with ThreadPoolExecutor(8) as pool:
+        after = list(
+            pool.map(
+                lambda _: httpx.get(f"{server}/api/v1/users", auth=staff).status_code, range(24)
+            )
+        )
+    assert after == [403] * 24
