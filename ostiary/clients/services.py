@@ -1,34 +1,166 @@
-"""Registering clients and their secrets."""
+"""Registering clients and their secrets.
+
+Secrets are made here (``ostiary.clients.secrets``), handed back once and stored as a digest;
+no audit event ever holds a secret or its digest.
+"""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 
+from ostiary.access.models import Module
 from ostiary.audit.actor import Actor
 from ostiary.audit.services import AuditLog
-from ostiary.authn.passwords import Passwords
 from ostiary.clients.models import Client
-from ostiary.clients.schemas import ClientSpec
+from ostiary.clients.schemas import (
+    SETTINGS_FIELDS,
+    ClientCreate,
+    ClientSpec,
+    ClientUpdate,
+    merged_spec,
+    problems_of,
+    uses_secret,
+)
+from ostiary.clients.secrets import generate_secret, hash_secret, secret_problems, verify_secret
 from ostiary.db.session import OstiarySession
-from ostiary.errors import InvalidInput, RuleViolation
+from ostiary.errors import AlreadyExists, InvalidInput, NotFound, RuleViolation
+
+# Spec fields that the API names otherwise.
+API_NAMES = {"module_id": "module"}
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A client as just written, with the secret made for it, if one was (shown only now)."""
+
+    client: Client
+    secret: str | None = None
+
+
+def stored_settings(client: Client) -> dict[str, Any]:
+    """The stored registration, in the fields of ``ClientSpec`` but its client_id."""
+    return {field: getattr(client, field) for field in (*SETTINGS_FIELDS, "module_id")}
+
+
+def new_client_id() -> str:
+    return str(uuid.uuid4())
 
 
 class ClientService:
-    def __init__(self, session: OstiarySession, actor: Actor, passwords: Passwords) -> None:
+    def __init__(self, session: OstiarySession, actor: Actor, passwords: object = None) -> None:
+        # ``passwords`` is no longer used (secrets are not argon2 hashes any more); it is
+        # accepted so that callers written before keep working.
         self.session = session
         self.actor = actor
-        self.passwords = passwords
         self.audit = AuditLog(session)
+
+    # -- reading --------------------------------------------------------------------------
 
     def find(self, client_id: str) -> Client | None:
         return self.session.scalars(
             select(Client).where(Client.client_id == client_id)
         ).one_or_none()
 
+    def get(self, client_id: str) -> Client:
+        client = self.find(client_id)
+        if client is None:
+            raise NotFound(f"no client with client_id '{client_id}'", field="client_id")
+        return client
+
+    def list(self) -> Sequence[Client]:
+        return self.session.scalars(select(Client).order_by(Client.client_id)).all()
+
+    def module_key(self, client: Client) -> str | None:
+        """The key of the module the client serves, to show it by."""
+        module = self.session.get(Module, client.module_id) if client.module_id else None
+        return module.key if module else None
+
+    # -- the admin API --------------------------------------------------------------------
+
+    def create(self, data: ClientCreate) -> Issued:
+        """Register a client; one that authenticates with a secret gets a new one."""
+        client_id = data.client_id or new_client_id()
+        if self.find(client_id) is not None:
+            raise AlreadyExists(f"a client with client_id '{client_id}' exists", field="client_id")
+        given = data.model_dump(exclude={"client_id", "module"})
+        given["module_id"] = self._module_id(data.module)
+        spec = self._spec(client_id, None, given)
+        with self.session.atomic():
+            client, _ = self.put(spec)
+            secret = self._issue_secret(client, "client.secret_issued")
+        return Issued(client, secret)
+
+    def update(self, client: Client, data: ClientUpdate) -> Issued:
+        """Change the fields given; a client that now needs a secret and has none gets one."""
+        given = data.model_dump(exclude_unset=True, exclude={"module"})
+        if "module" in data.model_fields_set:
+            given["module_id"] = self._module_id(data.module)
+        spec = self._spec(client.client_id, stored_settings(client), given)
+        with self.session.atomic():
+            client, _ = self.put(spec)
+            secret = self._issue_secret(client, "client.secret_issued")
+        return Issued(client, secret)
+
+    def rotate_secret(self, client: Client) -> str:
+        """A new secret in place of the old one, which stops working at once."""
+        if not uses_secret(client.token_endpoint_auth_method):
+            raise RuleViolation(
+                f"the client authenticates with {client.token_endpoint_auth_method} "
+                "and has no secret",
+                field="token_endpoint_auth_method",
+            )
+        with self.session.atomic():
+            secret = generate_secret()
+            self._store_hash(client, hash_secret(secret), "client.secret_rotated")
+        return secret
+
+    def delete(self, client: Client) -> None:
+        """Remove the client; its grants, codes and refresh tokens go with it."""
+        with self.session.atomic():
+            self.audit.record(
+                self.actor,
+                "client.deleted",
+                target_type="client",
+                target_id=client.id,
+                changes={"client_id": client.client_id},
+            )
+            self.session.delete(client)
+
+    def _spec(
+        self, client_id: str, stored: Mapping[str, Any] | None, given: Mapping[str, Any]
+    ) -> ClientSpec:
+        try:
+            return merged_spec(client_id, stored, given)
+        except ValidationError as exc:
+            raise InvalidInput(problems_of(exc, API_NAMES)) from None
+
+    def _module_id(self, key: str | None) -> uuid.UUID | None:
+        if key is None:
+            return None
+        module_id = self.session.scalar(select(Module.id).where(Module.key == key))
+        if module_id is None:
+            raise RuleViolation(f"no module with key '{key}'", field="module")
+        return module_id
+
+    def _issue_secret(self, client: Client, action: str) -> str | None:
+        """A new secret for a client that needs one and has none."""
+        if client.secret_hash is not None or not uses_secret(client.token_endpoint_auth_method):
+            return None
+        secret = generate_secret()
+        self._store_hash(client, hash_secret(secret), action)
+        return secret
+
+    # -- the provisioning file ------------------------------------------------------------
+
     def put(self, spec: ClientSpec) -> tuple[Client, str]:
-        """Create the client or bring it to ``spec``; its secret is kept unless it turns public.
+        """Create the client or bring it to ``spec``; its secret is kept unless its method
+        has no use for one.
 
         Returns the client and "created", "updated" or "unchanged".
         """
@@ -42,7 +174,7 @@ class ClientService:
             for field, new in changed.items():
                 setattr(client, field, new)
             changes: dict[str, Any] = spec.model_dump(mode="json", include=set(changed))
-            if spec.public and client.secret_hash is not None:
+            if not uses_secret(spec.auth_method) and client.secret_hash is not None:
                 client.secret_hash = None
                 changes["secret"] = "removed"
             if not changes and not created:
@@ -58,27 +190,34 @@ class ClientService:
             return client, "created" if created else "updated"
 
     def secret_matches(self, client: Client, secret: str) -> bool:
-        return self.passwords.verify(client.secret_hash, secret)
+        return verify_secret(client.secret_hash, secret)
 
     def set_secret(self, client: Client, secret: str) -> None:
-        problems = self.passwords.problems(secret, field="client_secret")
+        """Store a secret chosen elsewhere (a provisioning file), long enough not to guess."""
+        problems = secret_problems(secret, field="client_secret")
         if problems:
             raise InvalidInput(problems)
-        self.set_secret_hash(client, self.passwords.hash(secret))
+        self.set_secret_hash(client, hash_secret(secret))
 
     def set_secret_hash(self, client: Client, secret_hash: str) -> None:
         """Store a secret's hash, made here or by another Ostiary (a move between servers)."""
-        if client.public:
-            raise RuleViolation("a public client has no secret", field="client_secret")
-        with self.session.atomic():
-            client.secret_hash = secret_hash
-            self.audit.record(
-                self.actor,
-                "client.secret_set",
-                target_type="client",
-                target_id=client.id,
-                changes={"client_id": client.client_id, "client_secret": "set"},
+        if not uses_secret(client.token_endpoint_auth_method):
+            raise RuleViolation(
+                f"a client authenticating with {client.token_endpoint_auth_method} has no secret",
+                field="client_secret",
             )
+        with self.session.atomic():
+            self._store_hash(client, secret_hash, "client.secret_set")
+
+    def _store_hash(self, client: Client, secret_hash: str, action: str) -> None:
+        client.secret_hash = secret_hash
+        self.audit.record(
+            self.actor,
+            action,
+            target_type="client",
+            target_id=client.id,
+            changes={"client_id": client.client_id, "client_secret": "set"},
+        )
 
     @staticmethod
     def _differences(client: Client, spec: ClientSpec) -> dict[str, Any]:
@@ -86,6 +225,8 @@ class ClientService:
         found: dict[str, Any] = {}
         for field, new in spec.model_dump(exclude={"client_id"}).items():
             stored = [str(item) for item in new] if isinstance(new, list) else new
+            if isinstance(stored, str):
+                stored = str(stored)  # an enum member is stored as its plain value
             if getattr(client, field) != stored:
                 found[field] = stored
         return found

@@ -20,6 +20,7 @@ from pydantic import SecretStr
 from ostiary.access.models import UserGroup
 from ostiary.audit.actor import Actor
 from ostiary.clients.models import Client
+from ostiary.clients.secrets import verify_secret
 from ostiary.contexts.models import Context
 from ostiary.contexts.schemas import ContextCreate, ContextUpdate
 from ostiary.db.session import OstiarySession
@@ -280,6 +281,7 @@ class Writer:
             user.password_hash,
             entry.password,
             entry.password_hash,
+            self.services.passwords.verify,
             partial(self.services.users.set_password, user),
             partial(self.services.users.set_password_hash, user),
         )
@@ -315,6 +317,7 @@ class Writer:
             client.secret_hash,
             entry.client_secret,
             entry.client_secret_hash,
+            verify_secret,
             partial(self.services.clients.set_secret, client),
             partial(self.services.clients.set_secret_hash, client),
         )
@@ -337,12 +340,14 @@ class Writer:
         stored_hash: str | None,
         plain: SecretStr | None,
         hashed: str | None,
+        matches: Callable[[str | None, str], bool],
         set_plain: Callable[[str], None],
         set_hash: Callable[[str], None],
     ) -> bool:
-        """Set a password or secret unless the stored hash is of the same one already."""
+        """Set a password or secret unless the stored hash is of the same one already;
+        ``matches`` tells, as passwords and client secrets are hashed differently."""
         if plain is not None:
-            if self.services.passwords.verify(stored_hash, plain.get_secret_value()):
+            if matches(stored_hash, plain.get_secret_value()):
                 return False
             set_plain(plain.get_secret_value())
             return True

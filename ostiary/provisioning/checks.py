@@ -20,8 +20,16 @@ from ostiary.access.rightsets import RightSets, compose
 from ostiary.access.templates import TemplateService
 from ostiary.audit.actor import Actor
 from ostiary.clients.models import Client
-from ostiary.clients.schemas import ClientSpec
-from ostiary.clients.services import ClientService
+from ostiary.clients.schemas import (
+    SETTINGS_FIELDS,
+    AuthMethod,
+    ClientSpec,
+    default_auth_method,
+    merged_spec,
+    uses_secret,
+)
+from ostiary.clients.secrets import secret_problems
+from ostiary.clients.services import ClientService, stored_settings
 from ostiary.contexts.models import ALLOWED_PARENTS, Context, ContextType
 from ostiary.contexts.services import ContextService
 from ostiary.db.session import OstiarySession
@@ -48,15 +56,8 @@ from ostiary.users.services import UserService
 
 E = TypeVar("E", bound=Entry)
 K = TypeVar("K")
-CLIENT_FIELDS = (
-    "name",
-    "public",
-    "redirect_uris",
-    "post_logout_redirect_uris",
-    "grant_types",
-    "scopes",
-    "enabled",
-)
+# The fields of a client entry that are the client's registration (ClientSettings).
+CLIENT_FIELDS = SETTINGS_FIELDS
 
 
 # -- what the entries and the stored state make together ------------------------------------
@@ -101,8 +102,11 @@ def _acl_spec(entry: AclEntry, stored: Acl | None) -> AclSpec:
 def client_spec(
     entry: ClientEntry, stored: Client | None, module_id: uuid.UUID | None
 ) -> ClientSpec:
-    values = {field: merged(entry, field, stored) for field in CLIENT_FIELDS}
-    return ClientSpec(client_id=entry.client_id, module_id=module_id, **values)
+    """The client once the entry is applied (raises ValidationError): the fields it names
+    over the stored ones, all of its own for a new client."""
+    given = {f: getattr(entry, f) for f in CLIENT_FIELDS if stored is None or entry.states(f)}
+    current = stored_settings(stored) if stored is not None else None
+    return merged_spec(entry.client_id, current, {**given, "module_id": module_id})
 
 
 def lifecycle_path(current: UserStatus, target: UserStatus) -> list[LifecycleAction] | None:
@@ -136,7 +140,7 @@ class Services:
         self.groups = GroupService(session, actor)
         self.users = UserService(session, actor, runtime.passwords)
         self.memberships = MembershipService(session, actor)
-        self.clients = ClientService(session, actor, runtime.passwords)
+        self.clients = ClientService(session, actor)
 
     def context(self, key: str) -> Context | None:
         return self.contexts.get_by_key(key)
@@ -185,7 +189,6 @@ class Services:
 
 class Checker:
     def __init__(self, services: Services, document: ProvisioningDocument) -> None:
-        self.passwords = services.passwords
         self.document = document
         self.services = services
         self.problems: list[FieldProblem] = list(document.problems)
@@ -490,14 +493,14 @@ class Checker:
             if entry.module is not None:
                 self._module_exists(entry, ("module",), entry.module)
             spec = self._client_spec(entry, stored)
-            public = entry.public if spec is None else spec.public
-            if entry.client_secret is not None and not public:
-                self.problems += self.passwords.problems(
+            method = spec.auth_method if spec is not None else _entry_method(entry)
+            if entry.client_secret is not None and uses_secret(method):
+                self.problems += secret_problems(
                     entry.client_secret.get_secret_value(), field=entry.at("client_secret")
                 )
             for field in ("client_secret", "client_secret_hash"):
-                if public and getattr(entry, field) is not None:
-                    self.report(entry, (field,), "a public client has no secret")
+                if not uses_secret(method) and getattr(entry, field) is not None:
+                    self.report(entry, (field,), _no_secret(method))
 
     def _client_spec(self, entry: ClientEntry, stored: Client | None) -> ClientSpec | None:
         try:
@@ -593,6 +596,17 @@ def _key_of(context: Context | None) -> str | None:
 
 def _username_of(user: User | None) -> str | None:
     return None if user is None else user.username
+
+
+def _entry_method(entry: ClientEntry) -> AuthMethod:
+    """The entry's method as far as the entry alone tells (its spec was not valid)."""
+    return entry.token_endpoint_auth_method or default_auth_method(entry.public)
+
+
+def _no_secret(method: AuthMethod) -> str:
+    if method is AuthMethod.NONE:
+        return "a public client has no secret"
+    return f"a client authenticating with {method} has no secret"
 
 
 def _misplaced(domain: UserDomain, context_type: str) -> str:

@@ -29,13 +29,22 @@ from pydantic_core import ErrorDetails
 from ostiary.access.models import AclType
 from ostiary.authn.passwords import Passwords
 from ostiary.clients.schemas import (
-    CLIENT_ID_PATTERN,
+    DEFAULT_ACCESS_TOKEN_SECONDS,
     DEFAULT_GRANT_TYPES,
+    DEFAULT_REFRESH_IDLE_SECONDS,
+    DEFAULT_REFRESH_TOKEN_SECONDS,
     DEFAULT_SCOPES,
-    GrantType,
+    AccessTokenSeconds,
+    AuthMethod,
+    ClientId,
+    Grant,
+    Jwks,
     RedirectUri,
+    RefreshSeconds,
     Scope,
+    SigningAlg,
 )
+from ostiary.clients.secrets import is_secret_hash
 from ostiary.contexts.models import ContextStatus, ContextType
 from ostiary.contexts.schemas import KEY_PATTERN
 from ostiary.contexts.schemas import _email_domains as check_email_domains
@@ -56,7 +65,14 @@ def _check_argon2_hash(value: str) -> str:
     return value
 
 
+def _check_client_secret_hash(value: str) -> str:
+    if not is_secret_hash(value):
+        raise ValueError("must be a client secret hash made by Ostiary ($sha256$...)")
+    return value
+
+
 Argon2Hash = Annotated[str, AfterValidator(_check_argon2_hash)]
+ClientSecretHash = Annotated[str, AfterValidator(_check_client_secret_hash)]
 # libyaml's loader where PyYAML was built with it: several times faster on large files.
 YamlLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -183,16 +199,27 @@ class UserEntry(Entry):
 
 
 class ClientEntry(Entry):
-    client_id: str = Field(pattern=CLIENT_ID_PATTERN)
+    """A client; the rules between its fields are those of ``ClientSettings``, checked on
+    the entry merged with the stored client."""
+
+    client_id: ClientId
     client_secret: SecretStr | None = None
-    client_secret_hash: Argon2Hash | None = None
+    client_secret_hash: ClientSecretHash | None = None
     name: Label
     module: str | None = None
     redirect_uris: list[RedirectUri] = Field(default_factory=list)
     post_logout_redirect_uris: list[RedirectUri] = Field(default_factory=list)
-    grant_types: list[GrantType] = Field(default_factory=lambda: list(DEFAULT_GRANT_TYPES))
+    grant_types: list[Grant] = Field(default_factory=lambda: list(DEFAULT_GRANT_TYPES))
     scopes: list[Scope] = Field(default_factory=lambda: list(DEFAULT_SCOPES))
     public: bool = False
+    # Left out (None): the default of the kind of client, none or client_secret_basic.
+    token_endpoint_auth_method: AuthMethod | None = None
+    jwks: Jwks | None = None
+    access_token_seconds: AccessTokenSeconds = DEFAULT_ACCESS_TOKEN_SECONDS
+    refresh_token_seconds: RefreshSeconds = DEFAULT_REFRESH_TOKEN_SECONDS
+    refresh_idle_seconds: RefreshSeconds = DEFAULT_REFRESH_IDLE_SECONDS
+    signing_alg: SigningAlg = SigningAlg.ES256
+    requires_context: bool = True
     enabled: bool = True
 
     @model_validator(mode="after")

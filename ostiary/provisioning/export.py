@@ -18,6 +18,7 @@ from sqlalchemy import select
 from ostiary.access.models import AclTemplate, GroupMember, Module, UserGroup
 from ostiary.access.rightsets import RightSets
 from ostiary.clients.models import Client
+from ostiary.clients.schemas import default_auth_method
 from ostiary.contexts.models import Context
 from ostiary.db.session import OstiarySession
 from ostiary.provisioning.document import (
@@ -209,6 +210,9 @@ class Exporter:
 
     def _client(self, client: Client) -> ClientEntry:
         module = self.session.get(Module, client.module_id) if client.module_id else None
+        # The method is left out where it is the one the kind of client gets by default.
+        method = client.token_endpoint_auth_method
+        stated_method = None if method == default_auth_method(client.public) else method
         return _entry(
             ClientEntry,
             {"client_id": client.client_id, "name": client.name},
@@ -220,6 +224,13 @@ class Exporter:
                 "grant_types": client.grant_types,
                 "scopes": client.scopes,
                 "public": client.public,
+                "token_endpoint_auth_method": stated_method,
+                "jwks": client.jwks,
+                "access_token_seconds": client.access_token_seconds,
+                "refresh_token_seconds": client.refresh_token_seconds,
+                "refresh_idle_seconds": client.refresh_idle_seconds,
+                "signing_alg": client.signing_alg,
+                "requires_context": client.requires_context,
                 "enabled": client.enabled,
             },
         )

@@ -16,7 +16,7 @@ from ostiary.provisioning.export import export_document
 from ostiary.runtime import Runtime
 
 ALICE_PASSWORD = "correct staple battery 42"
-CLIENT_SECRET = "the portal's long secret"
+CLIENT_SECRET = "the portal's long secret, 32 characters or more"
 
 # Every section, with references to the file's own entries and to the bootstrap objects.
 FULL = f"""

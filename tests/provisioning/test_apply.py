@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from sqlalchemy import select
 
 from ostiary.access.groups import GroupService
@@ -14,6 +15,7 @@ from ostiary.access.rightsets import RightSets
 from ostiary.access.templates import TemplateService
 from ostiary.audit.actor import Actor
 from ostiary.audit.models import AuditEvent
+from ostiary.clients.secrets import hash_secret
 from ostiary.clients.services import ClientService
 from ostiary.contexts.models import Context
 from ostiary.contexts.services import ContextService
@@ -120,7 +122,7 @@ def test_a_full_file_creates_every_section(runtime: Runtime, tmp_path: Path) -> 
         assert _memberships(session, bob) == {"acme-sub": []}
         assert _memberships(session, _user(session, "carol")) == {"root": ["Auditors"]}
 
-        clients = ClientService(session, READER, runtime.passwords)
+        clients = ClientService(session, READER)
         web = clients.find("ep-web")
         assert web is not None and web.module_id == module.id
         assert web.grant_types == ["authorization_code", "refresh_token"]
@@ -220,7 +222,7 @@ def test_export_holds_no_password_or_hash_unless_asked(runtime: Runtime, tmp_pat
         assert secret not in plain
     with runtime.sessions() as session:
         alice = _user(session, "alice")
-        web = ClientService(session, READER, runtime.passwords).find("ep-web")
+        web = ClientService(session, READER).find("ep-web")
     assert web is not None and web.secret_hash is not None
     assert f"password_hash: {alice.password_hash}" in with_secrets
     assert f"client_secret_hash: {web.secret_hash}" in with_secrets
@@ -346,12 +348,44 @@ def test_yaml_syntax_errors_name_line_and_column(tmp_path: Path) -> None:
         ),
         (
             "clients:\n  - {client_id: c, name: C}\n",
-            "clients[0]: the authorization_code grant needs at least one redirect URI",
+            "clients[0].redirect_uris: "
+            "the authorization_code grant needs at least one redirect URI",
         ),
         (
             "clients:\n"
             "  - {client_id: c, name: C, module: nope, grant_types: [client_credentials]}\n",
             "clients[0].module: no module with key 'nope'",
+        ),
+        (
+            "clients:\n  - {client_id: c, name: C, grant_types: [client_credentials],"
+            " client_secret: 'thirty-one characters, not 32!!'}\n",
+            "clients[0].client_secret: must be at least 32 characters long",
+        ),
+        (
+            "clients:\n  - {client_id: c, name: C, grant_types: [client_credentials],"
+            " client_secret_hash: '$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA'}\n",
+            "clients[0].client_secret_hash: must be a client secret hash made by Ostiary "
+            "($sha256$...)",
+        ),
+        (
+            "clients:\n  - {client_id: c, name: C, redirect_uris: ['https://*.c.example/cb']}\n",
+            "clients[0].redirect_uris[0]: must not contain wildcards: redirect URIs are matched "
+            "exactly",
+        ),
+        (
+            "clients:\n  - {client_id: c, name: C, grant_types: [implicit],"
+            " redirect_uris: ['https://c.example/cb']}\n",
+            "clients[0].grant_types[0]: the implicit grant is not offered: RFC 9700 rules it out",
+        ),
+        (
+            "clients:\n  - {client_id: c, name: C, grant_types: [client_credentials],"
+            " token_endpoint_auth_method: private_key_jwt}\n",
+            "clients[0].jwks: private_key_jwt needs the client's public keys (a JWK Set)",
+        ),
+        (
+            "clients:\n  - {client_id: c, name: C, grant_types: [client_credentials],"
+            " refresh_token_seconds: 3600, refresh_idle_seconds: 7200}\n",
+            "clients[0].refresh_idle_seconds: must not exceed refresh_token_seconds (3600)",
         ),
         (
             "templates:\n  - {key: t, name: T, context_types: [account]}\n"
@@ -404,3 +438,91 @@ def test_a_user_status_is_reached_through_the_lifecycle(runtime: Runtime, tmp_pa
             .order_by(AuditEvent.id)
         ).all()
     assert actions[-2:] == ["user.activated", "user.deactivated"]
+
+
+PUBLIC_KEY = {
+    "kty": "EC",
+    "crv": "P-256",
+    "x": "zqyPmKP68_gBqa18qSb1G9K35DKCKT6Q6jvyWcke7eA",
+    "y": "lUmAkL7-9q-pAlniKH16LddYeCHn0SXaG4cIIK-YBlA",
+}
+TOKEN_SETTINGS = {
+    "token_endpoint_auth_method": "private_key_jwt",
+    "jwks": {"keys": [PUBLIC_KEY]},
+    "access_token_seconds": 300,
+    "refresh_token_seconds": 86400,
+    "refresh_idle_seconds": 3600,
+    "signing_alg": "RS256",
+    "requires_context": False,
+}
+
+
+def test_client_token_settings_apply_and_export_when_not_default(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    entry = {
+        "client_id": "api",
+        "name": "API",
+        "grant_types": ["authorization_code", "refresh_token"],
+        "redirect_uris": ["https://api.example/cb"],
+        **TOKEN_SETTINGS,
+    }
+    report = apply_text(runtime, tmp_path, json.dumps({"clients": [entry]}))
+
+    assert report.lines() == ["created client api"]
+    with runtime.sessions() as session:
+        api = ClientService(session, READER).get("api")
+        assert {field: getattr(api, field) for field in TOKEN_SETTINGS} == TOKEN_SETTINGS
+        assert api.secret_hash is None
+    exported = yaml.safe_load(export_text(runtime))["clients"]
+    assert exported == [entry]
+    assert apply_text(runtime, tmp_path, json.dumps({"clients": [entry]})).unchanged
+
+
+def test_a_client_given_a_hash_verifies_its_secret(runtime: Runtime, tmp_path: Path) -> None:
+    text = (
+        "clients:\n  - {client_id: m, name: M, grant_types: [client_credentials],"
+        f" client_secret_hash: '{hash_secret(CLIENT_SECRET)}'}}\n"
+    )
+    assert apply_text(runtime, tmp_path, text).lines() == ["created client m"]
+    assert apply_text(runtime, tmp_path, text).unchanged
+    with runtime.sessions() as session:
+        clients = ClientService(session, READER)
+        assert clients.secret_matches(clients.get("m"), CLIENT_SECRET)
+        assert not clients.secret_matches(clients.get("m"), CLIENT_SECRET + "!")
+
+
+def test_a_client_turned_public_loses_its_secret_and_method(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    apply_text(runtime, tmp_path, FULL)
+
+    report = apply_text(
+        runtime,
+        tmp_path,
+        "clients:\n  - {client_id: ep-web, name: EP web, public: true}\n",
+    )
+
+    assert report.lines() == ["updated client ep-web"]
+    with runtime.sessions() as session:
+        web = ClientService(session, READER).get("ep-web")
+        assert (web.public, web.token_endpoint_auth_method, web.secret_hash) == (True, "none", None)
+    clients = yaml.safe_load(export_text(runtime))["clients"]
+    assert "token_endpoint_auth_method" not in next(
+        c for c in clients if c["client_id"] == "ep-web"
+    )
+
+
+def test_a_secret_for_a_client_with_keys_is_a_problem(runtime: Runtime, tmp_path: Path) -> None:
+    entry = {
+        "client_id": "k",
+        "name": "K",
+        "grant_types": ["client_credentials"],
+        "client_secret": CLIENT_SECRET,
+        **TOKEN_SETTINGS,
+    }
+    with pytest.raises(InvalidInput) as raised:
+        apply_text(runtime, tmp_path, json.dumps({"clients": [entry]}))
+    assert [str(p) for p in raised.value.problems] == [
+        "clients[0].client_secret: a client authenticating with private_key_jwt has no secret"
+    ]

@@ -7,8 +7,16 @@ from pathlib import Path
 
 import yaml
 
+from ostiary.audit.actor import Actor
+from ostiary.clients.services import ClientService
 from ostiary.runtime import Runtime
-from tests.provisioning.support import ALICE_PASSWORD, FULL, apply_text, export_text
+from tests.provisioning.support import (
+    ALICE_PASSWORD,
+    CLIENT_SECRET,
+    FULL,
+    apply_text,
+    export_text,
+)
 
 
 def test_export_applied_on_an_empty_database_gives_the_same_state(
@@ -38,6 +46,9 @@ def test_a_move_with_hashes_keeps_passwords(
     assert export_text(target, with_secrets=True) == exported
     with target.sessions() as session:
         assert target.basic.authenticate(session, "alice", ALICE_PASSWORD).username == "alice"
+        # Client secret digests are not tied to the server: they move as they are.
+        clients = ClientService(session, Actor("test", "cli"))
+        assert clients.secret_matches(clients.get("ep-web"), CLIENT_SECRET)
 
 
 def test_the_first_start_state_exports_and_applies_unchanged(
