@@ -12,6 +12,7 @@ from ostiary.api import authzen, health, problems
 from ostiary.api.v1 import (
     audit,
     authz,
+    clients,
     contexts,
     domains,
     groups,
@@ -52,7 +53,19 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.state.runtime = runtime
     problems.install(app)
     app.include_router(health.router)
-    for module in (contexts, groups, domains, users, user_access, modules, templates, authz, audit):
+    routers = (
+        contexts,
+        groups,
+        domains,
+        users,
+        user_access,
+        modules,
+        templates,
+        clients,
+        authz,
+        audit,
+    )
+    for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(authzen.router)
     app.include_router(oidc_routes.router)

@@ -11,8 +11,7 @@ from joserfc.jwk import ECKey
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from ostiary.api.v1 import clients as clients_api
-from ostiary.app import API_PREFIX, create_app
+from ostiary.app import create_app
 from ostiary.audit.actor import Actor
 from ostiary.audit.models import AuditEvent
 from ostiary.clients.secrets import HASH_PREFIX, verify_secret
@@ -40,25 +39,17 @@ SPA: dict[str, Any] = {
 }
 
 
-def _app(runtime: Runtime) -> Any:
-    app = create_app(runtime)
-    # Until ostiary.app includes the router itself.
-    if not any(getattr(route, "path", "").startswith(CLIENTS) for route in app.routes):
-        app.include_router(clients_api.router, prefix=API_PREFIX)
-    return app
-
-
 @pytest.fixture
 def client(runtime: Runtime) -> Iterator[TestClient]:
     """The app with the clients router, as the first (root) administrator."""
-    with TestClient(_app(runtime), client=LOCAL_CLIENT) as test_client:
+    with TestClient(create_app(runtime), client=LOCAL_CLIENT) as test_client:
         test_client.auth = ("admin", ADMIN_PASSWORD)
         yield test_client
 
 
 @pytest.fixture
 def anonymous(runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(_app(runtime), client=LOCAL_CLIENT) as test_client:
+    with TestClient(create_app(runtime), client=LOCAL_CLIENT) as test_client:
         yield test_client
 
 
