@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,14 +10,12 @@ from joserfc.jwk import ECKey
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from ostiary.app import create_app
 from ostiary.audit.actor import Actor
 from ostiary.audit.models import AuditEvent
 from ostiary.clients.secrets import HASH_PREFIX, verify_secret
 from ostiary.clients.services import ClientService
 from ostiary.runtime import Runtime
 from tests.api.test_authorization import api_user, grant
-from tests.conftest import ADMIN_PASSWORD, LOCAL_CLIENT
 from tests.helpers import assert_problem, make_context, root_id
 
 CLIENTS = "/api/v1/clients"
@@ -37,20 +34,6 @@ SPA: dict[str, Any] = {
     "public": True,
     "redirect_uris": ["https://portal.example.com/spa/callback"],
 }
-
-
-@pytest.fixture
-def client(runtime: Runtime) -> Iterator[TestClient]:
-    """The app with the clients router, as the first (root) administrator."""
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT) as test_client:
-        test_client.auth = ("admin", ADMIN_PASSWORD)
-        yield test_client
-
-
-@pytest.fixture
-def anonymous(runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT) as test_client:
-        yield test_client
 
 
 def create(client: TestClient, **changes: Any) -> dict[str, Any]:
