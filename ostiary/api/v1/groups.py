@@ -35,7 +35,7 @@ def _context(
     return context
 
 
-def _group_out(session: SessionDep, service: GroupService, group: UserGroup) -> GroupOut:
+def _group_out(session: SessionDep, group: UserGroup) -> GroupOut:
     rights = RightSets(session).describe((r.acl, r.value) for r in group.rights)
     return GroupOut(
         id=group.id,
@@ -59,7 +59,7 @@ def list_groups(
 ) -> list[GroupOut]:
     context = _context(session, caller, scope, context_id)
     service = GroupService(session, caller.actor)
-    return [_group_out(session, service, g) for g in service.list(context)]
+    return [_group_out(session, g) for g in service.list(context)]
 
 
 @router.post("/groups", response_model=GroupOut, status_code=201, summary="Create a group")
@@ -79,7 +79,7 @@ def create_group(
     group = service.create(
         context, data.name, data.role, values, _guard(session, caller, runtime, scope)
     )
-    return _group_out(session, service, group)
+    return _group_out(session, group)
 
 
 @router.get("/groups/{group_id}", response_model=GroupOut, summary="Read a group")
@@ -92,7 +92,7 @@ def read_group(
 ) -> GroupOut:
     service = GroupService(session, caller.actor)
     group = service.get(_context(session, caller, scope, context_id), group_id)
-    return _group_out(session, service, group)
+    return _group_out(session, group)
 
 
 @router.patch(
@@ -109,7 +109,7 @@ def update_group(
     service = GroupService(session, caller.actor)
     group = service.get(_context(session, caller, scope, context_id), group_id)
     service.rename(group, name=data.name, role=data.role, fields=data.model_fields_set)
-    return _group_out(session, service, group)
+    return _group_out(session, group)
 
 
 @router.put("/groups/{group_id}/rights", response_model=GroupOut, summary="Set a group's rights")
@@ -132,7 +132,7 @@ def set_group_rights(
     )
     service.set_rights(group, context, values, _guard(session, caller, runtime, scope))
     session.refresh(group)
-    return _group_out(session, service, group)
+    return _group_out(session, group)
 
 
 @router.delete("/groups/{group_id}", status_code=204, summary="Delete a group")
