@@ -63,7 +63,6 @@ def _refresh(
     client = session.get(Client, grant.client_id)
     return {
         "active": True,
-        "token_type": "refresh_token",
         "client_id": client.client_id if client else None,
         "sub": str(grant.user_id) if grant.user_id else None,
         "scope": grant.scope,
