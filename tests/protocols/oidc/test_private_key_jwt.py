@@ -1,0 +1,112 @@
+"""Client authentication by private_key_jwt (RFC 7523 §2.2) at the token endpoint."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import ECKey
+from starlette.testclient import TestClient
+
+from ostiary.app import create_app
+from ostiary.runtime import Runtime
+from tests.conftest import LOCAL_CLIENT
+from tests.protocols.oidc.conftest import make_client, make_world
+
+TOKEN_URL = "http://testserver/oauth2/token"
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, object]:
+    return {"issuer": "http://testserver"}
+
+
+@pytest.fixture
+def key() -> ECKey:
+    return ECKey.generate_key("P-256", parameters={"kid": "client-key-1"})
+
+
+@pytest.fixture
+def api(runtime: Runtime, key: ECKey) -> Any:
+    make_world(runtime)
+    public = key.as_dict(private=False)
+    make_client(
+        runtime,
+        "machine",
+        public=False,
+        token_endpoint_auth_method="private_key_jwt",
+        jwks={"keys": [public]},
+        grant_types=["client_credentials"],
+        scopes=["orders"],
+    )
+    with TestClient(create_app(runtime), client=LOCAL_CLIENT) as client:
+        yield client
+
+
+def assertion(key: ECKey, **changes: Any) -> str:
+    now = int(time.time())
+    claims = {
+        "iss": "machine",
+        "sub": "machine",
+        "aud": TOKEN_URL,
+        "iat": now,
+        "exp": now + 60,
+        "jti": uuid.uuid4().hex,
+    }
+    claims.update(changes)
+    return jwt.encode({"alg": "ES256", "kid": "client-key-1"}, claims, key)
+
+
+def request_token(api: TestClient, signed: str) -> Any:
+    return api.post(
+        "/oauth2/token",
+        data={
+            "grant_type": "client_credentials",
+            "scope": "orders",
+            "client_assertion_type": JWT_BEARER,
+            "client_assertion": signed,
+        },
+    )
+
+
+def test_a_signed_assertion_authenticates(api: TestClient, key: ECKey) -> None:
+    response = request_token(api, assertion(key))
+    assert response.status_code == 200, response.text
+    assert response.json()["scope"] == "orders"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"aud": "http://elsewhere/token"},
+        {"iss": "someone-else"},
+        {"sub": "someone-else"},
+        {"exp": int(time.time()) - 10},
+        {"exp": int(time.time()) + 3600},
+    ],
+)
+def test_wrong_assertions_are_refused(api: TestClient, key: ECKey, changes: dict[str, Any]) -> None:
+    response = request_token(api, assertion(key, **changes))
+    assert response.status_code == 401 and response.json()["error"] == "invalid_client"
+
+
+def test_an_assertion_signed_by_another_key_is_refused(api: TestClient) -> None:
+    other = ECKey.generate_key("P-256", parameters={"kid": "client-key-1"})
+    response = request_token(api, assertion(other))
+    assert response.status_code == 401 and response.json()["error"] == "invalid_client"
+
+
+def test_a_secret_is_not_accepted_for_this_client(api: TestClient) -> None:
+    response = api.post(
+        "/oauth2/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": "machine",
+            "client_secret": "x" * 43,
+        },
+    )
+    assert response.status_code == 401
