@@ -31,7 +31,8 @@ from ostiary.protocols.oidc.userinfo import userinfo_claims
 from ostiary.runtime import Runtime
 from ostiary.web.templating import templates
 
-router = APIRouter(tags=["OpenID Connect"], include_in_schema=True)
+# Described by the discovery document, not by the admin API's OpenAPI document.
+router = APIRouter(tags=["OpenID Connect"], include_in_schema=False)
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
