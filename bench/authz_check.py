@@ -588,6 +588,7 @@ class Report:
     fill_seconds: float | None
     timings: list[Timing]
     load: tuple[float, float]
+    others: list[str]  # benchmarks that ran while this one timed
     measured_on: date
     machine: str
 
@@ -612,6 +613,11 @@ def render(report: Report, wanted: argparse.Namespace) -> str:
         f"{report.measured_on.isoformat()} on {report.machine}; one-minute load average while "
         f"timing {report.load[0]:.1f} (highest {report.load[1]:.1f})."
     )
+    if report.others:
+        head += (
+            f" **Timed while another benchmark ran ({'; '.join(report.others)}) on the same "
+            "2 CPUs: the figures are inflated by it.**"
+        )
     lines = [
         "| level | what | p50 ms | p95 ms | p99 ms | SQL / run | goal (p99) | |",
         "|---|---|---:|---:|---:|---:|---:|---|",
@@ -657,6 +663,7 @@ def main(argv: list[str] | None = None) -> int:
             pairs = sample_pairs(runtime, args.samples, args.seed)
             if not args.no_wait:
                 wait_for_quiet(say)
+            others = other_benchmarks()
             loads: list[float] = []
             say("timing cold computations ...")
             timings = cold_runs(runtime, pairs, loads)
@@ -670,6 +677,7 @@ def main(argv: list[str] | None = None) -> int:
                 seconds,
                 timings,
                 (sum(loads) / len(loads), max(loads)),
+                [re.sub(r"^\d+\s+(\S*/)?", "", o) for o in others],
                 date.today(),
                 machine_summary(),
             )
