@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Select, select
 
@@ -80,12 +80,27 @@ class AclInfo:
 
 @dataclass(frozen=True)
 class ModuleSnapshot:
-    """What evaluation needs of a module, detached from any session so that it can be cached."""
+    """What evaluation needs of a module, detached from any session so that it can be cached.
+
+    Lookups and default decisions are made once here: a user's groups usually set a few dozen
+    of a module's hundreds of rights, and the others need no work per evaluation.
+    """
 
     key: str
     context_types: tuple[str, ...]
     access_right: str | None
     acls: tuple[AclInfo, ...]
+    by_id: dict[uuid.UUID, AclInfo] = field(init=False, compare=False, repr=False)
+    defaults: dict[str, Decision] = field(init=False, compare=False, repr=False)
+    closed: dict[str, Decision] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        def decisions(step: Step) -> dict[str, Decision]:
+            return {a.key: Decision(a.key, a.type, present(a.type, None), step) for a in self.acls}
+
+        object.__setattr__(self, "by_id", {acl.id: acl for acl in self.acls})
+        object.__setattr__(self, "defaults", decisions(Step.DEFAULT))
+        object.__setattr__(self, "closed", decisions(Step.MODULE_ACCESS))
 
     @classmethod
     def of(cls, module: Module) -> ModuleSnapshot:
@@ -117,8 +132,9 @@ class RightsEvaluator:
         external_roles: Iterable[str] = (),
     ) -> EffectiveRights:
         snapshot = module if isinstance(module, ModuleSnapshot) else ModuleSnapshot.of(module)
-        by_id = {acl.id: acl for acl in snapshot.acls}
-        slots: dict[str, Slot] = {acl.key: (None, Step.DEFAULT, None) for acl in snapshot.acls}
+        by_id = snapshot.by_id
+        # Only rights that some step sets; the rest keep their default decision.
+        slots: dict[str, Slot] = {}
 
         roles = set(external_roles)
         if roles and user.domain.kind == DomainKind.DELEGATED:
@@ -137,17 +153,15 @@ class RightsEvaluator:
             self._cap(slots, by_id, context)
 
         denial = self._denial(user, context, snapshot, slots)
-        decisions = {
-            acl.key: (
-                Decision(acl.key, acl.type, present(acl.type, None), Step.MODULE_ACCESS)
-                if denial
-                else Decision(
-                    acl.key, acl.type, present(acl.type, slots[acl.key][0]), *slots[acl.key][1:]
-                )
+        if denial:
+            return EffectiveRights(
+                snapshot.key, str(context.id), False, dict(snapshot.closed), denial
             )
-            for acl in snapshot.acls
-        }
-        return EffectiveRights(snapshot.key, str(context.id), denial is None, decisions, denial)
+        decisions = dict(snapshot.defaults)
+        for key, (value, step, group) in slots.items():
+            kind = snapshot.defaults[key].type
+            decisions[key] = Decision(key, kind, present(kind, value), step, group)
+        return EffectiveRights(snapshot.key, str(context.id), True, decisions, None)
 
     # -- parts ---------------------------------------------------------------------------
 
@@ -184,11 +198,13 @@ class RightsEvaluator:
             PolicyRight.context_id == context.id
         )
         granted = {by_id[a].key: v for a, v in self.session.execute(policy) if a in by_id}
-        for acl in by_id.values():
-            value = slots[acl.key][0]
-            allowed = granted.get(acl.key)
-            if value is not None and (allowed is None or (acl.type == "bool" and allowed != TRUE)):
-                slots[acl.key] = (None, Step.POLICY, None)
+        types = {acl.key: acl.type for acl in by_id.values()}
+        for key, (value, _step, _group) in list(slots.items()):
+            allowed = granted.get(key)
+            if value is not None and (
+                allowed is None or (types[key] == "bool" and allowed != TRUE)
+            ):
+                slots[key] = (None, Step.POLICY, None)
 
     def _denial(
         self, user: User, context: Context, module: ModuleSnapshot, slots: dict[str, Slot]
