@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from sqlalchemy import select
 
 from ostiary.access import epochs
-from ostiary.access.evaluation import EffectiveRights, ModuleSnapshot, RightsEvaluator
-from ostiary.access.models import Module
+from ostiary.access.evaluation import AclInfo, EffectiveRights, ModuleSnapshot, RightsEvaluator
+from ostiary.access.models import USER_PREFERENCES, Acl, Module
 from ostiary.contexts.models import Context
 from ostiary.db.session import OstiarySession
 from ostiary.errors import NotFound
@@ -63,10 +63,23 @@ class RightsCache:
         cached = self._modules.get(key)
         if cached is not None and cached[0] == global_epoch:
             return cached[1]
-        module = session.scalars(select(Module).where(Module.key == key)).one_or_none()
-        if module is None:
+        # Plain rows, not ORM objects: catalogues run to hundreds of rights.
+        found = session.execute(
+            select(Module.id, Module.context_types, Module.access_right).where(Module.key == key)
+        ).one_or_none()
+        if found is None:
             raise NotFound(f"no module with key '{key}'", field="module")
-        snapshot = ModuleSnapshot.of(module)
+        acls = session.execute(
+            select(Acl.id, Acl.key, Acl.type)
+            .where(Acl.module_id == found.id, Acl.category != USER_PREFERENCES)
+            .order_by(Acl.key)
+        )
+        snapshot = ModuleSnapshot(
+            key,
+            tuple(found.context_types),
+            found.access_right,
+            tuple(AclInfo(acl_id, acl_key, acl_type) for acl_id, acl_key, acl_type in acls),
+        )
         self._modules[key] = (global_epoch, snapshot)
         return snapshot
 
