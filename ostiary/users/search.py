@@ -82,7 +82,7 @@ def _filters(query: UserQuery, driver: str | None) -> list[ColumnElement[bool]]:
         found.append(User.status == query.status)
     if query.domain_id is not None:
         found.append(User.domain_id == query.domain_id)
-    if query.context_id is not None:
+    if query.context_id is not None and driver is not None:
         found.append(
             exists().where(Membership.user_id == User.id, Membership.context_id == query.context_id)
         )
@@ -99,6 +99,11 @@ def _filters(query: UserQuery, driver: str | None) -> list[ColumnElement[bool]]:
 def build_query(query: UserQuery) -> Select[tuple[User]]:
     """Username order (no text filter)."""
     stmt = select(User).where(*_filters(query, None))
+    if query.context_id is not None:
+        # Driven by the context's memberships: a context has few members among many users.
+        stmt = stmt.join(Membership, Membership.user_id == User.id).where(
+            Membership.context_id == query.context_id
+        )
     if query.after is not None:
         stmt = stmt.where(User.username > query.after)
     return stmt.order_by(User.username).limit(query.limit)
