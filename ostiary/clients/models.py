@@ -23,7 +23,9 @@ class Client(IdMixin, TimestampMixin, Base):
     scopes: Mapped[list[str]] = mapped_column(default=list)
     enabled: Mapped[bool] = mapped_column(default=True)
     # client_secret_basic, client_secret_post, private_key_jwt or none (public clients).
-    token_endpoint_auth_method: Mapped[str] = mapped_column(String(32), default="client_secret_basic")
+    token_endpoint_auth_method: Mapped[str] = mapped_column(
+        String(32), default="client_secret_basic"
+    )
     # Public keys for private_key_jwt, as a JWK Set.
     jwks: Mapped[dict[str, Any] | None] = mapped_column()
     signing_alg: Mapped[str] = mapped_column(String(16), default="ES256")

@@ -11,8 +11,8 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from ostiary.access.admin import AdminAuthorizer, AdminScope
 from ostiary.audit.actor import Actor
-from ostiary.authn.bearer import authenticate_bearer
 from ostiary.audit.services import AuditLog
+from ostiary.authn.bearer import authenticate_bearer
 from ostiary.db.session import OstiarySession
 from ostiary.errors import OstiaryError, Unauthenticated
 from ostiary.runtime import Runtime
