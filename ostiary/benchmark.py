@@ -539,9 +539,9 @@ def _fill_users(
 def analyze(engine: Engine) -> None:
     """Give the query planner fresh statistics, as after any large load."""
     if engine.dialect.name == "postgresql":
-        # VACUUM also sets the visibility map, as autovacuum would soon after a load.
+        # Every table the fill wrote; VACUUM also sets the visibility map, as autovacuum would.
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.exec_driver_sql("VACUUM (ANALYZE) contexts, users, memberships")
+            connection.exec_driver_sql("VACUUM (ANALYZE)")
         return
     with engine.begin() as connection:
         connection.exec_driver_sql("ANALYZE")
