@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from sqlalchemy import create_engine, event, func, select, text
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy import event, func, select
+from sqlalchemy.engine import Engine
 
 from ostiary.access.cache import RightsCache
 from ostiary.access.decisions import Decider, Question
@@ -50,6 +50,7 @@ from ostiary.benchmark import (
     percentile,
     write_rows,
 )
+from ostiary.benchmark import prepare_database as shared_prepare_database
 from ostiary.contexts.models import Context, ContextType
 from ostiary.contexts.services import ContextService
 from ostiary.db.types import utcnow, uuid7
@@ -95,36 +96,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def prepare_database(url: str, *, reuse: bool) -> None:
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        path = Path(parsed.database or "")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not reuse:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return
-    _prepare_postgresql(parsed, reuse=reuse)
-
-
-def _prepare_postgresql(url: URL, *, reuse: bool) -> None:
-    name = url.database or ""
-    if not re.fullmatch(rf"{BENCH_DATABASE_PREFIX}\w*", name):
-        raise BenchmarkError(
-            f"refusing database '{name}': this script drops and creates its database, "
-            f"so the name must start with '{BENCH_DATABASE_PREFIX}'"
-        )
-    server = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with server.connect() as connection:
-            exists = connection.scalar(
-                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
-            )
-            if exists and not reuse:
-                connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
-            if not exists or not reuse:
-                connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    finally:
-        server.dispose()
+    shared_prepare_database(url, reuse=reuse, prefix=BENCH_DATABASE_PREFIX)
 
 
 @dataclass(frozen=True)

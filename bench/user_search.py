@@ -16,9 +16,6 @@ import re
 import sys
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import URL, make_url
-
 from ostiary.benchmark import (
     BenchmarkError,
     BenchReport,
@@ -27,6 +24,7 @@ from ostiary.benchmark import (
     render_report,
     run_benchmark,
 )
+from ostiary.benchmark import prepare_database as shared_prepare_database
 
 HERE = Path(__file__).resolve().parent
 DATA_DIR = HERE / ".data"
@@ -51,40 +49,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def prepare_database(url: str, *, reuse: bool) -> None:
-    """Make the dedicated database exist, empty unless ``reuse``."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        _prepare_sqlite(Path(parsed.database or ""), reuse=reuse)
-    else:
-        _prepare_postgresql(parsed, reuse=reuse)
-
-
-def _prepare_sqlite(path: Path, *, reuse: bool) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not reuse:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-
-
-def _prepare_postgresql(url: URL, *, reuse: bool) -> None:
-    name = url.database or ""
-    if not re.fullmatch(rf"{BENCH_DATABASE_PREFIX}\w*", name):
-        raise BenchmarkError(
-            f"refusing database '{name}': this script drops and creates its database, "
-            f"so the name must start with '{BENCH_DATABASE_PREFIX}'"
-        )
-    server = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with server.connect() as connection:
-            exists = connection.scalar(
-                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
-            )
-            if exists and not reuse:
-                connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
-            if not exists or not reuse:
-                connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    finally:
-        server.dispose()
+    shared_prepare_database(url, reuse=reuse, prefix=BENCH_DATABASE_PREFIX)
 
 
 def update_docs(report: BenchReport, path: Path = DOCS) -> None:

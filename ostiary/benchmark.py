@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import random
+import re
 import tempfile
 import time
 import unicodedata
@@ -27,7 +28,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import JSON, Connection, Engine, Table, func, select
+from sqlalchemy import JSON, Connection, Engine, Table, create_engine, func, select, text
+from sqlalchemy.engine import URL, make_url
 
 from ostiary.audit.actor import Actor
 from ostiary.contexts.models import Context, ContextStatus, ContextType
@@ -1038,3 +1040,41 @@ def render_report(report: BenchReport) -> str:
         f"(highest {report.load[1]:.1f})."
     )
     return f"{head}\n\n{render_table(report.timings)}\n"
+
+
+def prepare_database(url: str, *, reuse: bool, prefix: str) -> None:
+    """Make a benchmark's own database exist, empty unless ``reuse``. A PostgreSQL database
+    is dropped and created, so its name must start with ``prefix``."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        _prepare_sqlite(Path(parsed.database or ""), reuse=reuse)
+    else:
+        _prepare_postgresql(parsed, reuse=reuse, prefix=prefix)
+
+
+def _prepare_sqlite(path: Path, *, reuse: bool) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not reuse:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _prepare_postgresql(url: URL, *, reuse: bool, prefix: str) -> None:
+    name = url.database or ""
+    if not re.fullmatch(rf"{prefix}\w*", name):
+        raise BenchmarkError(
+            f"refusing database '{name}': this script drops and creates its database, "
+            f"so the name must start with '{prefix}'"
+        )
+    server = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as connection:
+            exists = connection.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            )
+            if exists and not reuse:
+                connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+            if not exists or not reuse:
+                connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        server.dispose()
