@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ostiary.db.base import Base, IdMixin, TimestampMixin
@@ -11,6 +11,9 @@ from ostiary.db.base import Base, IdMixin, TimestampMixin
 
 class Client(IdMixin, TimestampMixin, Base):
     __tablename__ = "clients"
+    __table_args__ = (
+        Index("ix_clients_service_account_user_id", "service_account_user_id", unique=True),
+    )
 
     client_id: Mapped[str] = mapped_column(String(100), unique=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -34,3 +37,6 @@ class Client(IdMixin, TimestampMixin, Base):
     refresh_idle_seconds: Mapped[int] = mapped_column(default=7 * 24 * 3600)
     # Needs a context chosen at login (the user belongs to several).
     requires_context: Mapped[bool] = mapped_column(default=True)
+    # The user its client_credentials tokens act as at the admin API (confidential clients
+    # allowed that grant have one).
+    service_account_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))

@@ -24,6 +24,7 @@ from ostiary.protocols.oidc.models import (  # noqa: F401
     Grant,
     RefreshToken,
     RevokedAccessToken,
+    UsedClientAssertion,
 )
 from ostiary.users.models import (  # noqa: F401
     ExternalIdentity,

@@ -69,6 +69,9 @@ class User(IdMixin, TimestampMixin, Base):
     first_login_at: Mapped[datetime | None] = mapped_column()
     last_login_at: Mapped[datetime | None] = mapped_column()
     deleted_at: Mapped[datetime | None] = mapped_column()
+    # The identity of a client's client_credentials tokens (see ostiary.clients.service_accounts):
+    # no password, no interactive login, rights through memberships and groups like anyone's.
+    service_account: Mapped[bool] = mapped_column(default=False)
 
     domain: Mapped[UserDomain] = relationship(lazy="joined", innerjoin=True)
     memberships: Mapped[list[Membership]] = relationship(

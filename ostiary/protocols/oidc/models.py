@@ -83,3 +83,17 @@ class RevokedAccessToken(Base):
 
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class UsedClientAssertion(Base):
+    """The ``jti`` of a private_key_jwt client assertion, kept until the assertion expires so that
+    it is accepted once (RFC 7523 §3, OpenID Connect Core §9). The primary key makes the second
+    of two simultaneous uses fail on insert."""
+
+    __tablename__ = "oauth_used_client_assertions"
+
+    client_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True
+    )
+    jti: Mapped[str] = mapped_column(String(255), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
