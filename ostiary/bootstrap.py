@@ -31,6 +31,7 @@ from ostiary.users.schemas import DomainCreate, UserCreate
 from ostiary.users.services import UserService
 
 ADMINISTRATORS_GROUP = "Administrators"
+ROOT_ADMINISTRATOR_TEMPLATE = "root-administrator"
 SETUP_PURPOSE = "admin-setup"
 DEFAULT_DOMAINS = (
     DomainCreate(name="CSP", kind=DomainKind.LOCAL, context_types=list(ContextType)),
@@ -64,12 +65,16 @@ def ensure_defaults(runtime: Runtime, session: OstiarySession) -> FirstAdmin | N
             if domains.find(spec.name) is None:
                 domains.create(spec)
         modules = ModuleService(session, actor)
+        existing = modules.find(OSTIARY_MODULE)
+        known = {acl.key for acl in existing.acls} if existing is not None else None
         modules.put(OSTIARY)
         _ensure_default_templates(session, actor)
         runtime.keys.ensure(session, actor=actor)
         admins = GroupService(session, actor).find(root, ADMINISTRATORS_GROUP)
         if admins is None:
             admins = _create_administrators(runtime, session, actor, root)
+        elif known is not None:
+            _grant_new_rights(session, actor, root, admins, known)
         return _ensure_first_admin(runtime, session, actor, root, admins.id)
 
 
@@ -82,6 +87,34 @@ def _ensure_default_templates(session: OstiarySession, actor: Actor) -> None:
             values = RightSets(session).resolve(spec.rights, place=spec.key, problems=problems)
             assert not problems, problems
             templates.put(spec.key, name=spec.name, context_types=spec.context_types, rights=values)
+
+
+def _grant_new_rights(
+    session: OstiarySession, actor: Actor, root: Context, admins: UserGroup, known: set[str]
+) -> None:
+    """Rights that an upgrade added to the ostiary catalogue go to the root administrator
+    template and the Administrators group, which hold every right; nobody could grant them
+    otherwise, as no one holds them yet. Rights the operator took away stay away."""
+    module = ModuleService(session, actor).find(OSTIARY_MODULE)
+    assert module is not None
+    added = {
+        acl.id: TRUE for acl in module.acls if acl.type == AclType.BOOL and acl.key not in known
+    }
+    if not added:
+        return
+    templates = TemplateService(session, actor)
+    template = templates.find(ROOT_ADMINISTRATOR_TEMPLATE)
+    if template is not None:
+        templates.put(
+            template.key,
+            name=template.name,
+            context_types=list(template.context_types),
+            rights={**templates.values(template), **added},
+        )
+    current = {right.acl_id: right.value for right in admins.rights}
+    GroupService(session, actor).put(
+        root, admins.name, role=admins.role, rights={**current, **added}
+    )
 
 
 def _create_administrators(

@@ -44,10 +44,37 @@ class Settings(BaseSettings):
     bootstrap_admin_networks: str = Field(
         "127.0.0.1/32,::1/128", description="API IP Allow given to the first administrators."
     )
-    smtp_url: SecretStr | None = None
-    mail_from: str = "ostiary@localhost"
-    sms_gateway_url: str | None = None
-    dev_outbox: bool = True
+    # -- messages (docs/messages.md) ------------------------------------------------------
+    smtp_url: SecretStr | None = Field(
+        None, description="smtp://user:pass@host:port, smtps:// for TLS, ?starttls=true."
+    )
+    smtp_ca_file: Path | None = Field(
+        None, description="PEM file of the CAs trusted for the SMTP server (default: system)."
+    )
+    smtp_timeout_seconds: float = Field(30, gt=0)
+    mail_from: str = Field("ostiary@localhost", description="Sender of e-mail messages.")
+    sms_gateway_url: str | None = Field(None, description="HTTP(S) URL messages are POSTed to.")
+    sms_gateway_username: str | None = Field(None, description="HTTP Basic user for the gateway.")
+    sms_gateway_password: SecretStr | None = None
+    sms_gateway_header: SecretStr | None = Field(
+        None, description="An authentication header for the gateway, 'Name: value'."
+    )
+    sms_gateway_body: str = Field(
+        '{"to": "${to}", "text": "${text}"}',
+        description="JSON body; ${to}, ${text}, ${sender} and ${message_id} are filled in.",
+    )
+    sms_sender: str = Field("", description="Sender id or number given to the gateway.")
+    sms_gateway_timeout_seconds: float = Field(15, gt=0)
+    dev_outbox: bool = Field(
+        True, description="Channels without SMTP or gateway deliver to the local outbox."
+    )
+    default_language: str = Field("en", description="Language of messages by default.")
+    message_worker: bool = Field(True, description="Send the outbox from each server process.")
+    message_poll_seconds: float = Field(5, gt=0)
+    message_lease_seconds: int = Field(300, ge=10, description="How long a send may take.")
+    message_max_attempts: int = Field(8, ge=1)
+    message_retry_seconds: float = Field(30, gt=0, description="First retry delay; doubles.")
+    message_retry_max_seconds: float = Field(3600, gt=0)
 
     password_min_length: int = Field(12, ge=8, le=64)
     argon2_time_cost: int = Field(2, ge=1)
@@ -118,7 +145,9 @@ class Settings(BaseSettings):
         shown: dict[str, Any] = {}
         for name in type(self).model_fields:
             value = getattr(self, name)
-            if isinstance(value, SecretStr):
+            if name == "smtp_url" and value is not None:
+                value = _mask_url_password(value.get_secret_value())
+            elif isinstance(value, SecretStr):
                 value = "********"
             elif name == "database_url":
                 value = _mask_url_password(self.effective_database_url)

@@ -44,6 +44,7 @@ class Right:
     MODULES_MANAGE = "modules.manage"
     DOMAINS_MANAGE = "domains.manage"
     CLIENTS_MANAGE = "clients.manage"
+    MESSAGES_MANAGE = "messages.manage"
     AUDIT_READ = "audit.read"
     AUTHZ_CHECK = "authz.check"
     API_IP_ALLOW = API_IP_ALLOW
@@ -70,6 +71,11 @@ OSTIARY = ModuleSpec(
         ),
         AclSpec(Right.DOMAINS_MANAGE, "Users", description="User domains (at the root)"),
         AclSpec(Right.CLIENTS_MANAGE, "Applications", description="Register and change clients"),
+        AclSpec(
+            Right.MESSAGES_MANAGE,
+            "Messages",
+            description="Message templates and the outbox (instance-wide ones at the root)",
+        ),
         AclSpec(Right.AUDIT_READ, "Audit", description="Read the audit log"),
         AclSpec(Right.AUTHZ_CHECK, "Authorization", description="Ask for decisions about others"),
         AclSpec(
