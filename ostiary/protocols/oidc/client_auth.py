@@ -1,19 +1,28 @@
 """Client authentication at the token, introspection and revocation endpoints (RFC 6749 §2.3:
 client_secret_basic, client_secret_post; RFC 7523 §2.2: private_key_jwt; ``none`` for public
-clients, which then prove themselves with PKCE)."""
+clients, which then prove themselves with PKCE).
+
+A client assertion is accepted once (RFC 7523 §3, OpenID Connect Core §9): its ``jti`` is
+recorded for the client until the assertion expires, and a second use is refused. Assertions
+therefore must carry ``jti`` and ``exp``, and may live at most ``MAX_ASSERTION_SECONDS``.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
+import math
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ostiary.audit.actor import Actor
 from ostiary.authn.passwords import Passwords
@@ -23,9 +32,15 @@ from ostiary.db.session import OstiarySession
 from ostiary.db.types import utcnow
 from ostiary.protocols.oidc.authorization import find_client
 from ostiary.protocols.oidc.errors import OAuthError
+from ostiary.protocols.oidc.models import UsedClientAssertion
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_ALGS = ["ES256", "RS256", "PS256", "EdDSA"]
+# How long an assertion may live: its jti is remembered that long.
+MAX_ASSERTION_SECONDS = 300
+# Clock difference tolerated for nbf and iat in the future.
+CLOCK_SKEW_SECONDS = 60
+MAX_JTI_LENGTH = 255
 
 
 def _invalid(description: str) -> OAuthError:
@@ -126,9 +141,60 @@ def _by_assertion(
         raise _invalid("the client assertion must have iss and sub equal to the client_id")
     if token_endpoint not in audiences and issuer not in audiences:
         raise _invalid("the client assertion is for another audience")
-    if not isinstance(claims.get("exp"), int) or claims["exp"] <= now or claims["exp"] > now + 600:
-        raise _invalid("the client assertion is expired or lives too long")
+    exp = _numeric_date(claims.get("exp"))
+    if exp is None:
+        raise _invalid("the client assertion must have an exp")
+    if exp <= now or exp > now + MAX_ASSERTION_SECONDS:
+        raise _invalid(
+            f"the client assertion is expired or lives longer than {MAX_ASSERTION_SECONDS} seconds"
+        )
+    for early in ("nbf", "iat"):
+        value = claims.get(early)
+        when = _numeric_date(value)
+        if value is not None and (when is None or when > now + CLOCK_SKEW_SECONDS):
+            raise _invalid(f"the client assertion's {early} is not a time in the past")
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH:
+        raise _invalid(f"the client assertion must have a jti of 1 to {MAX_JTI_LENGTH} characters")
+    if not spend_assertion(session, client, jti, exp):
+        raise _invalid("the client assertion was used before")
     return client
+
+
+def spend_assertion(session: OstiarySession, client: Client, jti: str, exp: int) -> bool:
+    """Record the assertion's jti for the client until ``exp``; False when it was recorded
+    already. Committed at once, so that the assertion is spent even if the request fails later.
+
+    The primary key (client, jti) decides between simultaneous uses: the second insert waits
+    for the first and then finds the row there. The client's expired rows go on the way.
+    """
+    row = {
+        "client_id": client.id,
+        "jti": jti,
+        "expires_at": datetime.fromtimestamp(exp, UTC),
+    }
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    with session.atomic():
+        session.execute(
+            delete(UsedClientAssertion).where(
+                UsedClientAssertion.client_id == client.id,
+                UsedClientAssertion.expires_at <= utcnow(),
+            )
+        )
+        inserted = session.execute(
+            insert(UsedClientAssertion)
+            .values(**row)
+            .on_conflict_do_nothing()
+            .returning(UsedClientAssertion.jti)
+        ).first()
+    return inserted is not None
+
+
+def _numeric_date(value: object) -> int | None:
+    """Seconds since the epoch (RFC 7519 NumericDate, which may have a fraction)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return int(value)
 
 
 def _peek_claims(assertion: str) -> dict[str, Any]:

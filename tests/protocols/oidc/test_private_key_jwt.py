@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey
+from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
 from ostiary.app import create_app
+from ostiary.db.types import utcnow
+from ostiary.protocols.oidc.models import UsedClientAssertion
 from ostiary.runtime import Runtime
 from tests.conftest import LOCAL_CLIENT
 from tests.protocols.oidc.conftest import make_client, make_world
@@ -47,17 +51,19 @@ def api(runtime: Runtime, key: ECKey) -> Any:
         yield client
 
 
-def assertion(key: ECKey, **changes: Any) -> str:
+def assertion(key: ECKey, audience: str = TOKEN_URL, **changes: Any) -> str:
+    """A signed client assertion of ``machine``; a change to None leaves the claim out."""
     now = int(time.time())
-    claims = {
+    claims: dict[str, Any] = {
         "iss": "machine",
         "sub": "machine",
-        "aud": TOKEN_URL,
+        "aud": audience,
         "iat": now,
         "exp": now + 60,
         "jti": uuid.uuid4().hex,
     }
     claims.update(changes)
+    claims = {k: v for k, v in claims.items() if v is not None}
     return jwt.encode({"alg": "ES256", "kid": "client-key-1"}, claims, key)
 
 
@@ -87,6 +93,15 @@ def test_a_signed_assertion_authenticates(api: TestClient, key: ECKey) -> None:
         {"sub": "someone-else"},
         {"exp": int(time.time()) - 10},
         {"exp": int(time.time()) + 3600},
+        {"exp": int(time.time()) + 330},
+        {"exp": None},
+        {"exp": "soon"},
+        {"jti": None},
+        {"jti": ""},
+        {"jti": 42},
+        {"jti": "x" * 256},
+        {"nbf": int(time.time()) + 240},
+        {"iat": int(time.time()) + 240},
     ],
 )
 def test_wrong_assertions_are_refused(api: TestClient, key: ECKey, changes: dict[str, Any]) -> None:
@@ -110,3 +125,48 @@ def test_a_secret_is_not_accepted_for_this_client(api: TestClient) -> None:
         },
     )
     assert response.status_code == 401
+
+
+def test_an_assertion_is_accepted_once(api: TestClient, key: ECKey) -> None:
+    signed = assertion(key)
+    assert request_token(api, signed).status_code == 200
+    replayed = request_token(api, signed)
+    assert replayed.status_code == 401 and replayed.json()["error"] == "invalid_client"
+    # Nor at another endpoint that takes client authentication.
+    introspected = api.post(
+        "/oauth2/introspect",
+        data={"token": "x", "client_assertion_type": JWT_BEARER, "client_assertion": signed},
+    )
+    assert introspected.status_code == 401
+
+
+def test_a_new_assertion_with_the_same_jti_is_refused(api: TestClient, key: ECKey) -> None:
+    assert request_token(api, assertion(key, jti="once")).status_code == 200
+    again = request_token(api, assertion(key, jti="once", exp=int(time.time()) + 120))
+    assert again.status_code == 401 and again.json()["error"] == "invalid_client"
+
+
+def test_the_assertion_is_spent_even_when_the_request_fails(api: TestClient, key: ECKey) -> None:
+    signed = assertion(key)
+    refused = api.post(
+        "/oauth2/token",
+        data={
+            "grant_type": "client_credentials",
+            "scope": "not-allowed",
+            "client_assertion_type": JWT_BEARER,
+            "client_assertion": signed,
+        },
+    )
+    assert refused.json()["error"] == "invalid_scope"
+    assert request_token(api, signed).json()["error"] == "invalid_client"
+
+
+def test_expired_assertion_ids_are_purged(api: TestClient, key: ECKey, runtime: Runtime) -> None:
+    assert request_token(api, assertion(key, jti="old")).status_code == 200
+    with runtime.sessions() as session, session.atomic():
+        session.execute(
+            update(UsedClientAssertion).values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    assert request_token(api, assertion(key, jti="new")).status_code == 200
+    with runtime.sessions() as session:
+        assert session.scalars(select(UsedClientAssertion.jti)).all() == ["new"]
