@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,15 +17,18 @@ from ostiary.api.v1 import (
     contexts,
     domains,
     groups,
+    message_templates,
+    messages,
     modules,
     templates,
     user_access,
     users,
 )
+from ostiary.messages.outbox import start_worker
 from ostiary.protocols.oidc import routes as oidc_routes
 from ostiary.runtime import Runtime
 from ostiary.settings import Settings
-from ostiary.web import login, setup
+from ostiary.web import dev_outbox, login, setup
 
 API_PREFIX = "/api/v1"
 
@@ -35,7 +39,10 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        worker = start_worker(runtime)
         yield
+        if worker is not None:
+            await asyncio.to_thread(worker.stop)
         if owns_runtime:
             runtime.close()
 
@@ -62,6 +69,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         modules,
         templates,
         clients,
+        message_templates,
+        messages,
         authz,
         audit,
     )
@@ -71,4 +80,5 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(oidc_routes.router)
     app.include_router(login.router)
     app.include_router(setup.router)
+    app.include_router(dev_outbox.router)
     return app

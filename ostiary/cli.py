@@ -85,7 +85,19 @@ def serve(
         proxy_headers=bool(trusted),
         forwarded_allow_ips=trusted or None,
         log_level="info",
+        log_config=_log_config(),
     )
+
+
+def _log_config() -> dict[str, object]:
+    """Uvicorn's logging, and Ostiary's own loggers (the message worker, the outbox) beside it."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["ostiary"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 @app.command()
@@ -239,6 +251,31 @@ def keys_rotate(
             until = key.unpublish_at.isoformat() if key.unpublish_at else "never"
             line += f"; {', '.join(key.retired_kids)} stops signing then, published until {until}"
         out.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+messages_app = typer.Typer(no_args_is_help=True, help="The outbox of e-mail and SMS messages.")
+app.add_typer(messages_app, name="messages")
+
+
+@messages_app.command("send-pending")
+def messages_send_pending(
+    limit: Annotated[int | None, typer.Option(min=1, help="Send at most this many")] = None,
+) -> None:
+    """Send the messages that are due now, once (what the server's worker does all along)."""
+    from ostiary.messages.delivery import ConfigurationError
+    from ostiary.messages.outbox import MessageWorker
+
+    runtime = _runtime()
+    prepare(runtime)
+    try:
+        report = MessageWorker(runtime).run_once(limit)
+    except ConfigurationError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        runtime.close()
+    out.print(
+        f"sent {report.sent}, to retry {report.retrying}, failed {report.failed}", highlight=False
+    )
 
 
 def main() -> None:

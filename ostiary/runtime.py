@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -26,6 +27,8 @@ class Runtime:
     basic: BasicAuthenticator = field(init=False)
     rights: RightsCache = field(init=False)
     keys: KeyRing = field(init=False)
+    # Set when a transaction that queued messages commits: wakes this process's message worker.
+    messages_due: threading.Event = field(init=False, default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         verified = VerifiedCredentials(self.settings.effective_secret_key)

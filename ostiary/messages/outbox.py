@@ -1,0 +1,292 @@
+"""The outbox: messages wait in the database until a worker sends them.
+
+A worker claims one due message at a time by setting a lease (``claimed_until``) in a short
+transaction: on PostgreSQL with ``SELECT ... FOR UPDATE SKIP LOCKED``, so that workers on several
+nodes take different messages without waiting for each other; on SQLite inside the write lock that
+every transaction takes (``BEGIN IMMEDIATE``), so that claims are serialised. It then sends with no
+transaction open, and records the outcome in a second transaction at once. See
+docs/messages.md, "The outbox", for what this guarantees.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+
+from ostiary.audit.actor import Actor
+from ostiary.audit.services import AuditLog
+from ostiary.db.session import OstiarySession
+from ostiary.db.types import utcnow
+from ostiary.messages.delivery import Delivery, DeliveryError, Outgoing, Transport
+from ostiary.messages.models import Message, MessageState
+from ostiary.messages.purposes import Channel
+from ostiary.runtime import Runtime
+
+logger = logging.getLogger("ostiary.messages")
+
+Clock = Callable[[], datetime]
+
+
+def mask_recipient(recipient: str) -> str:
+    """What may be shown of an address: ``j***@example.com``, ``+41*******00``."""
+    if "@" in recipient:
+        local, _, domain = recipient.rpartition("@")
+        return f"{local[:1]}***@{domain}"
+    if len(recipient) <= 5:
+        return "*" * len(recipient)
+    return recipient[:3] + "*" * (len(recipient) - 5) + recipient[-2:]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A message this worker holds until ``until``."""
+
+    message: Outgoing
+    token: uuid.UUID
+    attempts: int
+    until: datetime
+    user_id: uuid.UUID | None
+    context_id: uuid.UUID | None
+
+
+@dataclass
+class Report:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.retrying + self.failed
+
+
+class Outbox:
+    """Claiming and settling messages; every method runs its own short transaction."""
+
+    def __init__(self, runtime: Runtime, *, clock: Clock = utcnow) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
+        self.clock = clock
+
+    def _session(self) -> OstiarySession:
+        return self.runtime.sessions()
+
+    def _due(self, now: datetime):  # type: ignore[no-untyped-def]
+        return (
+            select(Message)
+            .where(
+                Message.state == MessageState.PENDING,
+                Message.due_at <= now,
+                or_(Message.claimed_until.is_(None), Message.claimed_until <= now),
+            )
+            .order_by(Message.due_at, Message.id)
+        )
+
+    def claim(self) -> Claim | None:
+        """Take the next due message for one send attempt, or None when nothing is due."""
+        max_attempts = self.settings.message_max_attempts
+        with self._session() as session, session.atomic():
+            while True:
+                now = self.clock()
+                row = session.scalars(
+                    self._due(now).limit(1).with_for_update(skip_locked=True)
+                ).first()
+                if row is None:
+                    return None
+                if row.attempts >= max_attempts:
+                    # Its last attempt was claimed and never settled: the worker died.
+                    self._give_up(session, row, "the last attempt did not finish (lease expired)")
+                    continue
+                row.attempts += 1
+                row.claim_token = uuid.uuid4()
+                row.claimed_until = now + timedelta(seconds=self.settings.message_lease_seconds)
+                return Claim(
+                    Outgoing(
+                        id=row.id,
+                        purpose=row.purpose,
+                        channel=Channel(row.channel),
+                        language=row.language,
+                        recipient=row.recipient,
+                        subject=row.subject,
+                        text=row.text or "",
+                        html=row.html,
+                    ),
+                    row.claim_token,
+                    row.attempts,
+                    row.claimed_until,
+                    row.user_id,
+                    row.context_id,
+                )
+
+    def mark_sent(self, claim: Claim, transport: Transport) -> bool:
+        """Settle a sent message. False when the claim was lost meanwhile (the lease ran out
+        and another worker took the message): then it may be sent twice."""
+        keep = transport.name == "outbox"
+        values: dict[str, object] = {
+            "state": MessageState.SENT,
+            "sent_at": self.clock(),
+            "claimed_until": None,
+            "claim_token": None,
+            "transport": transport.name,
+            "last_error": None,
+        }
+        if not keep:
+            values.update(
+                subject=None,
+                text=None,
+                html=None,
+                recipient=mask_recipient(claim.message.recipient),
+            )
+        with self._session() as session, session.atomic():
+            result = session.execute(
+                update(Message)
+                .where(Message.id == claim.message.id, Message.claim_token == claim.token)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            logger.warning(
+                "message %s was sent after its lease ran out; another worker may send it again",
+                claim.message.id,
+            )
+            return False
+        return True
+
+    def mark_failed(self, claim: Claim, error: DeliveryError) -> str:
+        """Settle a failed attempt: retried later with a growing delay, or given up.
+
+        Returns "retrying", "failed" or "lost" (the claim had run out meanwhile)."""
+        reason = str(error).replace(
+            claim.message.recipient, mask_recipient(claim.message.recipient)
+        )
+        with self._session() as session, session.atomic():
+            row = session.get(Message, claim.message.id, with_for_update=True)
+            if row is None or row.claim_token != claim.token or row.state != MessageState.PENDING:
+                return "lost"
+            if error.permanent or row.attempts >= self.settings.message_max_attempts:
+                self._give_up(session, row, reason)
+                return "failed"
+            delay = min(
+                self.settings.message_retry_seconds * 2 ** (row.attempts - 1),
+                self.settings.message_retry_max_seconds,
+            )
+            row.due_at = self.clock() + timedelta(seconds=delay)
+            row.claimed_until = None
+            row.claim_token = None
+            row.last_error = reason[:1000]
+            return "retrying"
+
+    def _give_up(self, session: OstiarySession, row: Message, reason: str) -> None:
+        row.state = MessageState.FAILED
+        row.failed_at = self.clock()
+        row.claimed_until = None
+        row.claim_token = None
+        row.last_error = reason[:1000]
+        if row.transport != "outbox":
+            row.subject = row.text = row.html = None
+            row.recipient = mask_recipient(row.recipient)
+        AuditLog(session).record(
+            Actor.system(),
+            "message.failed",
+            target_type="message",
+            target_id=row.id,
+            context_id=row.context_id,
+            changes={
+                "purpose": row.purpose,
+                "channel": row.channel,
+                "recipient": mask_recipient(row.recipient),
+                "user_id": str(row.user_id) if row.user_id else None,
+                "attempts": row.attempts,
+                "error": row.last_error,
+            },
+        )
+
+
+class MessageWorker:
+    """Sends due messages: ``run_once`` until nothing is due, or ``start`` a thread that does so
+    whenever woken (a transaction that queued a message commits) and every poll interval."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        delivery: Delivery | None = None,
+        *,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.runtime = runtime
+        self.delivery = delivery or Delivery.from_settings(runtime.settings)
+        self.outbox = Outbox(runtime, clock=clock)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def send_one(self, claim: Claim) -> str:
+        transport = self.delivery.transport_for(claim.message.channel)
+        try:
+            if transport is None:
+                raise DeliveryError(f"no delivery is configured for {claim.message.channel}")
+            transport.send(claim.message)
+        except DeliveryError as exc:
+            outcome = self.outbox.mark_failed(claim, exc)
+            log = logger.error if outcome == "failed" else logger.warning
+            log("message %s attempt %d: %s (%s)", claim.message.id, claim.attempts, exc, outcome)
+            return outcome
+        self.outbox.mark_sent(claim, transport)
+        return "sent"
+
+    def run_once(self, limit: int | None = None) -> Report:
+        """Send what is due now (at most ``limit`` messages)."""
+        report = Report()
+        while not self._stop.is_set() and (limit is None or report.handled < limit):
+            claim = self.outbox.claim()
+            if claim is None:
+                break
+            outcome = self.send_one(claim)
+            if outcome == "sent":
+                report.sent += 1
+            elif outcome == "failed":
+                report.failed += 1
+            else:
+                report.retrying += 1
+        return report
+
+    # -- the background thread ------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="ostiary-messages", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30) -> None:
+        self._stop.set()
+        self.runtime.messages_due.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _loop(self) -> None:
+        wakeup = self.runtime.messages_due
+        poll = self.runtime.settings.message_poll_seconds
+        while not self._stop.is_set():
+            wakeup.clear()
+            try:
+                self.run_once()
+            except Exception:
+                logger.exception("the message worker failed; it tries again")
+            wakeup.wait(poll)
+
+
+def start_worker(runtime: Runtime) -> MessageWorker | None:
+    """This process's worker, running, unless ``OSTIARY_MESSAGE_WORKER`` is off."""
+    if not runtime.settings.message_worker:
+        return None
+    worker = MessageWorker(runtime)
+    worker.start()
+    return worker
