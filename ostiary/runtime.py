@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
+from ostiary.access.admin import Standings
 from ostiary.access.cache import RightsCache
 from ostiary.access.evaluation import RightsEvaluator
 from ostiary.authn.basic import BasicAuthenticator, VerifiedCredentials
 from ostiary.authn.passwords import Passwords
-from ostiary.db.engine import make_engine
+from ostiary.db.engine import make_engine, reading_engine
 from ostiary.db.session import OstiarySession, make_session_factory
 from ostiary.keys.services import KeyRing
 from ostiary.settings import Settings
@@ -24,8 +25,11 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[OstiarySession]
     passwords: Passwords
+    # Sessions that only read (see ``ostiary.db.engine.reading_engine``).
+    read_sessions: sessionmaker[OstiarySession] = field(init=False)
     basic: BasicAuthenticator = field(init=False)
     rights: RightsCache = field(init=False)
+    standings: Standings = field(init=False)
     keys: KeyRing = field(init=False)
     # Set when a transaction that queued messages commits: wakes this process's message worker.
     messages_due: threading.Event = field(init=False, default_factory=threading.Event)
@@ -34,6 +38,8 @@ class Runtime:
         verified = VerifiedCredentials(self.settings.effective_secret_key)
         self.basic = BasicAuthenticator(self.passwords, verified)
         self.rights = RightsCache(direct_user_rights=self.settings.direct_user_rights)
+        self.standings = Standings(self.rights)
+        self.read_sessions = make_session_factory(reading_engine(self.engine))
         self.keys = KeyRing(self.settings.effective_secret_key)
 
     @classmethod

@@ -7,20 +7,21 @@ Objects outside every such subtree are answered as absent, and the attempt is au
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
+from ostiary.access import epochs
 from ostiary.access.cache import RightsCache
 from ostiary.access.catalogue import OSTIARY_MODULE, Right
+from ostiary.access.evaluation import EffectiveRights
+from ostiary.access.subjects import ContextRef, RightsHolder, RightsPlace, contexts_of
 from ostiary.access.values import address_allowed
 from ostiary.audit.actor import Actor
-from ostiary.contexts.models import Context
 from ostiary.db.session import OstiarySession
 from ostiary.errors import Forbidden, NotFound, Refusal
-from ostiary.users.models import Membership, User
 
 OUT_OF_REACH = "access.out_of_reach"
 
@@ -42,10 +43,10 @@ class AdminScope:
         """For queries: None when everything is in reach."""
         return None if self.unrestricted else self.paths
 
-    def covers(self, context: Context) -> bool:
+    def covers(self, context: RightsPlace) -> bool:
         return any(context.path.startswith(path) for path in self.paths)
 
-    def covers_user(self, memberships: Sequence[Context]) -> bool:
+    def covers_user(self, memberships: Sequence[RightsPlace]) -> bool:
         """A user is in reach through any of their contexts; one with none only from the root."""
         if not memberships:
             return self.unrestricted
@@ -65,7 +66,7 @@ class AdminScope:
             ),
         )
 
-    def require(self, context: Context, *, what: str = "context") -> None:
+    def require(self, context: RightsPlace, *, what: str = "context") -> None:
         if not self.covers(context):
             raise self.refuse(what, context.id, context.id)
 
@@ -74,40 +75,94 @@ class AdminScope:
             raise Forbidden(f"{what} needs the '{self.right}' right at the root")
 
 
-class AdminAuthorizer:
-    def __init__(self, session: OstiarySession, rights: RightsCache) -> None:
-        self.session = session
-        self.rights = rights
+@dataclass(frozen=True)
+class Standing:
+    """A user's ``ostiary`` rights in each context they belong to (contexts in tree order)."""
 
-    def scope(self, user: User, right: str, actor: Actor) -> AdminScope:
+    places: tuple[tuple[ContextRef, EffectiveRights], ...]
+
+    def scope(self, right: str, actor: Actor) -> AdminScope:
         paths: list[str] = []
         root_path: str | None = None
-        for context in self.memberships_of(user):
+        for context, rights in self.places:
             if context.parent_id is None:
                 root_path = context.path
             if any(context.path.startswith(path) for path in paths):
                 continue
-            rights = self.rights.effective(self.session, user, context, OSTIARY_MODULE)
             allowed_from = rights.text(Right.API_IP_ALLOW)
             if rights.allows(right) and address_allowed(allowed_from, actor.client_address):
                 paths.append(context.path)
         return AdminScope(actor, right, tuple(paths), root_path)
 
-    def require(self, user: User, right: str, actor: Actor) -> AdminScope:
-        """The caller's scope for ``right``; refused when it reaches nowhere."""
-        scope = self.scope(user, right, actor)
-        if not scope.paths:
-            raise Forbidden(
-                f"this needs the '{right}' right of the {OSTIARY_MODULE} module, "
-                "granted in a context and allowed from this address"
-            )
-        return scope
 
-    def memberships_of(self, user: User) -> Sequence[Context]:
+class Standings:
+    """Per process, like ``RightsCache``: a user's standing until a change that affects it.
+
+    An entry is valid while the counters of the global scope, the user and each of their
+    contexts are as they were; a membership change moves the user's, so one statement checks
+    it. The counters are read before the rights are computed, so that a change racing with
+    the computation makes the entry stale rather than wrong.
+    """
+
+    def __init__(self, rights: RightsCache, *, max_entries: int = 10_000) -> None:
+        self.rights = rights
+        self.max_entries = max_entries
+        self._entries: OrderedDict[uuid.UUID, tuple[tuple[str, ...], tuple[int, ...], Standing]] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()
+
+    def of(self, session: OstiarySession, user: RightsHolder) -> Standing:
+        with self._lock:
+            cached = self._entries.get(user.id)
+        if cached is not None:
+            scopes, seen, standing = cached
+            if epochs.read_scopes(session, scopes) == seen:
+                with self._lock:
+                    self._entries.move_to_end(user.id)
+                return standing
+        contexts = contexts_of(session.core(), user.id)
+        scopes = (epochs.GLOBAL, epochs.user_scope(user.id)) + tuple(
+            epochs.context_scope(c.id) for c in contexts
+        )
+        seen = epochs.read_scopes(session, scopes)
+        standing = Standing(
+            tuple((c, self.rights.effective(session, user, c, OSTIARY_MODULE)) for c in contexts)
+        )
+        with self._lock:
+            self._entries[user.id] = (scopes, seen, standing)
+            self._entries.move_to_end(user.id)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return standing
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+class AdminAuthorizer:
+    def __init__(self, session: OstiarySession, standings: Standings) -> None:
+        self.session = session
+        self.standings = standings
+
+    def scope(self, user: RightsHolder, right: str, actor: Actor) -> AdminScope:
+        return self.standings.of(self.session, user).scope(right, actor)
+
+    def require(self, user: RightsHolder, right: str, actor: Actor) -> AdminScope:
+        """The caller's scope for ``right``; refused when it reaches nowhere."""
+        return require(self.scope(user, right, actor))
+
+    def memberships_of(self, user: RightsHolder) -> Sequence[ContextRef]:
         """The user's contexts in tree order."""
-        return self.session.scalars(
-            select(Context)
-            .join(Membership, Membership.context_id == Context.id)
-            .where(Membership.user_id == user.id)
-            .order_by(Context.path)
-        ).all()
+        return contexts_of(self.session.core(), user.id)
+
+
+def require(scope: AdminScope) -> AdminScope:
+    """``scope`` when it reaches somewhere; refused otherwise."""
+    if not scope.paths:
+        raise Forbidden(
+            f"this needs the '{scope.right}' right of the {OSTIARY_MODULE} module, "
+            "granted in a context and allowed from this address"
+        )
+    return scope

@@ -7,17 +7,25 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ostiary.access import epochs
 from ostiary.access.evaluation import AclInfo, EffectiveRights, ModuleSnapshot, RightsEvaluator
 from ostiary.access.models import USER_PREFERENCES, Acl, Module
-from ostiary.contexts.models import Context
+from ostiary.access.subjects import RightsHolder, RightsPlace
 from ostiary.db.session import OstiarySession
 from ostiary.errors import NotFound
-from ostiary.users.models import User
 
 CacheKey = tuple[uuid.UUID, uuid.UUID, str, frozenset[str]]
+
+_MODULE = select(Module.id, Module.context_types, Module.access_right).where(
+    Module.key == bindparam("key")
+)
+_ACLS = (
+    select(Acl.id, Acl.key, Acl.type)
+    .where(Acl.module_id == bindparam("module_id"), Acl.category != USER_PREFERENCES)
+    .order_by(Acl.key)
+)
 
 
 class RightsCache:
@@ -36,8 +44,8 @@ class RightsCache:
     def effective(
         self,
         session: OstiarySession,
-        user: User,
-        context: Context,
+        user: RightsHolder,
+        context: RightsPlace,
         module_key: str,
         *,
         external_roles: Iterable[str] = (),
@@ -64,16 +72,11 @@ class RightsCache:
         if cached is not None and cached[0] == global_epoch:
             return cached[1]
         # Plain rows, not ORM objects: catalogues run to hundreds of rights.
-        found = session.execute(
-            select(Module.id, Module.context_types, Module.access_right).where(Module.key == key)
-        ).one_or_none()
+        db = session.core()
+        found = db.execute(_MODULE, {"key": key}).one_or_none()
         if found is None:
             raise NotFound(f"no module with key '{key}'", field="module")
-        acls = session.execute(
-            select(Acl.id, Acl.key, Acl.type)
-            .where(Acl.module_id == found.id, Acl.category != USER_PREFERENCES)
-            .order_by(Acl.key)
-        )
+        acls = db.execute(_ACLS, {"module_id": found.id})
         snapshot = ModuleSnapshot(
             key,
             tuple(found.context_types),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -11,6 +10,7 @@ from sqlalchemy import select
 from ostiary.access.cache import RightsCache
 from ostiary.access.evaluation import EffectiveRights
 from ostiary.access.models import Module
+from ostiary.access.subjects import RightsPlace, find_context, find_user
 from ostiary.access.values import API_IP_ALLOW, address_allowed
 from ostiary.contexts.models import Context
 from ostiary.db.session import OstiarySession
@@ -34,16 +34,6 @@ class Answer:
     reason: str
 
 
-def _by_id_or(model: type, column: str, ref: str, session: OstiarySession) -> object | None:
-    try:
-        found = session.get(model, uuid.UUID(ref))
-        if found is not None:
-            return found
-    except ValueError:
-        pass
-    return session.scalars(select(model).where(getattr(model, column) == ref)).one_or_none()
-
-
 class Decider:
     def __init__(
         self, session: OstiarySession, rights: RightsCache, visible_paths: Sequence[str] | None
@@ -53,11 +43,12 @@ class Decider:
         self.visible_paths = visible_paths
 
     def answer(self, question: Question) -> Answer:
-        user = _by_id_or(User, "username", question.user.lower(), self.session)
-        context = _by_id_or(Context, "key", question.context, self.session)
-        if not isinstance(context, Context) or not self._visible(context):
+        db = self.session.core()
+        context = find_context(db, question.context)
+        if context is None or not self._visible(context):
             return Answer(False, None, "no such context")
-        if not isinstance(user, User):
+        user = find_user(db, question.user)
+        if user is None:
             return Answer(False, None, "no such user")
         if user.status != UserStatus.ACTIVE:
             return Answer(False, None, f"the user is {user.status}")
@@ -85,7 +76,7 @@ class Decider:
             return Answer(True, decision.value, f"set by {decision.group or decision.step}")
         return Answer(False, decision.value, "not granted")
 
-    def _visible(self, context: Context) -> bool:
+    def _visible(self, context: RightsPlace) -> bool:
         return self.visible_paths is None or any(
             context.path.startswith(p) for p in self.visible_paths
         )

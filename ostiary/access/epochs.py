@@ -10,9 +10,9 @@ tables raise the global counter, since their rows are not known.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Delete, Update, event, inspect, select
+from sqlalchemy import Delete, Update, bindparam, event, inspect, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
@@ -93,15 +93,25 @@ def bump(session: Session, scopes: Iterable[str]) -> None:
         session.connection().execute(stmt)
 
 
+_READ = select(RightsEpoch.scope, RightsEpoch.epoch).where(
+    RightsEpoch.scope.in_(bindparam("scopes", expanding=True))
+)
+
+
+def read_scopes(session: Session, scopes: Sequence[str]) -> tuple[int, ...]:
+    """The current counters of ``scopes``, in their order (0 for one never raised)."""
+    session.flush()  # counters move in the flush; pending changes must have moved them
+    rows = session.connection().execute(_READ, {"scopes": list(scopes)})
+    found = {scope: epoch for scope, epoch in rows}
+    return tuple(found.get(scope, 0) for scope in scopes)
+
+
 def read(session: Session, user_id: uuid.UUID, context_id: uuid.UUID) -> tuple[int, int, int]:
-    wanted = (GLOBAL, context_scope(context_id), user_scope(user_id))
-    found = dict(
-        (scope, epoch)
-        for scope, epoch in session.execute(
-            select(RightsEpoch.scope, RightsEpoch.epoch).where(RightsEpoch.scope.in_(wanted))
-        )
+    """The counters that cached rights of ``user_id`` in ``context_id`` depend on."""
+    global_, context, user = read_scopes(
+        session, (GLOBAL, context_scope(context_id), user_scope(user_id))
     )
-    return (found.get(wanted[0], 0), found.get(wanted[1], 0), found.get(wanted[2], 0))
+    return (global_, context, user)
 
 
 def _changed(obj: object, session: Session) -> bool:

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, select
+from sqlalchemy import bindparam, select
 
 from ostiary.access.models import (
     USER_PREFERENCES,
@@ -25,10 +25,10 @@ from ostiary.access.models import (
     UserGroup,
     UserRight,
 )
+from ostiary.access.subjects import RightsHolder, RightsPlace
 from ostiary.access.values import TRUE, RightValue, present
-from ostiary.contexts.models import Context
 from ostiary.db.session import OstiarySession
-from ostiary.users.models import DomainKind, Membership, User
+from ostiary.users.models import Membership
 
 
 class Step(enum.StrEnum):
@@ -117,6 +117,27 @@ class ModuleSnapshot:
 # The value of a right so far, the step that set it, and the group it came from.
 Slot = tuple[str | None, Step, str | None]
 
+_GROUP_VALUES = (
+    select(UserGroup.name, GroupRight.acl_id, GroupRight.value)
+    .join(GroupRight, GroupRight.group_id == UserGroup.id)
+    .where(UserGroup.context_id == bindparam("context_id"))
+)
+_E1_VALUES = _GROUP_VALUES.where(UserGroup.role.in_(bindparam("roles", expanding=True)))
+_E2_VALUES = _GROUP_VALUES.where(
+    UserGroup.id.in_(
+        select(GroupMember.group_id).where(GroupMember.user_id == bindparam("user_id"))
+    )
+)
+_DIRECT_VALUES = select(UserRight.acl_id, UserRight.value).where(
+    UserRight.user_id == bindparam("user_id"), UserRight.context_id == bindparam("context_id")
+)
+_POLICY_VALUES = select(PolicyRight.acl_id, PolicyRight.value).where(
+    PolicyRight.context_id == bindparam("context_id")
+)
+_MEMBERSHIP = select(Membership.user_id).where(
+    Membership.user_id == bindparam("user_id"), Membership.context_id == bindparam("context_id")
+)
+
 
 class RightsEvaluator:
     def __init__(self, session: OstiarySession, *, direct_user_rights: bool) -> None:
@@ -125,34 +146,34 @@ class RightsEvaluator:
 
     def evaluate(
         self,
-        user: User,
-        context: Context,
+        user: RightsHolder,
+        context: RightsPlace,
         module: Module | ModuleSnapshot,
         *,
         external_roles: Iterable[str] = (),
     ) -> EffectiveRights:
         snapshot = module if isinstance(module, ModuleSnapshot) else ModuleSnapshot.of(module)
         by_id = snapshot.by_id
+        db = self.session.core()
+        where = {"user_id": user.id, "context_id": context.id}
         # Only rights that some step sets; the rest keep their default decision.
         slots: dict[str, Slot] = {}
 
-        roles = set(external_roles)
-        if roles and user.domain.kind == DomainKind.DELEGATED:
-            e1 = UserGroup.role.in_(roles)
-            self._overlay(slots, by_id, self._group_values(context, e1), Step.E1)
-        e2 = UserGroup.id.in_(select(GroupMember.group_id).where(GroupMember.user_id == user.id))
-        self._overlay(slots, by_id, self._group_values(context, e2), Step.E2)
+        roles = sorted(set(external_roles))
+        if roles and user.delegated:
+            e1 = db.execute(_E1_VALUES, {"context_id": context.id, "roles": roles})
+            self._overlay(slots, by_id, _alphabetical(e1), Step.E1)
+        e2 = db.execute(_E2_VALUES, where)
+        self._overlay(slots, by_id, _alphabetical(e2), Step.E2)
         if self.direct_user_rights:
-            direct = select(UserRight.acl_id, UserRight.value).where(
-                UserRight.user_id == user.id, UserRight.context_id == context.id
-            )
-            self._overlay(
-                slots, by_id, [(None, a, v) for a, v in self.session.execute(direct)], Step.E3
-            )
+            direct = db.execute(_DIRECT_VALUES, where)
+            self._overlay(slots, by_id, [(None, a, v) for a, v in direct], Step.E3)
         if context.has_access_policy:
-            self._cap(slots, by_id, context)
+            policy = db.execute(_POLICY_VALUES, {"context_id": context.id})
+            self._cap(slots, by_id, policy)
 
-        denial = self._denial(user, context, snapshot, slots)
+        member = db.execute(_MEMBERSHIP, where).first() is not None
+        denial = self._denial(member, context, snapshot, slots)
         if denial:
             return EffectiveRights(
                 snapshot.key, str(context.id), False, dict(snapshot.closed), denial
@@ -164,19 +185,6 @@ class RightsEvaluator:
         return EffectiveRights(snapshot.key, str(context.id), True, decisions, None)
 
     # -- parts ---------------------------------------------------------------------------
-
-    def _group_values(
-        self, context: Context, which: object
-    ) -> list[tuple[str | None, uuid.UUID, str]]:
-        """(group name, acl id, value) of the chosen groups, groups in alphabetical order."""
-        stmt: Select[tuple[str, uuid.UUID, str]] = (
-            select(UserGroup.name, GroupRight.acl_id, GroupRight.value)
-            .join(GroupRight, GroupRight.group_id == UserGroup.id)
-            .where(UserGroup.context_id == context.id, which)  # type: ignore[arg-type]
-        )
-        rows = [(name, acl_id, value) for name, acl_id, value in self.session.execute(stmt)]
-        # Sorted here, not by the database, so that both databases order names alike.
-        return sorted(rows, key=lambda row: (row[0].casefold(), row[0]))
 
     @staticmethod
     def _overlay(
@@ -190,14 +198,14 @@ class RightsEvaluator:
             if acl is not None:
                 slots[acl.key] = (value, step, group)
 
+    @staticmethod
     def _cap(
-        self, slots: dict[str, Slot], by_id: dict[uuid.UUID, AclInfo], context: Context
+        slots: dict[str, Slot],
+        by_id: dict[uuid.UUID, AclInfo],
+        policy: Iterable[tuple[uuid.UUID, str]],
     ) -> None:
         """A right the policy does not grant becomes unset."""
-        policy = select(PolicyRight.acl_id, PolicyRight.value).where(
-            PolicyRight.context_id == context.id
-        )
-        granted = {by_id[a].key: v for a, v in self.session.execute(policy) if a in by_id}
+        granted = {by_id[a].key: v for a, v in policy if a in by_id}
         types = {acl.key: acl.type for acl in by_id.values()}
         for key, (value, _step, _group) in list(slots.items()):
             allowed = granted.get(key)
@@ -206,13 +214,27 @@ class RightsEvaluator:
             ):
                 slots[key] = (None, Step.POLICY, None)
 
+    @staticmethod
     def _denial(
-        self, user: User, context: Context, module: ModuleSnapshot, slots: dict[str, Slot]
+        member: bool, context: RightsPlace, module: ModuleSnapshot, slots: dict[str, Slot]
     ) -> str | None:
-        if self.session.get(Membership, (user.id, context.id)) is None:
+        if not member:
             return "the user is not a member of this context"
         if module.context_types and context.type not in module.context_types:
             return f"the module is not available in {context.type} contexts"
         if module.access_right and slots.get(module.access_right, (None,))[0] != TRUE:
             return f"the module's access right '{module.access_right}' is not granted"
         return None
+
+
+def _alphabetical(
+    rows: Iterable[tuple[str, uuid.UUID, str]],
+) -> list[tuple[str | None, uuid.UUID, str]]:
+    """(group name, acl id, value), groups in alphabetical order of name.
+
+    Sorted here, not by the database, so that both databases order names alike.
+    """
+    return sorted(
+        ((name, acl_id, value) for name, acl_id, value in rows),
+        key=lambda row: (row[0].casefold(), row[0]),
+    )

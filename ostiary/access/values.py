@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 
@@ -28,11 +29,17 @@ def parse_networks(value: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Net
     return networks
 
 
+@functools.lru_cache(maxsize=4096)
+def _networks(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    # Every API call decides its caller's address against the same few values.
+    return tuple(parse_networks(value))
+
+
 def address_allowed(value: str | None, address: str | None) -> bool:
     """Whether ``address`` may use the API under an ``API IP Allow`` value (absent: never)."""
     if not value:
         return False
-    networks = parse_networks(value)
+    networks = _networks(value)
     if any(net.prefixlen == 0 for net in networks):
         return True
     if address is None:

@@ -12,14 +12,16 @@ import hashlib
 import hmac
 import threading
 import time
+import uuid
 from collections import OrderedDict
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
+from ostiary.access.subjects import UserRef
 from ostiary.authn.passwords import Passwords
 from ostiary.db.session import OstiarySession
 from ostiary.errors import Unauthenticated
-from ostiary.users.models import DomainKind, User, UserStatus
+from ostiary.users.models import DomainKind, User, UserDomain, UserStatus
 
 BAD_CREDENTIALS = "the username or password is wrong, or the account cannot sign in"
 
@@ -34,12 +36,12 @@ class VerifiedCredentials:
         self._entries: OrderedDict[bytes, float] = OrderedDict()
         self._lock = threading.Lock()
 
-    def _digest(self, user: User, password: str) -> bytes:
-        message = f"{user.id}\0{user.password_hash}\0{password}".encode()
+    def _digest(self, user_id: uuid.UUID, password_hash: str, password: str) -> bytes:
+        message = f"{user_id}\0{password_hash}\0{password}".encode()
         return hmac.new(self._key, message, hashlib.sha256).digest()
 
-    def seen(self, user: User, password: str) -> bool:
-        digest = self._digest(user, password)
+    def seen(self, user_id: uuid.UUID, password_hash: str, password: str) -> bool:
+        digest = self._digest(user_id, password_hash, password)
         with self._lock:
             expires = self._entries.get(digest)
             if expires is None:
@@ -49,8 +51,8 @@ class VerifiedCredentials:
                 return False
             return True
 
-    def remember(self, user: User, password: str) -> None:
-        digest = self._digest(user, password)
+    def remember(self, user_id: uuid.UUID, password_hash: str, password: str) -> None:
+        digest = self._digest(user_id, password_hash, password)
         with self._lock:
             self._entries[digest] = time.monotonic() + self._ttl
             self._entries.move_to_end(digest)
@@ -65,17 +67,39 @@ class BasicAuthenticator:
         # Verified against when the user does not exist, so that timing does not tell.
         self.decoy_hash = passwords.hash("decoy password for unknown users")
 
-    def authenticate(self, session: OstiarySession, username: str, password: str) -> User:
-        user = session.scalars(
-            select(User).where(User.username == username.strip().lower())
-        ).one_or_none()
-        if user is None or not user.password_hash:
+    def authenticate(self, session: OstiarySession, username: str, password: str) -> UserRef:
+        found = (
+            session.core()
+            .execute(_CREDENTIALS, {"username": username.strip().lower()})
+            .one_or_none()
+        )
+        if found is None or not found.password_hash:
             self.passwords.verify(self.decoy_hash, password)
             raise Unauthenticated(BAD_CREDENTIALS)
-        if not self.verified.seen(user, password):
-            if not self.passwords.verify(user.password_hash, password):
+        if not self.verified.seen(found.id, found.password_hash, password):
+            if not self.passwords.verify(found.password_hash, password):
                 raise Unauthenticated(BAD_CREDENTIALS)
-            self.verified.remember(user, password)
-        if user.status != UserStatus.ACTIVE or user.domain.kind != DomainKind.LOCAL:
+            self.verified.remember(found.id, found.password_hash, password)
+        if (
+            found.status != UserStatus.ACTIVE
+            or found.kind != DomainKind.LOCAL
+            or found.service_account
+        ):
             raise Unauthenticated(BAD_CREDENTIALS)
-        return user
+        return UserRef(found.id, found.username, found.status, delegated=False)
+
+
+# What a sign-in needs, in one statement; read on every call so that a deactivation, a new
+# password or a renaming takes effect at once.
+_CREDENTIALS = (
+    select(
+        User.id,
+        User.username,
+        User.status,
+        User.password_hash,
+        User.service_account,
+        UserDomain.kind,
+    )
+    .join(UserDomain, UserDomain.id == User.domain_id)
+    .where(User.username == bindparam("username"))
+)

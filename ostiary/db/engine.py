@@ -7,6 +7,19 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+# An execution option for engines whose sessions only read (see ``reading_engine``).
+READ_ONLY = "ostiary_read_only"
+
+
+def reading_engine(engine: Engine) -> Engine:
+    """The same engine and pool for sessions that only read.
+
+    On SQLite their transactions begin deferred; a write in one still works when it comes
+    first in its transaction (after a rollback, say), but one after reads can fail with
+    SQLITE_BUSY when another process wrote in between, so use it for reads only.
+    """
+    return engine.execution_options(**{READ_ONLY: True})
+
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     parsed = make_url(url)
@@ -39,7 +52,11 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
     def _on_begin(connection: Any) -> None:
         # Take the write lock at the start: a deferred transaction that reads and then writes
         # fails at once with SQLITE_BUSY when another worker wrote in between, whereas an
-        # immediate one waits for the busy timeout.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # immediate one waits for the busy timeout. Sessions that only read say so and take
+        # no lock, so that they neither wait for writers nor hold writers up.
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -14,6 +14,16 @@ class OstiarySession(Session):
     """A session whose outermost ``atomic()`` block commits; inner blocks join it."""
 
     _atomic_depth: int = 0
+
+    def core(self) -> Connection:
+        """The session's connection for Core statements, after flushing pending changes.
+
+        Hot read paths run prebuilt Core statements here: the ORM's per-statement work costs
+        several times what a small query does. Unlike ``execute``, a connection does not
+        autoflush, hence the flush.
+        """
+        self.flush()
+        return self.connection()
 
     @contextmanager
     def atomic(self) -> Iterator[None]:

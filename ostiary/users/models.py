@@ -81,6 +81,11 @@ class User(IdMixin, TimestampMixin, Base):
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
 
+    @property
+    def delegated(self) -> bool:
+        """Whether the user's identity comes from an external identity provider."""
+        return self.domain.kind == DomainKind.DELEGATED
+
 
 class Membership(Base):
     """A user belongs to a context."""

@@ -19,7 +19,7 @@ from ostiary.clients.services import ClientService, Issued
 router = APIRouter(prefix="/clients", tags=["clients"])
 
 
-def _manage(scope: Annotated[AdminScope, Depends(scope_for(Right.CLIENTS_MANAGE))]) -> None:
+async def _manage(scope: Annotated[AdminScope, Depends(scope_for(Right.CLIENTS_MANAGE))]) -> None:
     scope.require_root("changing clients, which serve every context,")
 
 
@@ -27,7 +27,7 @@ Reader = [Depends(scope_for(Right.CLIENTS_MANAGE))]
 Manager = [Depends(_manage)]
 
 
-def _service(session: SessionDep, caller: CallerDep) -> ClientService:
+async def _service(session: SessionDep, caller: CallerDep) -> ClientService:
     return ClientService(session, caller.actor)
 
 

@@ -16,7 +16,7 @@ from ostiary.users.schemas import DomainCreate, DomainOut, DomainUpdate
 router = APIRouter(prefix="/domains", tags=["domains"])
 
 
-def _manage_everywhere(
+async def _manage_everywhere(
     scope: Annotated[AdminScope, Depends(scope_for(Right.DOMAINS_MANAGE))],
 ) -> None:
     scope.require_root("changing user domains, which apply everywhere,")

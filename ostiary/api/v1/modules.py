@@ -16,7 +16,7 @@ from ostiary.api.v1.deps import CallerDep, SessionDep, scope_for
 router = APIRouter(prefix="/modules", tags=["modules"])
 
 
-def _manage(scope: Annotated[AdminScope, Depends(scope_for(Right.MODULES_MANAGE))]) -> None:
+async def _manage(scope: Annotated[AdminScope, Depends(scope_for(Right.MODULES_MANAGE))]) -> None:
     scope.require_root("changing modules, which apply everywhere,")
 
 
@@ -24,7 +24,7 @@ Reader = [Depends(scope_for(Right.ACCESS))]
 Manager = [Depends(_manage)]
 
 
-def _service(session: SessionDep, caller: CallerDep) -> ModuleService:
+async def _service(session: SessionDep, caller: CallerDep) -> ModuleService:
     return ModuleService(session, caller.actor)
 
 

@@ -18,7 +18,7 @@ from ostiary.api.v1.deps import CallerDep, SessionDep, scope_for
 router = APIRouter(prefix="/acl-templates", tags=["acl templates"])
 
 
-def _manage(scope: Annotated[AdminScope, Depends(scope_for(Right.TEMPLATES_MANAGE))]) -> None:
+async def _manage(scope: Annotated[AdminScope, Depends(scope_for(Right.TEMPLATES_MANAGE))]) -> None:
     scope.require_root("changing templates, which apply everywhere,")
 
 
@@ -26,7 +26,7 @@ Reader = [Depends(scope_for(Right.ACCESS))]
 Manager = [Depends(_manage)]
 
 
-def _service(session: SessionDep, caller: CallerDep) -> TemplateService:
+async def _service(session: SessionDep, caller: CallerDep) -> TemplateService:
     return TemplateService(session, caller.actor)
 
 

@@ -37,7 +37,7 @@ def _user_in_reach(
     user_id: uuid.UUID,
 ) -> User:
     user = UserService(session, caller.actor, runtime.passwords).get(user_id)
-    if not scope.covers_user(caller.authorizer.memberships_of(user)):
+    if not scope.covers_user(caller.memberships_of(user)):
         raise scope.refuse("user", user.id, None)
     return user
 

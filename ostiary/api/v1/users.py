@@ -31,7 +31,7 @@ def _visible_user(
     caller: CallerDep, service: UserService, scope: AdminScope, user_id: uuid.UUID
 ) -> User:
     user = service.get(user_id)
-    if not scope.covers_user(caller.authorizer.memberships_of(user)):
+    if not scope.covers_user(caller.memberships_of(user)):
         raise scope.refuse("user", user.id, None)
     return user
 
@@ -49,7 +49,7 @@ def _context_in_scope(
     return context
 
 
-def _service(session: SessionDep, caller: CallerDep, runtime: RuntimeDep) -> UserService:
+async def _service(session: SessionDep, caller: CallerDep, runtime: RuntimeDep) -> UserService:
     return UserService(session, caller.actor, runtime.passwords)
 
 
