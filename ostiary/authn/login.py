@@ -31,7 +31,8 @@ class PasswordLogin:
             if key
             else None
         )
-        if user is None or not user.password_hash:
+        if user is None or not user.password_hash or user.service_account:
+            # Service accounts never sign in (they have no password anyway).
             self.passwords.verify(self.decoy_hash, password)
             return None
         if not self.passwords.verify(user.password_hash, password):

@@ -13,6 +13,9 @@ from ostiary.contexts.models import ContextType
 from ostiary.users.models import DomainKind, TwoFactor, User, UserStatus
 
 DELETED_PREFIX = "deleted-"
+# Usernames of clients' service accounts (ostiary.users.service_accounts); nobody else's.
+SERVICE_ACCOUNT_PREFIX = "service-account-"
+RESERVED_PREFIXES = (DELETED_PREFIX, SERVICE_ACCOUNT_PREFIX)
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@+-]{0,149}$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
@@ -24,8 +27,9 @@ def check_username(value: str) -> str:
             "must be 1 to 150 characters: letters, digits and . _ @ + -, "
             "starting with a letter or digit"
         )
-    if value.startswith(DELETED_PREFIX):
-        raise ValueError(f"must not start with '{DELETED_PREFIX}'")
+    for prefix in RESERVED_PREFIXES:
+        if value.startswith(prefix):
+            raise ValueError(f"must not start with '{prefix}'")
     return value
 
 
@@ -141,6 +145,10 @@ class UserOut(BaseModel):
     language: str | None
     two_factor: TwoFactor
     has_password: bool
+    service_account: bool = Field(
+        description="The identity of a client's client_credentials tokens; see the client's "
+        "service_account_user_id. It has no password and cannot sign in."
+    )
     first_login_at: datetime | None
     last_login_at: datetime | None
     created_at: datetime
@@ -161,6 +169,7 @@ class UserOut(BaseModel):
             language=user.language,
             two_factor=TwoFactor(user.two_factor),
             has_password=user.password_hash is not None,
+            service_account=user.service_account,
             first_login_at=user.first_login_at,
             last_login_at=user.last_login_at,
             created_at=user.created_at,

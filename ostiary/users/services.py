@@ -30,6 +30,10 @@ AUDIT_ACTIONS = {
     LifecycleAction.DISCARD: "user.discarded",
 }
 
+# What a service account cannot have or change: it never signs in, so it has no credentials
+# and nothing to send codes or links to.
+SERVICE_ACCOUNT_FIXED = frozenset({"username", "email", "phone", "two_factor"})
+
 # Fields that identify a person: erased when the user is deleted, also from the audit trail.
 PERSONAL_FIELDS = frozenset({"username", "email", "phone", "first_name", "last_name", "language"})
 
@@ -92,6 +96,7 @@ class UserService:
     def update(self, user: User, data: UserUpdate) -> User:
         self._refuse_if_deleted(user)
         fields = data.model_fields_set
+        self._refuse_for_service_account(user, fields & SERVICE_ACCOUNT_FIXED)
         self._refuse_if_delegated(user, fields - {"domain"})
         changes: dict[str, Any] = {}
         with self.session.atomic():
@@ -128,6 +133,7 @@ class UserService:
 
     def set_password(self, user: User, password: str) -> None:
         self._refuse_if_deleted(user)
+        self._refuse_for_service_account(user, {"password"})
         self._refuse_if_delegated(user, {"password"})
         self._check_credentials(user.domain, user.username, password, None)
         self.set_password_hash(user, self.passwords.hash(password))
@@ -135,6 +141,7 @@ class UserService:
     def set_password_hash(self, user: User, password_hash: str) -> None:
         """Store a password's hash, made here or by another Ostiary (a move between servers)."""
         self._refuse_if_deleted(user)
+        self._refuse_for_service_account(user, {"password"})
         with self.session.atomic():
             self._check_credentials(user.domain, user.username, None, password_hash)
             user.password_hash = password_hash
@@ -150,6 +157,12 @@ class UserService:
     def act(self, user: User, action: LifecycleAction) -> User | None:
         """Apply a lifecycle action; returns None when the user was discarded."""
         new_status = next_status(UserStatus(user.status), action)
+        if user.service_account and new_status in (None, UserStatus.DELETED):
+            raise RuleViolation(
+                "a service account is deleted with its client; deactivate it to stop the "
+                "client's client_credentials tokens",
+                field="status",
+            )
         with self.session.atomic():
             if new_status is None:
                 self.audit.record(
@@ -179,25 +192,7 @@ class UserService:
     # -- helpers -------------------------------------------------------------------------
 
     def _anonymize(self, user: User) -> None:
-        former_username = user.username
-        user.username = f"{DELETED_PREFIX}{user.id.hex}"
-        self._set_profile(user, dict.fromkeys(PERSONAL_FIELDS - {"username"}))
-        user.password_hash = None
-        user.two_factor = TwoFactor.INHERIT
-        user.first_login_at = None
-        user.last_login_at = None
-        user.deleted_at = utcnow()
-        user.memberships.clear()
-        user.external_identities.clear()
-        self.session.execute(delete(GroupMember).where(GroupMember.user_id == user.id))
-        self.session.execute(delete(UserRight).where(UserRight.user_id == user.id))
-        self.session.execute(delete(OneTimeToken).where(OneTimeToken.user_id == user.id))
-        self.audit.forget_person(
-            user.id,
-            personal_fields=PERSONAL_FIELDS,
-            former_labels={former_username},
-            new_label=user.username,
-        )
+        anonymize(self.session, self.audit, user)
 
     @staticmethod
     def _set_profile(user: User, values: dict[str, Any]) -> None:
@@ -246,6 +241,38 @@ class UserService:
             )
 
     @staticmethod
+    def _refuse_for_service_account(user: User, fields: set[str]) -> None:
+        if fields and user.service_account:
+            raise RuleViolation(
+                "a service account never signs in: it has no password, e-mail, phone or second "
+                "factor, and its username is its client's",
+                field=sorted(fields)[0],
+            )
+
+    @staticmethod
     def _refuse_if_deleted(user: User) -> None:
         if user.status == UserStatus.DELETED:
             raise InvalidTransition("a deleted user cannot be changed", field="status")
+
+
+def anonymize(session: OstiarySession, audit: AuditLog, user: User) -> None:
+    """Erase a user's personal data for good, also from the audit trail; the row stays."""
+    former_username = user.username
+    user.username = f"{DELETED_PREFIX}{user.id.hex}"
+    UserService._set_profile(user, dict.fromkeys(PERSONAL_FIELDS - {"username"}))
+    user.password_hash = None
+    user.two_factor = TwoFactor.INHERIT
+    user.first_login_at = None
+    user.last_login_at = None
+    user.deleted_at = utcnow()
+    user.memberships.clear()
+    user.external_identities.clear()
+    session.execute(delete(GroupMember).where(GroupMember.user_id == user.id))
+    session.execute(delete(UserRight).where(UserRight.user_id == user.id))
+    session.execute(delete(OneTimeToken).where(OneTimeToken.user_id == user.id))
+    audit.forget_person(
+        user.id,
+        personal_fields=PERSONAL_FIELDS,
+        former_labels={former_username},
+        new_label=user.username,
+    )
