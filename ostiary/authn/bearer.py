@@ -1,15 +1,18 @@
 """OAuth bearer access tokens at the admin API (RFC 6750): tokens issued for the ``ostiary``
-module only, by users; the same effective rights then decide as for HTTP Basic."""
+module only. A user's token acts as that user; a client_credentials token acts as the client's
+service account (``ostiary.users.service_accounts``). The same effective rights then decide as
+for HTTP Basic."""
 
 from __future__ import annotations
 
 from ostiary.access.catalogue import OSTIARY_MODULE
 from ostiary.authn.sessions import SessionService
+from ostiary.clients.services import has_service_account
 from ostiary.db.session import OstiarySession
 from ostiary.errors import Unauthenticated
 from ostiary.protocols.oidc.tokens import AccessTokens
 from ostiary.runtime import Runtime
-from ostiary.users.models import User
+from ostiary.users.models import User, UserStatus
 
 ADMIN_AUDIENCE = f"urn:ostiary:module:{OSTIARY_MODULE}"
 INVALID = "the bearer token is not valid for this API"
@@ -25,7 +28,20 @@ def authenticate_bearer(session: OstiarySession, runtime: Runtime, token: str) -
     valid = tokens.validate(token)
     if valid is None or valid.claims.get("aud") != ADMIN_AUDIENCE:
         raise Unauthenticated(INVALID)
-    if valid.user is None:
-        # Client credentials tokens have no user to hold rights yet.
-        raise Unauthenticated("service accounts cannot use the admin API yet; use a user's token")
-    return valid.user
+    if valid.user is not None:
+        return valid.user
+    # A client_credentials token: the client acts as its service account, while it may.
+    client = valid.client
+    account = (
+        session.get(User, client.service_account_user_id)
+        if client.service_account_user_id is not None
+        else None
+    )
+    if (
+        account is None
+        or not account.service_account
+        or account.status != UserStatus.ACTIVE
+        or not has_service_account(client)
+    ):
+        raise Unauthenticated(INVALID)
+    return account

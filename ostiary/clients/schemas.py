@@ -396,6 +396,12 @@ class ClientOut(BaseModel):
     requires_context: bool
     enabled: bool
     has_secret: bool = Field(description="Whether a secret is set (it is never shown again).")
+    service_account_user_id: uuid.UUID | None = Field(
+        None,
+        description="The user (a service account) that the client's client_credentials tokens "
+        "act as at the admin API; confidential clients allowed client_credentials have one. "
+        "Its rights come from its memberships and groups, like any user's.",
+    )
     created_at: datetime
     updated_at: datetime
 

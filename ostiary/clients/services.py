@@ -23,6 +23,7 @@ from ostiary.clients.schemas import (
     ClientCreate,
     ClientSpec,
     ClientUpdate,
+    GrantType,
     merged_spec,
     problems_of,
     uses_secret,
@@ -30,6 +31,8 @@ from ostiary.clients.schemas import (
 from ostiary.clients.secrets import generate_secret, hash_secret, secret_problems, verify_secret
 from ostiary.db.session import OstiarySession
 from ostiary.errors import AlreadyExists, InvalidInput, NotFound, RuleViolation
+from ostiary.users.models import User
+from ostiary.users.service_accounts import ServiceAccounts
 
 # Spec fields that the API names otherwise.
 API_NAMES = {"module_id": "module"}
@@ -46,6 +49,12 @@ class Issued:
 def stored_settings(client: Client) -> dict[str, Any]:
     """The stored registration, in the fields of ``ClientSpec`` but its client_id."""
     return {field: getattr(client, field) for field in (*SETTINGS_FIELDS, "module_id")}
+
+
+def has_service_account(client: Client) -> bool:
+    """Whether the client acts as its own user: a confidential client allowed
+    client_credentials."""
+    return not client.public and GrantType.CLIENT_CREDENTIALS in client.grant_types
 
 
 def new_client_id() -> str:
@@ -121,7 +130,8 @@ class ClientService:
         return secret
 
     def delete(self, client: Client) -> None:
-        """Remove the client; its grants, codes and refresh tokens go with it."""
+        """Remove the client; its grants, codes and refresh tokens go with it, and its service
+        account is deleted (the row stays, anonymized, for the audit trail)."""
         with self.session.atomic():
             self.audit.record(
                 self.actor,
@@ -130,7 +140,30 @@ class ClientService:
                 target_id=client.id,
                 changes={"client_id": client.client_id},
             )
+            account = self.service_account(client)
+            client.service_account_user_id = None
+            self.session.flush()
+            if account is not None:
+                ServiceAccounts(self.session, self.actor).delete(account)
             self.session.delete(client)
+
+    # -- service accounts -----------------------------------------------------------------
+
+    def service_account(self, client: Client) -> User | None:
+        """The user the client's client_credentials tokens act as, if it has one."""
+        if client.service_account_user_id is None:
+            return None
+        return self.session.get(User, client.service_account_user_id)
+
+    def _ensure_service_account(self, client: Client) -> bool:
+        """Give a confidential client allowed client_credentials its service account, once;
+        True when one was made. A client that loses the grant keeps its account (and the
+        account's memberships), unused until the grant comes back."""
+        if not has_service_account(client) or client.service_account_user_id is not None:
+            return False
+        account = ServiceAccounts(self.session, self.actor).create(client.client_id)
+        client.service_account_user_id = account.id
+        return True
 
     def _spec(
         self, client_id: str, stored: Mapping[str, Any] | None, given: Mapping[str, Any]
@@ -177,9 +210,11 @@ class ClientService:
             if not uses_secret(spec.auth_method) and client.secret_hash is not None:
                 client.secret_hash = None
                 changes["secret"] = "removed"
+            self.session.flush()
+            if self._ensure_service_account(client):
+                changes["service_account_user_id"] = str(client.service_account_user_id)
             if not changes and not created:
                 return client, "unchanged"
-            self.session.flush()
             self.audit.record(
                 self.actor,
                 "client.created" if created else "client.updated",

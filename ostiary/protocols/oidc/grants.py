@@ -132,6 +132,9 @@ class TokenGrants:
         )
         self.session.add(grant)
         self.session.flush()
+        if not grant_alive(self.session, self.sessions, grant):
+            # The client's service account was deactivated: the client is paused.
+            raise OAuthError("unauthorized_client", "this client's service account is not active")
         return self.issuer.issue(client, grant)
 
     def _revoke(self, grant_id: object, reason: str) -> None:

@@ -219,6 +219,11 @@ def grant_alive(session: OstiarySession, sessions: SessionService, grant: Grant)
             return False
     elif grant.user_id is not None:
         return False  # user grants always stand on a session; it was ended and removed
+    elif client.service_account_user_id is not None:
+        # client_credentials: the client's service account, if it has one, must be active.
+        account = session.get(User, client.service_account_user_id)
+        if account is None or account.status != UserStatus.ACTIVE:
+            return False
     return True
 
 
