@@ -51,11 +51,13 @@ from ostiary.provisioning.document import (
     GroupEntry,
     ModuleEntry,
     ProvisioningDocument,
+    ServiceAccountEntry,
     TemplateEntry,
     UserEntry,
     placed,
 )
 from ostiary.runtime import Runtime
+from ostiary.users.lifecycle import LifecycleAction
 from ostiary.users.models import User, UserStatus
 from ostiary.users.schemas import DomainUpdate, UserCreate, UserUpdate
 
@@ -286,7 +288,7 @@ class Writer:
             partial(self.services.users.set_password_hash, user),
         )
 
-    def _leave_unlisted(self, user: User, entry: UserEntry) -> bool:
+    def _leave_unlisted(self, user: User, entry: UserEntry | ServiceAccountEntry) -> bool:
         if not entry.states("memberships"):
             return False
         listed = {membership.context for membership in entry.memberships}
@@ -297,7 +299,7 @@ class Writer:
         ]
         return any(left)
 
-    def _join_listed(self, user: User, entry: UserEntry) -> bool:
+    def _join_listed(self, user: User, entry: UserEntry | ServiceAccountEntry) -> bool:
         if not entry.states("memberships"):
             return False
         changed = False
@@ -321,7 +323,32 @@ class Writer:
             partial(self.services.clients.set_secret, client),
             partial(self.services.clients.set_secret_hash, client),
         )
-        return UPDATED if secret_changed and result == UNCHANGED else result
+        account_changed = self._service_account(client, entry.service_account)
+        changed = secret_changed or account_changed
+        return UPDATED if changed and result == UNCHANGED else result
+
+    def _service_account(self, client: Client, entry: ServiceAccountEntry | None) -> bool:
+        if entry is None:
+            return False
+        user = self.services.clients.service_account(client)
+        if user is None:
+            raise RuleViolation(
+                "only a confidential client allowed client_credentials has a service account"
+            )
+        # Memberships are left before the status changes, as for users.
+        steps = (self._leave_unlisted, self._account_status, self._join_listed)
+        return any([step(user, entry) for step in steps])
+
+    def _account_status(self, user: User, entry: ServiceAccountEntry) -> bool:
+        if not entry.states("status") or user.status == entry.status:
+            return False
+        self.services.users.act(
+            user,
+            LifecycleAction.ACTIVATE
+            if entry.status is UserStatus.ACTIVE
+            else LifecycleAction.DEACTIVATE,
+        )
+        return True
 
     def _client_module_id(self, entry: ClientEntry, stored: Client | None) -> uuid.UUID | None:
         if stored is not None and not entry.states("module"):

@@ -24,6 +24,7 @@ from ostiary.clients.schemas import (
     SETTINGS_FIELDS,
     AuthMethod,
     ClientSpec,
+    GrantType,
     default_auth_method,
     merged_spec,
     uses_secret,
@@ -40,8 +41,10 @@ from ostiary.provisioning.document import (
     ClientEntry,
     ContextEntry,
     Entry,
+    MembershipEntry,
     ModuleEntry,
     ProvisioningDocument,
+    ServiceAccountEntry,
     UserEntry,
     message_of,
     place_of,
@@ -52,6 +55,7 @@ from ostiary.users.domains import DomainService
 from ostiary.users.lifecycle import TRANSITIONS, LifecycleAction
 from ostiary.users.memberships import MembershipService
 from ostiary.users.models import User, UserDomain, UserStatus
+from ostiary.users.service_accounts import SERVICE_ACCOUNT_DOMAIN
 from ostiary.users.services import UserService
 
 E = TypeVar("E", bound=Entry)
@@ -415,7 +419,7 @@ class Checker:
             if domain is not None:
                 self._check_credentials(entry, domain)
                 if entry.states("memberships"):
-                    self._check_memberships(entry, domain)
+                    self._check_memberships(entry, domain, entry.memberships)
                 elif stored is not None and stored.domain.name != domain.name:
                     self._check_stored_memberships(entry, stored, domain)
         self._check_unique(
@@ -456,10 +460,17 @@ class Checker:
         except RuleViolation as exc:
             self.report(entry, ("password" if password else "password_hash",), exc.detail)
 
-    def _check_memberships(self, entry: UserEntry, domain: UserDomain) -> None:
+    def _check_memberships(
+        self,
+        entry: Entry,
+        domain: UserDomain,
+        memberships: Sequence[MembershipEntry],
+        at: tuple[str, ...] = (),
+    ) -> None:
+        """``at``: where the memberships are within the entry, before ``memberships``."""
         listed: set[str] = set()
-        for index, membership in enumerate(entry.memberships):
-            loc = ("memberships", index, "context")
+        for index, membership in enumerate(memberships):
+            loc = (*at, "memberships", index, "context")
             key = membership.context
             if key in listed:
                 self.report(entry, loc, f"context '{key}' is listed twice")
@@ -472,7 +483,7 @@ class Checker:
                 if context_type is not None and not self._group_exists(key, group):
                     self._missing(
                         entry,
-                        ("memberships", index, "groups", position),
+                        (*at, "memberships", index, "groups", position),
                         "groups",
                         f"{key}/{group}",
                     )
@@ -501,6 +512,45 @@ class Checker:
             for field in ("client_secret", "client_secret_hash"):
                 if not uses_secret(method) and getattr(entry, field) is not None:
                     self.report(entry, (field,), _no_secret(method))
+            if entry.service_account is not None and spec is not None:
+                self._check_service_account(entry, entry.service_account, spec, stored)
+
+    def _check_service_account(
+        self,
+        entry: ClientEntry,
+        account: ServiceAccountEntry,
+        spec: ClientSpec,
+        stored: Client | None,
+    ) -> None:
+        if spec.public or GrantType.CLIENT_CREDENTIALS not in spec.grant_types:
+            self.report(
+                entry,
+                ("service_account",),
+                "only a confidential client allowed client_credentials has a service account",
+            )
+            return
+        if not account.states("memberships"):
+            return
+        user = self.services.clients.service_account(stored) if stored is not None else None
+        domain = user.domain if user is not None else self._service_account_domain(entry)
+        if domain is not None:
+            self._check_memberships(entry, domain, account.memberships, ("service_account",))
+
+    def _service_account_domain(self, entry: ClientEntry) -> UserDomain | None:
+        """The domain a new service account will be made in, as it will be."""
+        found = self.domains.get(SERVICE_ACCOUNT_DOMAIN)
+        if found is not None:
+            types = [str(t) for t in found.context_types]
+            return UserDomain(name=found.name, kind=found.kind, context_types=types)
+        stored = self.services.domain(SERVICE_ACCOUNT_DOMAIN)
+        if stored is None:
+            self.report(
+                entry,
+                ("service_account",),
+                f"service accounts are made in the user domain {SERVICE_ACCOUNT_DOMAIN}, "
+                "which does not exist",
+            )
+        return stored
 
     def _client_spec(self, entry: ClientEntry, stored: Client | None) -> ClientSpec | None:
         try:

@@ -3,7 +3,7 @@
 An entry sets the fields it names. A field it leaves out keeps its stored value (a new object
 gets the default), and ``null`` clears an optional field; passwords and client secrets are only
 ever set, never cleared. A user's ``memberships``, when given, are exactly the user's
-memberships and group memberships.
+memberships and group memberships; so are those of a client's ``service_account``.
 """
 
 from __future__ import annotations
@@ -198,6 +198,14 @@ class UserEntry(Entry):
         return self
 
 
+class ServiceAccountEntry(Entry):
+    """The user a confidential client allowed client_credentials acts as: its memberships,
+    when given, are exactly its memberships and group memberships, as for a user."""
+
+    status: Literal[UserStatus.ACTIVE, UserStatus.INACTIVE] = UserStatus.ACTIVE
+    memberships: list[MembershipEntry] = Field(default_factory=list)
+
+
 class ClientEntry(Entry):
     """A client; the rules between its fields are those of ``ClientSettings``, checked on
     the entry merged with the stored client."""
@@ -221,6 +229,7 @@ class ClientEntry(Entry):
     signing_alg: SigningAlg = SigningAlg.ES256
     requires_context: bool = True
     enabled: bool = True
+    service_account: ServiceAccountEntry | None = None
 
     @model_validator(mode="after")
     def _one_secret(self) -> ClientEntry:

@@ -31,6 +31,7 @@ from ostiary.provisioning.document import (
     MembershipEntry,
     ModuleEntry,
     ProvisioningDocument,
+    ServiceAccountEntry,
     TemplateEntry,
     UserEntry,
 )
@@ -71,6 +72,7 @@ class Exporter:
         self.contexts = self._contexts_in_tree_order()
         self.context_keys = {context.id: context.key for context in self.contexts}
         self.context_rank = {context.id: rank for rank, context in enumerate(self.contexts)}
+        self.memberships = self._memberships_by_user()
 
     def document(self) -> ProvisioningDocument:
         return ProvisioningDocument(
@@ -163,8 +165,12 @@ class Exporter:
         )
 
     def _users(self) -> list[UserEntry]:
-        memberships = self._memberships_by_user()
-        users = self.session.scalars(select(User).where(User.status != UserStatus.DELETED))
+        """Every user but the deleted ones and the service accounts (written with their
+        clients)."""
+        memberships = self.memberships
+        users = self.session.scalars(
+            select(User).where(User.status != UserStatus.DELETED, User.service_account.is_(False))
+        )
         return [
             self._user(user, memberships[user.id])
             for user in sorted(users, key=attrgetter("username"))
@@ -232,5 +238,21 @@ class Exporter:
                 "signing_alg": client.signing_alg,
                 "requires_context": client.requires_context,
                 "enabled": client.enabled,
+                "service_account": self._service_account(client),
             },
+        )
+
+    def _service_account(self, client: Client) -> ServiceAccountEntry | None:
+        account = (
+            self.session.get(User, client.service_account_user_id)
+            if client.service_account_user_id is not None
+            else None
+        )
+        if account is None:
+            return None
+        # Memberships are always stated, so that applying the file makes them exactly these.
+        return _entry(
+            ServiceAccountEntry,
+            {"memberships": self.memberships[account.id]},
+            {"status": account.status},
         )

@@ -92,4 +92,6 @@ def test_parents_come_before_children_and_defaults_are_left_out(
         "client_id": "ep-batch",
         "name": "EP batch",
         "grant_types": ["client_credentials"],
+        # Its service account's memberships are always stated, as a user's are.
+        "service_account": {"memberships": []},
     }
