@@ -1,0 +1,75 @@
+"""SQLite under several workers: writers queue for the lock, readers do not wait for them."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import pytest
+from sqlalchemy import select
+from starlette.testclient import TestClient
+
+from ostiary.runtime import Runtime
+from ostiary.users.models import User
+
+
+@pytest.fixture
+def sqlite_runtime(runtime: Runtime) -> Runtime:
+    if runtime.engine.dialect.name != "sqlite":
+        pytest.skip("about SQLite's locking")
+    return runtime
+
+
+def _writer_holding_the_lock(runtime: Runtime) -> sqlite3.Connection:
+    """Another process's connection in the middle of a write transaction."""
+    other = sqlite3.connect(runtime.engine.url.database, isolation_level=None, timeout=10)
+    other.execute("BEGIN IMMEDIATE")
+    return other
+
+
+def test_reads_go_on_while_another_worker_writes(
+    sqlite_runtime: Runtime, client: TestClient
+) -> None:
+    with sqlite_runtime.sessions() as session:
+        admin_id = session.scalars(select(User.id).where(User.username == "admin")).one()
+    other = _writer_holding_the_lock(sqlite_runtime)
+    answers: list[int] = []
+    reader = threading.Thread(
+        target=lambda: answers.append(client.get(f"/api/v1/users/{admin_id}").status_code)
+    )
+    try:
+        reader.start()
+        # The busy timeout is 30 s; a read that waited for the writer would not be back yet.
+        reader.join(timeout=10)
+        assert answers == [200]
+    finally:
+        other.rollback()
+        other.close()
+        reader.join()
+
+
+def test_writes_wait_for_the_lock_instead_of_failing(
+    sqlite_runtime: Runtime, client: TestClient
+) -> None:
+    new_account = {"type": "account", "name": "Acme", "parent_id": _root_id(sqlite_runtime)}
+    other = _writer_holding_the_lock(sqlite_runtime)
+    answers: list[int] = []
+    writer = threading.Thread(
+        target=lambda: answers.append(client.post("/api/v1/contexts", json=new_account).status_code)
+    )
+    try:
+        writer.start()
+        writer.join(timeout=1)
+        assert writer.is_alive() and answers == []  # queued behind the other writer
+    finally:
+        other.rollback()
+        other.close()
+    writer.join(timeout=30)
+    assert answers == [201]
+
+
+def _root_id(runtime: Runtime) -> str:
+    from ostiary.contexts.models import Context
+
+    with runtime.sessions() as session:
+        return str(session.scalars(select(Context.id).where(Context.key == "root")).one())
