@@ -1,4 +1,13 @@
-"""HTTP endpoints of the OpenID provider: parse, call the protocol code, render."""
+"""HTTP endpoints of the OpenID provider: parse, call the protocol code, render.
+
+The endpoints are ``async`` and take only the request, so no dependency hops to the thread pool.
+Each one reads what it needs from the request first (``await``), then does its database work in
+one synchronous block that opens and closes its own session: no ``await`` while a transaction is
+open. That matters on SQLite, where every transaction but a read-only one takes the write lock
+at its start: a session left open across an ``await`` (or closed later by a dependency in the
+thread pool) would hold the lock while the event loop, running the next request, waited for it.
+The blocks are short (a few indexed statements and a signature) and never hash a password.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +16,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from ostiary.api.v1.deps import RuntimeDep, SessionDep
 from ostiary.audit.actor import Actor
 from ostiary.authn.flow import Stage
 from ostiary.authn.sessions import CookiePolicy, SessionService
@@ -37,6 +45,11 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
 
 
 def browser_token(request: Request, runtime: Runtime) -> str | None:
@@ -113,22 +126,24 @@ def _tokens(session: OstiarySession, runtime: Runtime) -> AccessTokens:
 
 @router.get("/.well-known/openid-configuration", summary="OpenID Provider metadata")
 @router.get("/.well-known/oauth-authorization-server", summary="RFC 8414 metadata")
-def metadata(runtime: RuntimeDep) -> dict[str, Any]:
-    return provider_metadata(runtime.settings.issuer)
+async def metadata(request: Request) -> dict[str, Any]:
+    return provider_metadata(_runtime(request).settings.issuer)
 
 
 @router.get("/oauth2/jwks", summary="The public signing keys")
-def jwks(runtime: RuntimeDep, session: SessionDep) -> JSONResponse:
-    return JSONResponse(
-        runtime.keys.jwks(session), headers={"Cache-Control": "public, max-age=300"}
-    )
+async def jwks(request: Request) -> JSONResponse:
+    runtime = _runtime(request)
+    with runtime.sessions() as session:
+        keys = runtime.keys.jwks(session)
+    return JSONResponse(keys, headers={"Cache-Control": "public, max-age=300"})
 
 
 # -- authorization -------------------------------------------------------------------------
 
 
 @router.api_route("/oauth2/authorize", methods=["GET", "POST"], summary="Authorization endpoint")
-async def authorize(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
+async def authorize(request: Request) -> Response:
+    runtime = _runtime(request)
     items = list(request.query_params.multi_items())
     if request.method == "POST":
         items = [(k, str(v)) for k, v in (await request.form()).multi_items()]
@@ -136,17 +151,18 @@ async def authorize(request: Request, runtime: RuntimeDep, session: SessionDep) 
         params = single_valued(items)
     except UntrustedRequest as exc:
         return error_page(request, exc)
-    service = AuthorizeService(runtime, session)
-    try:
-        client, auth_request = parse_authorization_request(session, params)
-    except UntrustedRequest as exc:
-        return error_page(request, exc)
-    except OAuthError as exc:
-        return render_outcome(request, runtime, service.error(partial_request(params), exc))
-    sessions = SessionService(session, runtime.settings)
-    browser = sessions.resolve(browser_token(request, runtime))
-    with session.atomic():
-        outcome = service.start(client, auth_request, browser)
+    with runtime.sessions() as session:
+        service = AuthorizeService(runtime, session)
+        try:
+            client, auth_request = parse_authorization_request(session, params)
+        except UntrustedRequest as exc:
+            return error_page(request, exc)
+        except OAuthError as exc:
+            return render_outcome(request, runtime, service.error(partial_request(params), exc))
+        sessions = SessionService(session, runtime.settings)
+        browser = sessions.resolve(browser_token(request, runtime))
+        with session.atomic():
+            outcome = service.start(client, auth_request, browser)
     return render_outcome(request, runtime, outcome)
 
 
@@ -154,85 +170,101 @@ async def authorize(request: Request, runtime: RuntimeDep, session: SessionDep) 
 
 
 @router.post("/oauth2/token", summary="Token endpoint")
-async def token(request: Request, runtime: RuntimeDep, session: SessionDep) -> JSONResponse:
+async def token(request: Request) -> JSONResponse:
+    runtime = _runtime(request)
     try:
         form = await form_params(request)
-        client = _client(session, runtime, request, form)
-        sessions = SessionService(session, runtime.settings)
-        issuer = TokenIssuer(
-            session, runtime.keys, runtime.rights, runtime.settings.issuer.rstrip("/")
-        )
-        issued = TokenGrants(session, issuer, sessions).exchange(client, form)
+        with runtime.sessions() as session:
+            client = _client(session, runtime, request, form)
+            sessions = SessionService(session, runtime.settings)
+            issuer = TokenIssuer(
+                session, runtime.keys, runtime.rights, runtime.settings.issuer.rstrip("/")
+            )
+            issued = TokenGrants(session, issuer, sessions).exchange(client, form)
     except OAuthError as exc:
         return oauth_json_error(exc)
     return JSONResponse(issued.as_response(), headers=NO_STORE)
 
 
 @router.post("/oauth2/introspect", summary="Token introspection (RFC 7662)")
-async def introspection(request: Request, runtime: RuntimeDep, session: SessionDep) -> JSONResponse:
+async def introspection(request: Request) -> JSONResponse:
+    runtime = _runtime(request)
     try:
         form = await form_params(request)
-        client = _client(session, runtime, request, form)
-        if client.public:
-            raise OAuthError("invalid_client", "public clients cannot introspect", status=401)
+        with runtime.sessions() as session:
+            client = _client(session, runtime, request, form)
+            if client.public:
+                raise OAuthError("invalid_client", "public clients cannot introspect", status=401)
+            answer = introspect(
+                session,
+                _tokens(session, runtime),
+                SessionService(session, runtime.settings),
+                client,
+                form.get("token", ""),
+                form.get("token_type_hint"),
+            )
     except OAuthError as exc:
         return oauth_json_error(exc)
-    answer = introspect(
-        session,
-        _tokens(session, runtime),
-        SessionService(session, runtime.settings),
-        client,
-        form.get("token", ""),
-        form.get("token_type_hint"),
-    )
     return JSONResponse(answer, headers=NO_STORE)
 
 
 @router.post("/oauth2/revoke", summary="Token revocation (RFC 7009)")
-async def revocation(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
+async def revocation(request: Request) -> Response:
+    runtime = _runtime(request)
     try:
         form = await form_params(request)
-        client = _client(session, runtime, request, form)
-        if "token" not in form:
-            raise OAuthError("invalid_request", "token is required")
+        with runtime.sessions() as session:
+            client = _client(session, runtime, request, form)
+            if "token" not in form:
+                raise OAuthError("invalid_request", "token is required")
+            revoke(session, _tokens(session, runtime), client, form["token"])
     except OAuthError as exc:
         return oauth_json_error(exc)
-    revoke(session, _tokens(session, runtime), client, form["token"])
     return Response(status_code=200, headers=NO_STORE)
 
 
 @router.api_route("/oauth2/userinfo", methods=["GET", "POST"], summary="UserInfo endpoint")
-async def userinfo(request: Request, runtime: RuntimeDep, session: SessionDep) -> JSONResponse:
+async def userinfo(request: Request) -> JSONResponse:
+    runtime = _runtime(request)
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
-    valid = (
-        _tokens(session, runtime).validate(value.strip()) if scheme.lower() == "bearer" else None
-    )
-    if valid is None or valid.user is None or "openid" not in valid.claims.get("scope", "").split():
+    with runtime.sessions() as session:
+        valid = (
+            _tokens(session, runtime).validate(value.strip())
+            if scheme.lower() == "bearer"
+            else None
+        )
+        scopes = set(valid.claims.get("scope", "").split()) if valid is not None else set()
+        claims = (
+            userinfo_claims(valid.user, scopes)
+            if valid is not None and valid.user is not None and "openid" in scopes
+            else None
+        )
+    if claims is None:
         return JSONResponse(
             {"error": "invalid_token"},
             status_code=401,
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"', **NO_STORE},
         )
-    return JSONResponse(
-        userinfo_claims(valid.user, set(valid.claims["scope"].split())), headers=NO_STORE
-    )
+    return JSONResponse(claims, headers=NO_STORE)
 
 
 # -- logout --------------------------------------------------------------------------------
 
 
 @router.api_route("/oauth2/logout", methods=["GET", "POST"], summary="RP-initiated logout")
-async def logout(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
+async def logout(request: Request) -> Response:
+    runtime = _runtime(request)
     items = list(request.query_params.multi_items())
     if request.method == "POST":
         items += [(k, str(v)) for k, v in (await request.form()).multi_items()]
     params = {k: v for k, v in items}
-    sessions = SessionService(session, runtime.settings)
     address = request.client.host if request.client else None
-    result = LogoutService(session, runtime, sessions).logout(
-        browser_token(request, runtime), params, Actor("browser", "web", None, address)
-    )
+    with runtime.sessions() as session:
+        sessions = SessionService(session, runtime.settings)
+        result = LogoutService(session, runtime, sessions).logout(
+            browser_token(request, runtime), params, Actor("browser", "web", None, address)
+        )
     policy = CookiePolicy.for_issuer(runtime.settings.issuer)
     if result.redirect is not None:
         response: Response = RedirectResponse(result.redirect, status_code=303, headers=NO_STORE)
