@@ -60,6 +60,10 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.state.runtime = runtime
     problems.install(app)
     app.include_router(health.router)
+    # Routes are matched in order, one regular expression each: the provider's endpoints and
+    # the login pages, called most often, come before the many admin API routes.
+    app.include_router(oidc_routes.router)
+    app.include_router(login.router)
     routers = (
         contexts,
         groups,
@@ -77,8 +81,6 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(authzen.router)
-    app.include_router(oidc_routes.router)
-    app.include_router(login.router)
     app.include_router(setup.router)
     app.include_router(dev_outbox.router)
     return app
