@@ -151,12 +151,15 @@ class SmtpMailer:
                 )
             else:
                 smtp = smtplib.SMTP(config.host, config.port, timeout=config.timeout)
-            with smtp:
+            try:
                 if config.security == "starttls":
                     smtp.starttls(context=self._tls())
                 if config.username:
                     smtp.login(config.username, config.password or "")
                 smtp.send_message(email)
+            except BaseException:
+                smtp.close()
+                raise
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             permanent = all(500 <= code < 600 for code in codes)
@@ -173,6 +176,14 @@ class SmtpMailer:
             raise DeliveryError(f"SMTP {exc.smtp_code} {_text(exc.smtp_error)}") from None
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"SMTP: {type(exc).__name__}: {exc}") from None
+        # The server has accepted the message: whatever goes wrong from here on must not make
+        # it count as unsent (it would be sent again).
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            pass
+        finally:
+            smtp.close()
 
 
 def _text(value: bytes | str) -> str:

@@ -227,15 +227,22 @@ class MessageWorker:
 
     def send_one(self, claim: Claim) -> str:
         transport = self.delivery.transport_for(claim.message.channel)
+        error: DeliveryError | None = None
         try:
             if transport is None:
                 raise DeliveryError(f"no delivery is configured for {claim.message.channel}")
             transport.send(claim.message)
         except DeliveryError as exc:
-            outcome = self.outbox.mark_failed(claim, exc)
+            error = exc
+        except Exception as exc:  # a transport's own failure: try again later
+            logger.exception("message %s: the %s transport failed", claim.message.id, transport)
+            error = DeliveryError(f"{type(exc).__name__}: {exc}")
+        if error is not None:
+            outcome = self.outbox.mark_failed(claim, error)
             log = logger.error if outcome == "failed" else logger.warning
-            log("message %s attempt %d: %s (%s)", claim.message.id, claim.attempts, exc, outcome)
+            log("message %s attempt %d: %s (%s)", claim.message.id, claim.attempts, error, outcome)
             return outcome
+        assert transport is not None
         self.outbox.mark_sent(claim, transport)
         return "sent"
 
