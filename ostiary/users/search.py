@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 
 from ostiary.contexts.models import Context
 from ostiary.db.paths import prefix_range, within_paths
@@ -96,17 +96,39 @@ def _filters(query: UserQuery, driver: str | None) -> list[ColumnElement[bool]]:
     return found
 
 
-def build_query(query: UserQuery) -> Select[tuple[User]]:
-    """Username order (no text filter)."""
+# Up to this many members, a context's users are found through its memberships and sorted;
+# beyond, by walking usernames and probing each user's memberships (see ``build_query``).
+MEMBERS_TO_SORT = 20_000
+
+
+def build_query(query: UserQuery, *, big_context: bool = False) -> Select[tuple[User]]:
+    """Username order (no text filter).
+
+    Members of a context are read in one of two ways, and the database's planner cannot be
+    trusted to choose: it estimates a context's size from statistics that know only the
+    biggest contexts, and PostgreSQL then walks the username index for a context of a few
+    thousand members, probing memberships for hundreds of thousands of users. So
+    ``search_page`` counts the members first (``context_size``, an index-only count with a
+    cap) and says which: a context that is not big has its members collected first (a
+    materialized CTE, which no planner unfolds) and sorted; a big one is walked.
+    """
     stmt = select(User).where(*_filters(query, None))
-    if query.context_id is not None:
-        # Driven by the context's memberships: a context has few members among many users.
-        stmt = stmt.join(Membership, Membership.user_id == User.id).where(
-            Membership.context_id == query.context_id
+    if query.context_id is not None and big_context:
+        stmt = stmt.where(
+            exists().where(Membership.user_id == User.id, Membership.context_id == query.context_id)
         )
+    elif query.context_id is not None:
+        members = (
+            select(Membership.user_id)
+            .where(Membership.context_id == query.context_id)
+            .cte("members")
+            .prefix_with("MATERIALIZED")
+        )
+        stmt = stmt.join(members, members.c.user_id == User.id)
     if query.after is not None:
         stmt = stmt.where(User.username > query.after)
-    return stmt.order_by(User.username).limit(query.limit)
+    # One more than a page, to know whether another page follows.
+    return stmt.order_by(User.username).limit(query.limit + 1)
 
 
 def _term_rows(
@@ -139,12 +161,17 @@ def _first_match(user: User, driver: str, needle: str) -> str | None:
 def search_page(session: OstiarySession, query: UserQuery) -> UserPage:
     found = query.text_filter()
     if found is None:
-        users = list(session.scalars(build_query(query)).unique())
-        full = len(users) == query.limit
-        return UserPage(users, users[-1].username if full and users else None)
+        big = query.context_id is not None and context_size(session, query.context_id) >= (
+            MEMBERS_TO_SORT
+        )
+        users = list(session.scalars(build_query(query, big_context=big)).unique())
+        if len(users) > query.limit:
+            return UserPage(users[: query.limit], users[query.limit - 1].username)
+        return UserPage(users, None)
     driver, needle = found
     after = _parse_after(query.after)
     users: list[User] = []
+    page_end: str | None = None
     while True:
         batch = (
             session.execute(_term_rows(query, driver, needle, after, query.limit * 2))
@@ -155,11 +182,23 @@ def search_page(session: OstiarySession, query: UserQuery) -> UserPage:
             after = (term, user.id)
             # A user matching through several words is listed under the first of them only.
             if _first_match(user, driver, needle) == term:
+                if len(users) == query.limit:  # one more exists: another page follows
+                    return UserPage(users, page_end)
                 users.append(user)
-                if len(users) == query.limit:
-                    return UserPage(users, f"{term}\0{user.id}")
+                page_end = f"{term}\0{user.id}"
         if len(batch) < query.limit * 2:
             return UserPage(users, None)
+
+
+def context_size(session: OstiarySession, context_id: uuid.UUID) -> int:
+    """The number of members of a context, counted up to ``MEMBERS_TO_SORT``."""
+    capped = (
+        select(Membership.user_id)
+        .where(Membership.context_id == context_id)
+        .limit(MEMBERS_TO_SORT)
+        .subquery()
+    )
+    return session.scalar(select(func.count()).select_from(capped)) or 0
 
 
 def search_users(session: OstiarySession, query: UserQuery) -> list[User]:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 from starlette.testclient import TestClient
 
 from tests.helpers import assert_problem, make_context, make_user, root_id
@@ -175,3 +176,34 @@ def test_text_search_lists_each_user_once_in_order_of_the_matching_word(client: 
     assert [
         u["username"] for u in client.get("/api/v1/users", params={"name": "maxi"}).json()["items"]
     ] == ["bert", "carl"]
+
+
+@pytest.mark.parametrize("members_to_sort", [1, 20_000])
+def test_members_of_a_context_page_alike_whether_sorted_or_walked(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, members_to_sort: int
+) -> None:
+    # 1: every context counts as big, its members are found by walking usernames.
+    monkeypatch.setattr("ostiary.users.search.MEMBERS_TO_SORT", members_to_sort)
+    root = root_id(client)
+    acme = make_context(client, root, "account", "Acme")
+    other = make_context(client, root, "account", "Other")
+    for i in range(9):
+        make_user(
+            client,
+            f"m{8 - i}",
+            status="active" if i % 2 else "draft",
+            context_ids=[acme["id"] if i % 3 else other["id"]],
+        )
+    pages, cursor = [], None
+    while True:
+        params: dict[str, object] = {"limit": 2, "context": acme["id"]}
+        if cursor:
+            params["cursor"] = cursor
+        page = client.get("/api/v1/users", params=params).json()
+        pages.append([u["username"] for u in page["items"]])
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert pages == [["m0", "m1"], ["m3", "m4"], ["m6", "m7"]]
+    active = client.get("/api/v1/users", params={"context": acme["id"], "status": "active"})
+    assert [u["username"] for u in active.json()["items"]] == ["m1", "m3", "m7"]
