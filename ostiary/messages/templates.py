@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -320,7 +320,3 @@ class MessageTemplates:
     @staticmethod
     def _describe(key: TemplateKey) -> dict[str, str]:
         return {"purpose": key.purpose.key, "language": key.language, "channel": key.channel}
-
-
-def languages_in(resolved: Sequence[Resolved]) -> list[str]:
-    return sorted({r.key.language for r in resolved})
