@@ -16,19 +16,16 @@ import argparse
 import os
 import random
 import re
-import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import requests
 from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
 
@@ -38,8 +35,6 @@ from ostiary.access.models import Acl, AclType, GroupMember, GroupRight, Module,
 from ostiary.access.values import API_IP_ALLOW
 from ostiary.audit.actor import Actor
 from ostiary.benchmark import (
-    BENCH_ADMIN_PASSWORD,
-    BENCH_SECRET_KEY,
     BenchmarkError,
     ContextPlanner,
     PlacedContext,
@@ -51,6 +46,7 @@ from ostiary.benchmark import (
     write_rows,
 )
 from ostiary.benchmark import prepare_database as shared_prepare_database
+from ostiary.benchmark_http import KeepAliveClient, served
 from ostiary.contexts.models import Context, ContextType
 from ostiary.contexts.services import ContextService
 from ostiary.db.types import utcnow, uuid7
@@ -474,57 +470,19 @@ def _ms(start: int) -> float:
     return (time.perf_counter_ns() - start) / 1_000_000
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((CLIENT, 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def server(url: str) -> Iterator[str]:
-    """uvicorn with one worker, in a process of its own so that the client does not share it."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "OSTIARY_DATABASE_URL": url,
-        "OSTIARY_DATA_DIR": str(DATA_DIR),
-        "OSTIARY_SECRET_KEY": BENCH_SECRET_KEY,
-        "OSTIARY_BOOTSTRAP_ADMIN_PASSWORD": BENCH_ADMIN_PASSWORD,
-        "OSTIARY_BOOTSTRAP_ADMIN_NETWORKS": f"{CLIENT}/32,::1/128",
-    }
-    command = [sys.executable, "-m", "uvicorn", "ostiary.app:create_app", "--factory"]
-    command += ["--host", CLIENT, "--port", str(port), "--workers", "1"]
-    command += ["--log-level", "warning", "--no-access-log"]
-    process = subprocess.Popen(command, env=env)
-    base = f"http://{CLIENT}:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if requests.get(f"{base}/healthz", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        else:
-            raise BenchmarkError("the server did not start")
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def http_runs(
-    runtime: Runtime, url: str, pairs: Sequence[Pair], loads: list[float]
-) -> list[Timing]:
+def http_runs(runtime: Runtime, pairs: Sequence[Pair], loads: list[float]) -> list[Timing]:
     settings = runtime.settings
     password = settings.bootstrap_admin_password
     assert password is not None
-    with server(url) as base, requests.Session() as client:
-        client.auth = (settings.bootstrap_admin_username, password.get_secret_value())
+    with served(settings) as port:
+        client = KeepAliveClient(
+            port, settings.bootstrap_admin_username, password.get_secret_value()
+        )
 
         def check(pair: Pair) -> float:
             body = {"checks": [_question(pair).__dict__]}
             start = time.perf_counter_ns()
-            response = client.post(f"{base}/api/v1/authz/check", json=body)
+            response = client.post("/api/v1/authz/check", body)
             elapsed = _ms(start)
             if response.status_code != 200:
                 raise BenchmarkError(
@@ -534,15 +492,18 @@ def http_runs(
 
         def floor() -> float:
             start = time.perf_counter_ns()
-            client.get(f"{base}/healthz")
+            client.get("/healthz")
             return _ms(start)
 
-        for _ in range(50):
-            floor()
-        cold = [check(pair) for pair in pairs]
-        warm = [check(pair) for pair in pairs]
-        loads.append(os.getloadavg()[0])
-        floors = [floor() for _ in pairs]
+        try:
+            for _ in range(50):
+                floor()
+            cold = [check(pair) for pair in pairs]
+            warm = [check(pair) for pair in pairs]
+            loads.append(os.getloadavg()[0])
+            floors = [floor() for _ in pairs]
+        finally:
+            client.close()
     return [
         summarize("http", "POST /api/v1/authz/check, one check, warm", CHECK_GOAL_MS, warm),
         summarize("http", "the same, first check of each pair (cold)", None, cold),
@@ -581,7 +542,7 @@ def render(report: Report, wanted: argparse.Namespace) -> str:
         f"them), {s.groups:,} groups ({GROUPS_PER_CONTEXT} per context) with {s.group_rights:,} "
         f"right values, {s.group_members:,} group memberships (1-5 per user) ({fill}).{short} "
         f"{wanted.samples} random (user, context, right) per row; server: uvicorn, one worker; "
-        f"client: requests.Session (keep-alive) in another process. Measured "
+        f"client: one keep-alive http.client connection in another process. Measured "
         f"{report.measured_on.isoformat()} on {report.machine}; one-minute load average while "
         f"timing {report.load[0]:.1f} (highest {report.load[1]:.1f})."
     )
@@ -642,7 +603,7 @@ def main(argv: list[str] | None = None) -> int:
             say("timing the service ...")
             timings += service_runs(runtime, pairs, loads)
             say("timing over HTTP ...")
-            timings += http_runs(runtime, url, pairs, loads)
+            timings += http_runs(runtime, pairs, loads)
             report = Report(
                 database_version(runtime.engine),
                 sizes,

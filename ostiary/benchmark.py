@@ -32,6 +32,7 @@ from sqlalchemy import JSON, Connection, Engine, Table, create_engine, func, sel
 from sqlalchemy.engine import URL, make_url
 
 from ostiary.audit.actor import Actor
+from ostiary.benchmark_http import KeepAliveClient, served
 from ostiary.contexts.models import Context, ContextStatus, ContextType
 from ostiary.contexts.services import ContextService, name_key
 from ostiary.db.engine import make_engine
@@ -833,8 +834,8 @@ def _admin_credentials(runtime: Runtime) -> tuple[str, str]:
     return runtime.settings.bootstrap_admin_username, password.get_secret_value()
 
 
-def http_runs(client: Any, workload: Workload) -> list[Probe]:
-    """The same questions through the admin API (``client`` is a Starlette TestClient)."""
+def http_runs(client: KeepAliveClient, workload: Workload) -> list[Probe]:
+    """The same questions through the admin API of a served Ostiary."""
 
     def get(path: str, params: dict[str, str] | None) -> tuple[float, Any]:
         start = time.perf_counter_ns()
@@ -966,22 +967,21 @@ def _measure_levels(
     say: Progress,
     loads: list[float],
 ) -> list[Timing]:
-    from starlette.testclient import TestClient
-
-    from ostiary.app import create_app
-
     timings = []
     for shape, goal, run in service_runs(runtime, workload):
         say(f"service: {shape}")
         timings.append(measure("service", shape, goal, run, repetitions, warmup))
         loads.append(os.getloadavg()[0])
     # The bootstrap admin's API IP Allow admits 127.0.0.1 only.
-    with TestClient(create_app(runtime), client=("127.0.0.1", 50000)) as client:
-        client.auth = _admin_credentials(runtime)
-        for shape, goal, run in http_runs(client, workload):
-            say(f"http: {shape}")
-            timings.append(measure("http", shape, goal, run, repetitions, warmup))
-            loads.append(os.getloadavg()[0])
+    with served(runtime.settings) as port:
+        client = KeepAliveClient(port, *_admin_credentials(runtime))
+        try:
+            for shape, goal, run in http_runs(client, workload):
+                say(f"http: {shape}")
+                timings.append(measure("http", shape, goal, run, repetitions, warmup))
+                loads.append(os.getloadavg()[0])
+        finally:
+            client.close()
     return timings
 
 
