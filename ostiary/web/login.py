@@ -31,6 +31,17 @@ def _flows(runtime: Runtime, session: SessionDep) -> LoginFlows:
     return AuthorizeService(runtime, session).flows
 
 
+def _prefer_languages(request: Request, session: SessionDep, state: LoginState) -> None:
+    """The languages this login asks for, before the browser's (see ``page_language``)."""
+    from ostiary.users.models import User
+
+    preferences = list(state.request.ui_locales)
+    user = session.get(User, state.user_id) if state.user_id else None
+    if user is not None and user.language:
+        preferences.append(user.language)
+    request.state.language_preferences = preferences
+
+
 def _page(request: Request, name: str, status: int = 200, **context: object) -> Response:
     return templates.TemplateResponse(request, name, context, status_code=status, headers=NO_STORE)
 
@@ -57,6 +68,7 @@ def login_page(
     if found is None or found[1].stage is not Stage.PASSWORD:
         return error_page(request, EXPIRED)
     login_flow, state = found
+    _prefer_languages(request, session, state)
     return _page(
         request,
         "login.html",
@@ -82,6 +94,7 @@ def login_submit(
     if found is None or found[1].stage is not Stage.PASSWORD or not flows.csrf_ok(found[0], csrf):
         return error_page(request, EXPIRED)
     login_flow, state = found
+    _prefer_languages(request, session, state)
     client = find_client(session, state.request.client_id)
     if client is None or not client.enabled:
         return error_page(request, EXPIRED)
@@ -134,6 +147,7 @@ def context_page(
     if found is None or found[1].stage is not Stage.CONTEXT:
         return error_page(request, EXPIRED)
     login_flow, state = found
+    _prefer_languages(request, session, state)
     choices = _choices(runtime, session, state)
     return _page(
         request,
@@ -159,6 +173,7 @@ def context_submit(
     if found is None or found[1].stage is not Stage.CONTEXT or not flows.csrf_ok(found[0], csrf):
         return error_page(request, EXPIRED)
     login_flow, state = found
+    _prefer_languages(request, session, state)
     browser = SessionService(session, runtime.settings).resolve(browser_token(request, runtime))
     if browser is None or browser.id != state.session_id:
         return error_page(request, EXPIRED)

@@ -1,9 +1,30 @@
-"""The Jinja2 environment shared by every page."""
+"""The Jinja2 environment shared by every page, with the request's language."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+from ostiary.i18n import Translator, accept_language, negotiate
+
+
+def page_language(request: Request) -> str:
+    """What the route learned (``ui_locales``, the user's own language), then the browser's."""
+    preferences: list[str] = list(getattr(request.state, "language_preferences", ()))
+    preferences += accept_language(request.headers.get("accept-language"))
+    runtime = getattr(request.app.state, "runtime", None)
+    default = runtime.settings.default_language if runtime is not None else "en"
+    return negotiate(preferences, default)
+
+
+def _language_context(request: Request) -> dict[str, Any]:
+    language = page_language(request)
+    return {"lang": language, "_": Translator(language)}
+
+
+templates = Jinja2Templates(
+    directory=Path(__file__).parent / "templates", context_processors=[_language_context]
+)

@@ -16,6 +16,7 @@ from ostiary.db.session import OstiarySession
 from ostiary.protocols.oidc.errors import OAuthError, UntrustedRequest
 
 PROMPTS = frozenset({"none", "login"})
+MAX_UI_LOCALES = 10
 RESPONSE_MODES = frozenset({"query", "form_post"})
 
 
@@ -33,6 +34,8 @@ class AuthorizationRequest(BaseModel):
     prompt: list[str] = []
     max_age: int | None = None
     login_hint: str | None = None
+    # Languages for the pages of this login, best first (OIDC Core §3.1.2.1).
+    ui_locales: list[str] = []
     # Ostiary's extension: the context to act in (id or key), to switch context with a new request.
     context: str | None = None
 
@@ -115,6 +118,7 @@ def parse_authorization_request(
         prompt=prompt,
         max_age=int(max_age) if max_age is not None else None,
         login_hint=params.get("login_hint"),
+        ui_locales=(params.get("ui_locales") or "").split()[:MAX_UI_LOCALES],
         context=params.get("context"),
     )
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ostiary.i18n import available
+
 SCOPES = ["openid", "profile", "email", "phone", "offline_access"]
 
 
@@ -66,6 +68,7 @@ def provider_metadata(issuer: str) -> dict[str, Any]:
             "phone_number",
         ],
         "prompt_values_supported": ["none", "login"],
+        "ui_locales_supported": sorted(available()),
         "claims_parameter_supported": False,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,

@@ -1,0 +1,54 @@
+"""Choosing a page's language and the completeness of the shipped catalogues."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from ostiary.i18n import Translator, accept_language, available, negotiate, translations
+
+TEMPLATES = Path(__file__).parents[1] / "ostiary" / "web" / "templates"
+SIGN_IN_PAGES = ("base.html", "login.html", "context.html", "logged_out.html", "oauth_error.html")
+
+
+def test_accept_language_orders_by_quality_then_position() -> None:
+    header = "fr;q=0.4, de-CH, en;q=0.8, *;q=0.1, xx_bad!, it;q=0"
+    assert accept_language(header) == ["de-CH", "en", "fr"]
+    assert accept_language(None) == [] and accept_language("") == []
+    assert accept_language("de;q=abc") == []  # an unreadable weight counts as 0
+
+
+@pytest.mark.parametrize(
+    ("preferences", "default", "chosen"),
+    [
+        (["de-CH", "en"], "en", "de"),
+        (["fr", "DE_at"], "en", "de"),
+        (["fr", "it"], "de", "de"),
+        (["fr"], "fr", "en"),
+        ([None, ""], "en", "en"),
+    ],
+)
+def test_negotiate(preferences: list[str | None], default: str, chosen: str) -> None:
+    assert negotiate(preferences, default) == chosen
+
+
+def test_german_translates_every_text_of_the_sign_in_pages() -> None:
+    assert {"en", "de"} <= available()
+    german = translations("de")
+    texts = set()
+    for name in SIGN_IN_PAGES:
+        texts |= set(re.findall(r'_\("([^"]+)"\)', (TEMPLATES / name).read_text()))
+    from ostiary.authn.login import LOGIN_FAILED
+    from ostiary.web.login import EXPIRED
+
+    texts |= {LOGIN_FAILED, EXPIRED.description, "Choose one of these organizations."}
+    missing = sorted(t for t in texts if german.gettext(t) == t)
+    assert texts and not missing
+
+
+def test_a_text_without_translation_shows_in_english() -> None:
+    assert Translator("de")("Sign in") == "Anmelden"
+    assert Translator("de")("No such text {n}", n=3) == "No such text 3"
+    assert Translator("en")("Sign in") == "Sign in"
