@@ -196,8 +196,8 @@ def test_passwords_are_hashed_and_only_changed_when_they_differ(
 ) -> None:
     apply_text(runtime, tmp_path, FULL)
     with runtime.sessions() as session:
-        alice = runtime.basic.authenticate(session, "alice", ALICE_PASSWORD)
-        first_hash = alice.password_hash
+        assert runtime.basic.authenticate(session, "alice", ALICE_PASSWORD).username == "alice"
+        first_hash = _user(session, "alice").password_hash
         assert first_hash is not None and first_hash.startswith("$argon2id$")
 
     assert apply_text(runtime, tmp_path, FULL).unchanged
@@ -206,6 +206,7 @@ def test_passwords_are_hashed_and_only_changed_when_they_differ(
     assert report.lines() == ["updated user alice"]
     with runtime.sessions() as session:
         assert runtime.basic.authenticate(session, "alice", "a brand new passphrase")
+        assert _user(session, "alice").password_hash != first_hash
         events = session.scalars(select(AuditEvent)).all()
     logged = json.dumps([event.changes for event in events])
     for secret in (ALICE_PASSWORD, "a brand new passphrase", CLIENT_SECRET, "$argon2"):
