@@ -43,6 +43,7 @@ from ostiary.benchmark import (
     database_version,
     machine_summary,
     percentile,
+    write_marked_block,
     write_rows,
 )
 from ostiary.benchmark import prepare_database as shared_prepare_database
@@ -567,15 +568,7 @@ def render(report: Report, wanted: argparse.Namespace) -> str:
 
 
 def update_docs(backend: str, block_text: str, path: Path = DOCS) -> None:
-    begin, end = f"<!-- authz:{backend}:begin -->", f"<!-- authz:{backend}:end -->"
-    block = f"{begin}\n{block_text}{end}"
-    current = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.DOTALL)
-    if pattern.search(current):
-        updated = pattern.sub(lambda _match: block, current)
-    else:
-        updated = f"{current.rstrip()}\n\n{block}\n"
-    path.write_text(updated)
+    write_marked_block(path, f"authz:{backend}", block_text)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,6 @@ created. With --reuse, data that an earlier run of the same size left is used as
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from ostiary.benchmark import (
     bench_settings,
     render_report,
     run_benchmark,
+    write_marked_block,
 )
 from ostiary.benchmark import prepare_database as shared_prepare_database
 
@@ -55,15 +55,7 @@ def prepare_database(url: str, *, reuse: bool) -> None:
 def update_docs(report: BenchReport, path: Path = DOCS) -> None:
     """Replace the figures between this database's markers, or append them."""
     backend = report.database.split()[0].lower()
-    begin, end = f"<!-- figures:{backend}:begin -->", f"<!-- figures:{backend}:end -->"
-    block = f"{begin}\n{render_report(report)}{end}"
-    current = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.DOTALL)
-    if pattern.search(current):
-        updated = pattern.sub(lambda _match: block, current)
-    else:
-        updated = f"{current.rstrip()}\n\n{block}\n"
-    path.write_text(updated)
+    write_marked_block(path, f"figures:{backend}", render_report(report))
 
 
 def main(argv: list[str] | None = None) -> int:

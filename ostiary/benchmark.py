@@ -985,6 +985,20 @@ def _measure_levels(
     return timings
 
 
+def write_marked_block(path: Path, marker: str, text: str) -> None:
+    """Put ``text`` between ``<!-- {marker}:begin -->`` and its end marker in ``path``,
+    replacing what was there, or append the block when the markers are not there yet."""
+    begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
+    block = f"{begin}\n{text}{end}"
+    current = path.read_text() if path.exists() else "# Benchmarks\n"
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.DOTALL)
+    if pattern.search(current):
+        updated = pattern.sub(lambda _match: block, current)
+    else:
+        updated = f"{current.rstrip()}\n\n{block}\n"
+    path.write_text(updated)
+
+
 def database_version(engine: Engine) -> str:
     with engine.connect() as connection:
         if engine.dialect.name == "postgresql":
