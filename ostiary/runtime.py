@@ -16,6 +16,7 @@ from ostiary.authn.passwords import Passwords
 from ostiary.db.engine import make_engine, reading_engine
 from ostiary.db.session import OstiarySession, make_session_factory
 from ostiary.keys.services import KeyRing
+from ostiary.protocols.oidc.registry import ClientDirectory
 from ostiary.settings import Settings
 
 
@@ -31,6 +32,8 @@ class Runtime:
     rights: RightsCache = field(init=False)
     standings: Standings = field(init=False)
     keys: KeyRing = field(init=False)
+    # OAuth clients as the provider's endpoints look them up (checked against the row each time).
+    clients: ClientDirectory = field(init=False, default_factory=ClientDirectory)
     # Set when a transaction that queued messages commits: wakes this process's message worker.
     messages_due: threading.Event = field(init=False, default_factory=threading.Event)
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from ostiary.clients.models import Client
 from ostiary.db.session import OstiarySession
 from ostiary.protocols.oidc.errors import OAuthError, UntrustedRequest
+from ostiary.protocols.oidc.registry import ClientDirectory
 
 PROMPTS = frozenset({"none", "login"})
 MAX_UI_LOCALES = 10
@@ -51,18 +52,23 @@ def single_valued(items: list[tuple[str, str]]) -> dict[str, str]:
     return params
 
 
-def find_client(session: OstiarySession, client_id: str | None) -> Client | None:
+def find_client(
+    session: OstiarySession, client_id: str | None, directory: ClientDirectory | None = None
+) -> Client | None:
+    """The client, loaded in ``session``, or from ``directory`` (shared, read-only) if given."""
     if not client_id:
         return None
+    if directory is not None:
+        return directory.find(session, client_id)
     return session.scalars(select(Client).where(Client.client_id == client_id)).one_or_none()
 
 
 def parse_authorization_request(
-    session: OstiarySession, params: Mapping[str, str]
+    session: OstiarySession, params: Mapping[str, str], directory: ClientDirectory | None = None
 ) -> tuple[Client, AuthorizationRequest]:
     """Check a request. Errors before the redirect URI is trusted raise ``UntrustedRequest``;
     later ones raise ``OAuthError`` carrying ``redirect_to`` (see ``redirect_target``)."""
-    client = find_client(session, params.get("client_id"))
+    client = find_client(session, params.get("client_id"), directory)
     if client is None or not client.enabled:
         raise UntrustedRequest("invalid_client", "unknown or disabled client")
     if "authorization_code" not in client.grant_types:

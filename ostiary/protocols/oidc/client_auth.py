@@ -33,6 +33,7 @@ from ostiary.db.types import utcnow
 from ostiary.protocols.oidc.authorization import find_client
 from ostiary.protocols.oidc.errors import OAuthError
 from ostiary.protocols.oidc.models import UsedClientAssertion
+from ostiary.protocols.oidc.registry import ClientDirectory
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_ALGS = ["ES256", "RS256", "PS256", "EdDSA"]
@@ -69,13 +70,18 @@ def authenticate_client(
     *,
     token_endpoint: str,
     issuer: str,
+    clients: ClientDirectory | None = None,
 ) -> Client:
+    """The authenticated client. With ``clients`` it is the directory's shared, read-only
+    ``Client`` (see ``ostiary.protocols.oidc.registry``)."""
     basic = _basic(authorization)
     methods = sum([basic is not None, "client_secret" in form, "client_assertion" in form])
     if methods > 1:
         raise OAuthError("invalid_request", "use exactly one client authentication method")
     if basic is not None:
-        return _by_secret(session, passwords, basic[0], basic[1], "client_secret_basic", form)
+        return _by_secret(
+            session, passwords, basic[0], basic[1], "client_secret_basic", form, clients
+        )
     if "client_secret" in form:
         return _by_secret(
             session,
@@ -84,10 +90,11 @@ def authenticate_client(
             form["client_secret"],
             "client_secret_post",
             form,
+            clients,
         )
     if "client_assertion" in form:
-        return _by_assertion(session, form, token_endpoint, issuer)
-    client = find_client(session, form.get("client_id"))
+        return _by_assertion(session, form, token_endpoint, issuer, clients)
+    client = find_client(session, form.get("client_id"), clients)
     if client is None or not client.enabled or client.token_endpoint_auth_method != "none":
         raise _invalid("client authentication failed")
     return client
@@ -100,10 +107,11 @@ def _by_secret(
     secret: str,
     method: str,
     form: Mapping[str, str],
+    clients: ClientDirectory | None,
 ) -> Client:
     if form.get("client_id") not in (None, client_id):
         raise _invalid("client_id does not match the credentials")
-    client = find_client(session, client_id)
+    client = find_client(session, client_id, clients)
     service = ClientService(session, Actor.system(), passwords)
     if client is None or not client.enabled or client.public or not client.secret_hash:
         raise _invalid("client authentication failed")
@@ -113,7 +121,11 @@ def _by_secret(
 
 
 def _by_assertion(
-    session: OstiarySession, form: Mapping[str, str], token_endpoint: str, issuer: str
+    session: OstiarySession,
+    form: Mapping[str, str],
+    token_endpoint: str,
+    issuer: str,
+    clients: ClientDirectory | None,
 ) -> Client:
     if form.get("client_assertion_type") != JWT_BEARER:
         raise _invalid("unsupported client_assertion_type")
@@ -121,7 +133,7 @@ def _by_assertion(
     # Read unverified only to find whose keys to verify it with.
     unverified = _peek_claims(assertion)
     client_id = str(unverified.get("iss") or form.get("client_id") or "")
-    client = find_client(session, client_id)
+    client = find_client(session, client_id, clients)
     if (
         client is None
         or not client.enabled

@@ -11,8 +11,9 @@ from ostiary.db.types import utcnow
 
 
 class Grant(IdMixin, Base):
-    """What one authorization (or one client credentials request) let a client have. Access and
-    refresh tokens name their grant; revoking it revokes them all (code reuse, refresh reuse)."""
+    """What one authorization let a client have. Access and refresh tokens name their grant;
+    revoking it revokes them all (code reuse, refresh reuse). Client credentials tokens name none
+    (earlier versions made a grant for each, which their tokens still name)."""
 
     __tablename__ = "oauth_grants"
 

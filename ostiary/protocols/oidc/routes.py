@@ -109,6 +109,7 @@ def _client(
         request.headers.get("authorization"),
         token_endpoint=f"{base}/oauth2/token",
         issuer=base,
+        clients=runtime.clients,
     )
 
 
@@ -118,6 +119,7 @@ def _tokens(session: OstiarySession, runtime: Runtime) -> AccessTokens:
         runtime.keys,
         SessionService(session, runtime.settings),
         runtime.settings.issuer.rstrip("/"),
+        runtime.clients,
     )
 
 
@@ -154,7 +156,7 @@ async def authorize(request: Request) -> Response:
     with runtime.sessions() as session:
         service = AuthorizeService(runtime, session)
         try:
-            client, auth_request = parse_authorization_request(session, params)
+            client, auth_request = parse_authorization_request(session, params, runtime.clients)
         except UntrustedRequest as exc:
             return error_page(request, exc)
         except OAuthError as exc:
@@ -178,7 +180,11 @@ async def token(request: Request) -> JSONResponse:
             client = _client(session, runtime, request, form)
             sessions = SessionService(session, runtime.settings)
             issuer = TokenIssuer(
-                session, runtime.keys, runtime.rights, runtime.settings.issuer.rstrip("/")
+                session,
+                runtime.keys,
+                runtime.rights,
+                runtime.settings.issuer.rstrip("/"),
+                runtime.clients,
             )
             issued = TokenGrants(session, issuer, sessions).exchange(client, form)
     except OAuthError as exc:

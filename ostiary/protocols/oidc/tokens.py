@@ -1,4 +1,12 @@
-"""Tokens: JWT access tokens (RFC 9068), ID tokens (OpenID Connect Core §2), refresh tokens."""
+"""Tokens: JWT access tokens (RFC 9068), ID tokens (OpenID Connect Core §2), refresh tokens.
+
+A user's tokens name the grant they came from (``gid``): revoking the grant (code or refresh token
+reuse, revocation of the refresh token) revokes them, and they live only while the grant, the
+client, the user and the browser session do. A client's own token (client credentials) stands on
+the client alone: it names no grant, nothing is written when it is issued, and it lives while the
+client is enabled and its service account, if it has one, is active. Any access token can be
+revoked by its ``jti`` (RFC 7009).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, literal, select
 
 from ostiary.access.cache import RightsCache
 from ostiary.access.models import Module
@@ -20,6 +28,7 @@ from ostiary.contexts.models import Context
 from ostiary.db.session import OstiarySession
 from ostiary.db.types import utcnow
 from ostiary.protocols.oidc.models import Grant, RefreshToken, RevokedAccessToken
+from ostiary.protocols.oidc.registry import ClientDirectory
 from ostiary.users.models import User, UserStatus
 
 ACCESS_TOKEN_TYPE = "at+jwt"
@@ -39,8 +48,8 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def audience(module: Module | None, client: Client) -> str:
-    return f"urn:ostiary:module:{module.key}" if module is not None else client.client_id
+def audience(module_key: str | None, client: Client) -> str:
+    return f"urn:ostiary:module:{module_key}" if module_key is not None else client.client_id
 
 
 @dataclass(frozen=True)
@@ -67,12 +76,42 @@ class IssuedTokens:
 
 class TokenIssuer:
     def __init__(
-        self, session: OstiarySession, signer: Signer, rights: RightsCache, issuer: str
+        self,
+        session: OstiarySession,
+        signer: Signer,
+        rights: RightsCache,
+        issuer: str,
+        clients: ClientDirectory | None = None,
     ) -> None:
         self.session = session
         self.signer = signer
         self.rights = rights
         self.issuer = issuer
+        self.clients = clients
+
+    def _module_key(self, client: Client) -> str | None:
+        if client.module_id is None:
+            return None
+        if self.clients is not None:
+            return self.clients.module_key(self.session, client.module_id)
+        module = self.session.get(Module, client.module_id)
+        return module.key if module is not None else None
+
+    def issue_for_client(self, client: Client, scope: str) -> IssuedTokens:
+        """A client's own access token (client credentials): no user, no grant."""
+        now = int(utcnow().timestamp())
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "sub": client.client_id,
+            "aud": audience(self._module_key(client), client),
+            "client_id": client.client_id,
+            "iat": now,
+            "exp": now + client.access_token_seconds,
+            "jti": uuid.uuid4().hex,
+            "scope": scope,
+        }
+        access = self.signer.sign(self.session, claims, client.signing_alg, ACCESS_TOKEN_TYPE)
+        return IssuedTokens(access, client.access_token_seconds, scope)
 
     def issue(
         self,
@@ -85,12 +124,12 @@ class TokenIssuer:
         now = utcnow()
         user = self.session.get(User, grant.user_id) if grant.user_id else None
         browser = self.session.get(BrowserSession, grant.session_id) if grant.session_id else None
-        module = self.session.get(Module, client.module_id) if client.module_id else None
+        module_key = self._module_key(client)
         scopes = grant.scope.split()
         claims: dict[str, Any] = {
             "iss": self.issuer,
             "sub": str(user.id) if user else client.client_id,
-            "aud": audience(module, client),
+            "aud": audience(module_key, client),
             "client_id": client.client_id,
             "iat": int(now.timestamp()),
             "exp": int(now.timestamp()) + client.access_token_seconds,
@@ -109,8 +148,8 @@ class TokenIssuer:
         context = self.session.get(Context, grant.context_id) if grant.context_id else None
         if user is not None and context is not None:
             claims["context"] = {"id": str(context.id), "type": context.type, "name": context.name}
-            if module is not None:
-                rights = self.rights.effective(self.session, user, context, module.key)
+            if module_key is not None:
+                rights = self.rights.effective(self.session, user, context, module_key)
                 claims["rights"] = (
                     {k: d.value for k, d in rights.decisions.items()} if rights.access else {}
                 )
@@ -154,8 +193,14 @@ class TokenIssuer:
 class ValidAccessToken:
     claims: dict[str, Any]
     client: Client
-    grant: Grant
+    grant: Grant | None  # None for a client's own token
     user: User | None
+
+
+_REVOKED: Any = RevokedAccessToken.__table__
+_IS_REVOKED = select(literal(1)).where(_REVOKED.c.jti == bindparam("jti"))
+_USERS: Any = User.__table__
+_USER_STATUS = select(_USERS.c.status).where(_USERS.c.id == bindparam("user_id"))
 
 
 class AccessTokens:
@@ -164,12 +209,18 @@ class AccessTokens:
     not revoked, and everything it stands on still alive: grant, client, user, session."""
 
     def __init__(
-        self, session: OstiarySession, signer: Signer, sessions: SessionService, issuer: str
+        self,
+        session: OstiarySession,
+        signer: Signer,
+        sessions: SessionService,
+        issuer: str,
+        clients: ClientDirectory | None = None,
     ) -> None:
         self.session = session
         self.signer = signer
         self.sessions = sessions
         self.issuer = issuer
+        self.clients = clients
 
     def validate(self, token: str) -> ValidAccessToken | None:
         try:
@@ -186,10 +237,12 @@ class AccessTokens:
         ):
             return None
         jti, gid = claims.get("jti"), claims.get("gid")
-        if not isinstance(jti, str) or not isinstance(gid, str):
+        if not isinstance(jti, str) or not isinstance(gid, str | None):
             return None
-        if self.session.get(RevokedAccessToken, jti) is not None:
+        if self.session.connection().execute(_IS_REVOKED, {"jti": jti}).first() is not None:
             return None
+        if gid is None:
+            return self._client_token(claims)
         try:
             grant = self.session.get(Grant, uuid.UUID(gid))
         except ValueError:
@@ -201,6 +254,33 @@ class AccessTokens:
             return None
         user = self.session.get(User, grant.user_id) if grant.user_id else None
         return ValidAccessToken(claims, client, grant, user)
+
+    def _client_token(self, claims: dict[str, Any]) -> ValidAccessToken | None:
+        client_id = claims.get("client_id")
+        if not isinstance(client_id, str) or claims.get("sub") != client_id:
+            return None
+        client = (
+            self.clients.find(self.session, client_id)
+            if self.clients is not None
+            else self.session.scalars(select(Client).where(Client.client_id == client_id)).first()
+        )
+        if client is None or not client_alive(self.session, client):
+            return None
+        return ValidAccessToken(claims, client, None, None)
+
+
+def client_alive(session: OstiarySession, client: Client) -> bool:
+    """Whether the client may have tokens of its own now: enabled, and its service account (if
+    it has one) active."""
+    if not client.enabled:
+        return False
+    if client.service_account_user_id is not None:
+        status = session.connection().execute(
+            _USER_STATUS, {"user_id": client.service_account_user_id}
+        )
+        if status.scalar() != UserStatus.ACTIVE:
+            return False
+    return True
 
 
 def grant_alive(session: OstiarySession, sessions: SessionService, grant: Grant) -> bool:
@@ -219,11 +299,10 @@ def grant_alive(session: OstiarySession, sessions: SessionService, grant: Grant)
             return False
     elif grant.user_id is not None:
         return False  # user grants always stand on a session; it was ended and removed
-    elif client.service_account_user_id is not None:
-        # client_credentials: the client's service account, if it has one, must be active.
-        account = session.get(User, client.service_account_user_id)
-        if account is None or account.status != UserStatus.ACTIVE:
-            return False
+    elif not client_alive(session, client):
+        # A client credentials grant (tokens issued before they named none): the client's
+        # service account, if it has one, must be active.
+        return False
     return True
 
 
