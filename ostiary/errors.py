@@ -20,6 +20,8 @@ class FieldProblem:
 
     field: str
     message: str
+    # A stable name of the rule that was broken, where there is one (``min_length``).
+    rule: str | None = None
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}" if self.field else self.message
@@ -116,7 +118,10 @@ class InvalidInput(OstiaryError):
     def extensions(self) -> dict[str, Any]:
         return {
             "field": self.field,
-            "errors": [{"field": p.field, "message": p.message} for p in self.problems],
+            "errors": [
+                {"field": p.field, "message": p.message} | ({"rule": p.rule} if p.rule else {})
+                for p in self.problems
+            ],
         }
 
 

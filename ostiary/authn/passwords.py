@@ -1,19 +1,19 @@
-"""Password hashing with argon2id and the password rules."""
+"""Password hashing with argon2id, and the policy (``ostiary.authn.policy``) for new ones."""
 
 from __future__ import annotations
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from ostiary.authn.policy import PasswordPolicy
 from ostiary.errors import FieldProblem
 from ostiary.settings import Settings
-
-MAX_PASSWORD_LENGTH = 1024
 
 
 class Passwords:
     def __init__(self, settings: Settings) -> None:
         self.min_length = settings.password_min_length
+        self.policy = PasswordPolicy(settings.password_min_length)
         self._hasher = PasswordHasher(
             time_cost=settings.argon2_time_cost,
             memory_cost=settings.argon2_memory_cost_kib,
@@ -36,18 +36,15 @@ class Passwords:
         return self._hasher.check_needs_rehash(password_hash)
 
     def problems(
-        self, password: str, *, field: str, username: str | None = None
+        self,
+        password: str,
+        *,
+        field: str,
+        username: str | None = None,
+        email: str | None = None,
     ) -> list[FieldProblem]:
-        found: list[FieldProblem] = []
-        if len(password) < self.min_length:
-            found.append(FieldProblem(field, f"must be at least {self.min_length} characters long"))
-        if len(password) > MAX_PASSWORD_LENGTH:
-            found.append(
-                FieldProblem(field, f"must be at most {MAX_PASSWORD_LENGTH} characters long")
-            )
-        if username and len(username) >= 3 and username.lower() in password.lower():
-            found.append(FieldProblem(field, "must not contain the username"))
-        return found
+        """What the policy finds wrong with ``password`` as a new password of this user."""
+        return self.policy.problems(password, field=field, username=username, email=email)
 
     @staticmethod
     def is_argon2_hash(value: str) -> bool:

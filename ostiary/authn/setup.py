@@ -35,7 +35,7 @@ class FirstAdminSetup:
         actor = Actor(user.username, "web", user.id, self.client_address)
         users = UserService(self.session, actor, self.runtime.passwords)
         problems = self.runtime.passwords.problems(
-            password, field="password", username=user.username
+            password, field="password", username=user.username, email=user.email
         )
         if password != confirmation:
             problems.append(FieldProblem("confirmation", "does not match the password"))

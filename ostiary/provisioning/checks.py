@@ -417,7 +417,7 @@ class Checker:
             domain = self._domain(entry)
             self._check_status(entry, stored)
             if domain is not None:
-                self._check_credentials(entry, domain)
+                self._check_credentials(entry, domain, merged(entry, "email", stored))
                 if entry.states("memberships"):
                     self._check_memberships(entry, domain, entry.memberships)
                 elif stored is not None and stored.domain.name != domain.name:
@@ -449,11 +449,11 @@ class Checker:
         if lifecycle_path(current, entry.status) is None:
             self.report(entry, ("status",), f"a user who is {current} cannot become {entry.status}")
 
-    def _check_credentials(self, entry: UserEntry, domain: UserDomain) -> None:
+    def _check_credentials(self, entry: UserEntry, domain: UserDomain, email: str | None) -> None:
         password = entry.password.get_secret_value() if entry.password is not None else None
         try:
             self.services.users._check_credentials(
-                domain, entry.username, password, entry.password_hash
+                domain, entry.username, password, entry.password_hash, email=email
             )
         except InvalidInput as exc:
             self.problems += placed(exc.problems, entry.place)

@@ -66,7 +66,9 @@ class UserService:
         with self.session.atomic():
             domain = self.domains.get(data.domain, field="domain")
             password = data.password.get_secret_value() if data.password else None
-            self._check_credentials(domain, data.username, password, password_hash)
+            self._check_credentials(
+                domain, data.username, password, password_hash, email=data.email
+            )
             user = User(
                 username=data.username,
                 domain=domain,
@@ -135,7 +137,7 @@ class UserService:
         self._refuse_if_deleted(user)
         self._refuse_for_service_account(user, {"password"})
         self._refuse_if_delegated(user, {"password"})
-        self._check_credentials(user.domain, user.username, password, None)
+        self._check_credentials(user.domain, user.username, password, None, email=user.email)
         self.set_password_hash(user, self.passwords.hash(password))
 
     def set_password_hash(self, user: User, password_hash: str) -> None:
@@ -206,7 +208,13 @@ class UserService:
                 user.last_name_key = _key(value)
 
     def _check_credentials(
-        self, domain: UserDomain, username: str, password: str | None, password_hash: str | None
+        self,
+        domain: UserDomain,
+        username: str,
+        password: str | None,
+        password_hash: str | None,
+        *,
+        email: str | None = None,
     ) -> None:
         if domain.kind == DomainKind.DELEGATED and (password or password_hash):
             raise RuleViolation(
@@ -215,7 +223,9 @@ class UserService:
                 field="password",
             )
         if password is not None:
-            problems = self.passwords.problems(password, field="password", username=username)
+            problems = self.passwords.problems(
+                password, field="password", username=username, email=email
+            )
             if problems:
                 raise InvalidInput(problems)
 

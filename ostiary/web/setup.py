@@ -54,7 +54,11 @@ def setup_submit(
         return _page(request, 404, expired=exc.detail)
     except InvalidInput as exc:
         username = setup.user_for(token).username
-        errors = {p.field: p.message for p in exc.problems}
+        errors: dict[str, str] = {}
+        for problem in exc.problems:
+            errors[problem.field] = "; ".join(
+                filter(None, (errors.get(problem.field), problem.message))
+            )
         return _page(
             request,
             422,

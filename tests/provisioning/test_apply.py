@@ -330,7 +330,7 @@ def test_yaml_syntax_errors_name_line_and_column(tmp_path: Path) -> None:
             "users[0].status: a user who is active cannot become draft",
         ),
         (
-            "users:\n  - {username: ivy, domain: CSP, password: short}\n",
+            "users:\n  - {username: ivy, domain: CSP, password: brief}\n",
             "users[0].password: must be at least 12 characters long",
         ),
         (
