@@ -113,14 +113,23 @@ class Standings:
         self._lock = threading.Lock()
 
     def of(self, session: OstiarySession, user: RightsHolder) -> Standing:
+        return self.cached(session, user) or self.compute(session, user)
+
+    def cached(self, session: OstiarySession, user: RightsHolder) -> Standing | None:
+        """The cached standing if it is still valid (one statement), else None."""
         with self._lock:
             cached = self._entries.get(user.id)
-        if cached is not None:
-            scopes, seen, standing = cached
-            if epochs.read_scopes(session, scopes) == seen:
-                with self._lock:
-                    self._entries.move_to_end(user.id)
-                return standing
+        if cached is None:
+            return None
+        scopes, seen, standing = cached
+        if epochs.read_scopes(session, scopes) != seen:
+            return None
+        with self._lock:
+            self._entries.move_to_end(user.id)
+        return standing
+
+    def compute(self, session: OstiarySession, user: RightsHolder) -> Standing:
+        """Compute the standing afresh (a statement per context at least) and cache it."""
         contexts = contexts_of(session.core(), user.id)
         scopes = (epochs.GLOBAL, epochs.user_scope(user.id)) + tuple(
             epochs.context_scope(c.id) for c in contexts

@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select
 
@@ -68,11 +69,29 @@ class BasicAuthenticator:
         self.decoy_hash = passwords.hash("decoy password for unknown users")
 
     def authenticate(self, session: OstiarySession, username: str, password: str) -> UserRef:
-        found = (
+        return self.verify(self.lookup(session, username), password)
+
+    # The steps of ``authenticate``, for callers that keep the slow one off the event loop.
+
+    def lookup(self, session: OstiarySession, username: str) -> StoredCredentials | None:
+        """One indexed statement."""
+        row = (
             session.core()
             .execute(_CREDENTIALS, {"username": username.strip().lower()})
             .one_or_none()
         )
+        return None if row is None else StoredCredentials(*row)
+
+    def remembered(self, found: StoredCredentials | None, password: str) -> UserRef | None:
+        """The user, when this password was verified for them lately; no argon2 needed."""
+        if found is None or not found.password_hash:
+            return None
+        if not self.verified.seen(found.id, found.password_hash, password):
+            return None
+        return self._admit(found)
+
+    def verify(self, found: StoredCredentials | None, password: str) -> UserRef:
+        """Verify ``password`` with argon2 (tens of milliseconds by design)."""
         if found is None or not found.password_hash:
             self.passwords.verify(self.decoy_hash, password)
             raise Unauthenticated(BAD_CREDENTIALS)
@@ -80,6 +99,10 @@ class BasicAuthenticator:
             if not self.passwords.verify(found.password_hash, password):
                 raise Unauthenticated(BAD_CREDENTIALS)
             self.verified.remember(found.id, found.password_hash, password)
+        return self._admit(found)
+
+    @staticmethod
+    def _admit(found: StoredCredentials) -> UserRef:
         if (
             found.status != UserStatus.ACTIVE
             or found.kind != DomainKind.LOCAL
@@ -87,6 +110,16 @@ class BasicAuthenticator:
         ):
             raise Unauthenticated(BAD_CREDENTIALS)
         return UserRef(found.id, found.username, found.status, delegated=False)
+
+
+@dataclass(frozen=True)
+class StoredCredentials:
+    id: uuid.UUID
+    username: str
+    status: str
+    password_hash: str | None
+    service_account: bool
+    kind: str
 
 
 # What a sign-in needs, in one statement; read on every call so that a deactivation, a new
