@@ -88,6 +88,23 @@ class Settings(BaseSettings):
         "", description="Proxies whose X-Forwarded-For is trusted; empty trusts none."
     )
     setup_link_minutes: int = Field(60, ge=1)
+    # -- passwords and brute force (docs/authentication.md) --------------------------------
+    password_reset_minutes: int = Field(
+        30, ge=5, le=1440, description="How long a password reset link works."
+    )
+    throttle_account_failures: int = Field(
+        5, ge=1, description="Failures for one account before each attempt must wait."
+    )
+    throttle_address_failures: int = Field(
+        50, ge=1, description="Failures from one client address before each attempt must wait."
+    )
+    throttle_base_seconds: float = Field(
+        2, gt=0, description="The first wait; it doubles with each further failure."
+    )
+    throttle_max_seconds: int = Field(900, ge=1, description="The longest wait.")
+    throttle_window_minutes: int = Field(
+        60, ge=1, description="Failures are forgotten after this long without another."
+    )
 
     session_idle_minutes: int = Field(
         60, ge=1, description="A browser session unused this long ends."

@@ -15,6 +15,7 @@ from ostiary.access.models import (  # noqa: F401
 )
 from ostiary.audit.models import AuditEvent  # noqa: F401
 from ostiary.authn.models import BrowserSession, LoginFlow, OneTimeToken  # noqa: F401
+from ostiary.authn.throttle import SignInThrottle  # noqa: F401
 from ostiary.clients.models import Client  # noqa: F401
 from ostiary.contexts.models import Context  # noqa: F401
 from ostiary.db.base import Base

@@ -1,0 +1,359 @@
+"""Brute-force protection: growing delays after failures, per account and per client address.
+
+Each (kind, key) pair has a counter of failures in its current streak. Once a key reaches its
+threshold (``throttle_account_failures`` for accounts, the higher ``throttle_address_failures``
+for client addresses), every further failure makes the next attempt wait twice as long, from
+``throttle_base_seconds`` up to ``throttle_max_seconds``. A streak is forgotten after
+``throttle_window_minutes`` without a failure, and a success resets an account's counter. There
+is no permanent lock: at worst the real user waits ``throttle_max_seconds``.
+
+Kinds name what is guessed: ``password`` (login page and HTTP Basic share it), ``code``
+(second-factor codes), ``reset`` (requests for a reset link). Keys name who is guessed at
+(``account_key``, ``name_key`` for identifiers that match no account, so that unknown names
+are throttled exactly like real ones) or where from (``address_key``).
+
+Two ways to use it, both counted atomically on SQLite and PostgreSQL (one ``INSERT ... ON
+CONFLICT DO UPDATE ... RETURNING`` statement, never read-modify-write):
+
+* ``check`` before verifying, ``failed`` after a wrong guess, ``succeeded`` after a right one:
+
+      throttle = Throttle(session, settings)
+      if not (verdict := throttle.check("code", account_key(user.id))).allowed:
+          ...answer "wait verdict.retry_after seconds" without verifying...
+      if code_ok: throttle.succeeded("code", key)
+      else: throttle.failed("code", key)
+
+* ``attempt`` counts the attempt *before* verifying and refuses it when the key is waiting, in
+  one statement; a success then calls ``succeeded`` (accounts) or ``forgive`` (addresses). So
+  a hundred parallel guesses are counted as a hundred, and only those before the threshold
+  are verified at all. The login page and HTTP Basic work this way.
+
+Each method writes in ``session.atomic()``: called outside a transaction it commits at once,
+which it should, so that parallel requests see the count and no lock is held while a hash is
+verified.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Boolean, Integer, String, case, delete, false, literal, select, true, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ostiary.audit.actor import Actor
+from ostiary.audit.services import AuditLog
+from ostiary.db.base import Base
+from ostiary.db.session import OstiarySession
+from ostiary.db.types import utcnow
+from ostiary.errors import OstiaryError
+from ostiary.settings import Settings
+
+PASSWORD = "password"
+CODE = "code"
+RESET = "reset"
+
+ACCOUNT_PREFIX = "user:"
+NAME_PREFIX = "name:"
+ADDRESS_PREFIX = "address:"
+
+
+class SignInThrottle(Base):
+    """The failure streak of one key for one kind of guess."""
+
+    __tablename__ = "sign_in_throttles"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    first_failure_at: Mapped[datetime] = mapped_column()
+    last_failure_at: Mapped[datetime] = mapped_column()
+    # No attempt is verified before this time.
+    blocked_until: Mapped[datetime | None] = mapped_column()
+    # Whether the latest attempt came while blocked and was refused unverified.
+    last_refused: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Throttled(OstiaryError):
+    """Too many failures lately: wait ``retry_after`` seconds. Nothing was verified."""
+
+    kind = "throttled"
+    status = 429
+    title = "Too many attempts"
+
+    def __init__(self, retry_after: int, detail: str | None = None) -> None:
+        super().__init__(detail or f"too many failed attempts; try again in {retry_after} seconds")
+        self.retry_after = retry_after
+
+    def extensions(self) -> dict[str, object]:
+        return {"retry_after": self.retry_after}
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+def account_key(user_id: uuid.UUID) -> str:
+    return f"{ACCOUNT_PREFIX}{user_id}"
+
+
+def name_key(identifier: str, secret: bytes) -> str:
+    """The key of a username or address that matches no account. Keyed and hashed: people
+    type passwords into the username field, and those must not be stored."""
+    folded = identifier.strip().casefold().encode()
+    return NAME_PREFIX + hmac.new(secret, folded, hashlib.sha256).hexdigest()[:40]
+
+
+def address_key(address: str | None) -> str | None:
+    """The key of a client address; IPv6 addresses count per /64, which one client holds."""
+    if not address:
+        return None
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return ADDRESS_PREFIX + address[:100]
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return ADDRESS_PREFIX + str(parsed.ipv4_mapped)
+        return ADDRESS_PREFIX + str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return ADDRESS_PREFIX + str(parsed)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    kind: str
+    key: str
+    failures: int
+    blocked_until: datetime | None
+    # This attempt came while the key was waiting: it must not be verified.
+    refused: bool
+    threshold: int
+    now: datetime
+
+    @property
+    def allowed(self) -> bool:
+        return not self.refused
+
+    @property
+    def retry_after(self) -> int:
+        """Seconds until the next attempt is verified (0: at once)."""
+        if self.blocked_until is None or self.blocked_until <= self.now:
+            return 0
+        return max(1, math.ceil((self.blocked_until - self.now).total_seconds()))
+
+    @property
+    def starts_throttling(self) -> bool:
+        """The failure that made the key reach its threshold: throttling begins."""
+        return not self.refused and self.failures == self.threshold
+
+
+class Throttle:
+    def __init__(self, session: OstiarySession, settings: Settings) -> None:
+        self.session = session
+        self.account_threshold = settings.throttle_account_failures
+        self.address_threshold = settings.throttle_address_failures
+        self.base = settings.throttle_base_seconds
+        self.cap = settings.throttle_max_seconds
+        self.window = timedelta(minutes=settings.throttle_window_minutes)
+
+    def threshold(self, key: str) -> int:
+        return self.address_threshold if key.startswith(ADDRESS_PREFIX) else self.account_threshold
+
+    def delay(self, failures: int, key: str) -> float:
+        """Seconds to wait after ``failures`` failures in a row (0 below the threshold)."""
+        over = failures - self.threshold(key)
+        if over < 0:
+            return 0.0
+        return float(min(self.base * 2 ** min(over, 62), self.cap))
+
+    # -- reading -------------------------------------------------------------------------
+
+    def check(self, kind: str, key: str, *, now: datetime | None = None) -> Verdict:
+        """Whether an attempt may be verified now; counts nothing."""
+        now = now or utcnow()
+        row = self.session.execute(
+            select(SignInThrottle.failures, SignInThrottle.blocked_until).where(
+                SignInThrottle.kind == kind, SignInThrottle.key == key
+            )
+        ).one_or_none()
+        failures, until = (row.failures, row.blocked_until) if row else (0, None)
+        blocked = until is not None and until > now
+        return Verdict(kind, key, failures, until, blocked, self.threshold(key), now)
+
+    def state(self, key: str) -> list[SignInThrottle]:
+        """Every kind's streak for a key (for administrators)."""
+        return list(
+            self.session.scalars(
+                select(SignInThrottle)
+                .where(SignInThrottle.key == key)
+                .order_by(SignInThrottle.kind)
+                .execution_options(populate_existing=True)
+            )
+        )
+
+    # -- counting ------------------------------------------------------------------------
+
+    def attempt(
+        self, kind: str, key: str, *, actor: Actor | None = None, now: datetime | None = None
+    ) -> Verdict:
+        """Count an attempt before verifying it; ``refused`` when the key is waiting (then do
+        not verify). After a wrong guess call ``rejected``; after a right one ``succeeded``."""
+        return self._count(kind, key, now or utcnow())
+
+    def rejected(self, verdict: Verdict, *, actor: Actor) -> None:
+        """An attempt counted by ``attempt`` turned out wrong: record when throttling starts."""
+        if verdict.starts_throttling:
+            with self.session.atomic():
+                self._record_start(verdict, actor)
+
+    def failed(
+        self, kind: str, key: str, *, actor: Actor | None = None, now: datetime | None = None
+    ) -> Verdict:
+        """Count a wrong guess that was verified after ``check``."""
+        verdict = self._count(kind, key, now or utcnow())
+        if verdict.starts_throttling and actor is not None:
+            with self.session.atomic():
+                self._record_start(verdict, actor)
+        return verdict
+
+    def succeeded(self, kind: str, key: str) -> None:
+        """A right guess: the streak ends and the key waits no more."""
+        with self.session.atomic():
+            self.session.execute(
+                delete(SignInThrottle)
+                .where(SignInThrottle.kind == kind, SignInThrottle.key == key)
+                .execution_options(synchronize_session=False)
+            )
+
+    def forgive(self, kind: str, key: str) -> None:
+        """Take back one attempt counted by ``attempt`` that succeeded, without ending the
+        streak (for client addresses, which a success proves nothing about)."""
+        with self.session.atomic():
+            self.session.execute(
+                update(SignInThrottle)
+                .where(
+                    SignInThrottle.kind == kind,
+                    SignInThrottle.key == key,
+                    SignInThrottle.failures > 0,
+                )
+                .values(failures=SignInThrottle.failures - 1)
+                .execution_options(synchronize_session=False)
+            )
+
+    def clear(self, key: str, *, actor: Actor, target_id: uuid.UUID | None = None) -> int:
+        """End every kind's streak of a key (an administrator's decision); audited."""
+        with self.session.atomic():
+            cleared = self.session.execute(
+                delete(SignInThrottle)
+                .where(SignInThrottle.key == key)
+                .execution_options(synchronize_session=False)
+            ).rowcount  # type: ignore[attr-defined]
+            AuditLog(self.session).record(
+                actor,
+                "sign_in.throttle_cleared",
+                target_type=_target_type(key),
+                target_id=target_id or _target_id(key),
+                changes={"cleared": cleared},
+            )
+        return int(cleared or 0)
+
+    # -- the statement -------------------------------------------------------------------
+
+    def _count(self, kind: str, key: str, now: datetime) -> Verdict:
+        table = SignInThrottle.__table__
+        c = table.c
+        stale = c.last_failure_at <= now - self.window
+        blocked = c.blocked_until > now
+        next_failures = case((stale, 1), else_=c.failures + 1)
+        at = literal(now, c.last_failure_at.type)
+        values = {
+            "kind": kind,
+            "key": key,
+            "failures": 1,
+            "first_failure_at": now,
+            "last_failure_at": now,
+            "blocked_until": self._until(1, key, now),
+            "last_refused": False,
+        }
+        dialect = self.session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        # In SET every column on the right is the row's value before the update.
+        stmt = (
+            insert(table)
+            .values(values)
+            .on_conflict_do_update(
+                index_elements=[c.kind, c.key],
+                set_={
+                    "failures": next_failures,
+                    "first_failure_at": case((stale, at), else_=c.first_failure_at),
+                    "last_failure_at": now,
+                    "blocked_until": case(
+                        (blocked, c.blocked_until), else_=self._ladder(next_failures, key, now)
+                    ),
+                    "last_refused": case((blocked, true()), else_=false()),
+                },
+            )
+            .returning(c.failures, c.blocked_until, c.last_refused)
+        )
+        with self.session.atomic():
+            row = self.session.execute(stmt).one()
+        return Verdict(
+            kind,
+            key,
+            row.failures,
+            row.blocked_until,
+            bool(row.last_refused),
+            self.threshold(key),
+            now,
+        )
+
+    def _until(self, failures: int, key: str, now: datetime) -> datetime | None:
+        seconds = self.delay(failures, key)
+        return now + timedelta(seconds=seconds) if seconds > 0 else None
+
+    def _ladder(self, failures: object, key: str, now: datetime) -> object:
+        """``now + delay(failures)`` as SQL: one branch per doubling up to the cap."""
+        threshold = self.threshold(key)
+        steps = 0
+        while self.base * 2**steps < self.cap:
+            steps += 1
+        column_type = SignInThrottle.__table__.c.blocked_until.type
+        whens = [
+            (
+                failures >= threshold + over,  # type: ignore[operator]
+                literal(now + timedelta(seconds=self.delay(threshold + over, key)), column_type),
+            )
+            for over in range(steps, -1, -1)
+        ]
+        return case(*whens, else_=literal(None, column_type))
+
+    def _record_start(self, verdict: Verdict, actor: Actor) -> None:
+        AuditLog(self.session).record(
+            actor,
+            "sign_in.throttled",
+            target_type=_target_type(verdict.key),
+            target_id=_target_id(verdict.key),
+            changes={
+                "kind": verdict.kind,
+                "failures": verdict.failures,
+                "until": verdict.blocked_until.isoformat() if verdict.blocked_until else None,
+            },
+        )
+
+
+def _target_type(key: str) -> str:
+    if key.startswith(ACCOUNT_PREFIX):
+        return "user"
+    if key.startswith(ADDRESS_PREFIX):
+        return "address"
+    return "sign-in name"
+
+
+def _target_id(key: str) -> str:
+    return key.split(":", 1)[1]
