@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from ostiary import __version__
 from ostiary.api import authzen, health, problems
@@ -28,9 +30,10 @@ from ostiary.messages.outbox import start_worker
 from ostiary.protocols.oidc import routes as oidc_routes
 from ostiary.runtime import Runtime
 from ostiary.settings import Settings
-from ostiary.web import dev_outbox, login, setup
+from ostiary.web import dev_outbox, login, second_factor, setup
 
 API_PREFIX = "/api/v1"
+STATIC = Path(__file__).parent / "web" / "static"
 
 
 def create_app(runtime: Runtime | None = None) -> FastAPI:
@@ -64,6 +67,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     # the login pages, called most often, come before the many admin API routes.
     app.include_router(oidc_routes.router)
     app.include_router(login.router)
+    app.include_router(second_factor.router)
     routers = (
         contexts,
         groups,
@@ -83,4 +87,6 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(authzen.router)
     app.include_router(setup.router)
     app.include_router(dev_outbox.router)
+    # Vendored scripts of the sign-in and account pages (no CDN, no build step).
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

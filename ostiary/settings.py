@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -113,7 +114,45 @@ class Settings(BaseSettings):
         12, ge=1, description="A browser session ends this long after login."
     )
     login_flow_minutes: int = Field(15, ge=1, description="Time to finish a login once begun.")
+    # -- second factor (docs/authentication.md) -------------------------------------------
+    two_factor: Literal["disabled", "sms", "email", "sms+email"] = Field(
+        "disabled",
+        description="The instance's 2FA channels, for users whose own setting is 'inherit'.",
+    )
+    two_factor_first_login_only: bool = Field(
+        False, description="Send codes by SMS or e-mail only at a user's first login."
+    )
+    two_factor_code_length: int = Field(6, ge=6, le=10, description="Digits of a code.")
+    two_factor_code_minutes: int = Field(5, ge=1, le=10, description="Lifetime of a code.")
+    two_factor_code_tries: int = Field(5, ge=1, le=10, description="Wrong entries per code.")
+    two_factor_user_tries: int = Field(
+        10, ge=1, description="Wrong second-factor entries per user within the window."
+    )
+    two_factor_window_minutes: int = Field(15, ge=1, description="Window of the limits.")
+    two_factor_sends_per_user: int = Field(
+        5, ge=1, description="Codes sent to one user within the window."
+    )
+    two_factor_sends_per_address: int = Field(
+        5, ge=1, description="Codes sent to one phone number or e-mail address within the window."
+    )
+    two_factor_resend_seconds: int = Field(30, ge=0, description="Wait before a new code.")
+    two_factor_sms_pattern: str = Field(
+        "", description="Phone numbers must match this regular expression to get codes by SMS."
+    )
+    step_up_minutes: int = Field(
+        5, ge=1, description="How recent a sign-in must be to change a factor without asking."
+    )
+    webauthn_rp_name: str = Field("Ostiary", description="The name passkeys are saved under.")
     authorization_code_seconds: int = Field(60, ge=10, le=600)
+
+    @field_validator("two_factor_sms_pattern")
+    @classmethod
+    def _check_pattern(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        return value
 
     @field_validator("database_url")
     @classmethod

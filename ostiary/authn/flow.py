@@ -2,7 +2,9 @@
 
 Stages: ``password`` (who are you), ``context`` (where do you act, when the user belongs to
 several contexts and the application needs one), then the flow completes and the authorization
-request it was started for is answered. Later stages (second factors) slot in between.
+request it was started for is answered. ``second-factor`` (ostiary.web.second_factor) comes
+between password and context when the user must give one; the browser session starts only
+after it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ostiary.protocols.oidc.authorization import AuthorizationRequest
 
 class Stage(enum.StrEnum):
     PASSWORD = "password"
+    SECOND_FACTOR = "second-factor"
     CONTEXT = "context"
     DONE = "done"
 
@@ -32,6 +35,14 @@ class LoginState(BaseModel):
     user_id: uuid.UUID | None = None
     session_id: uuid.UUID | None = None
     context_id: uuid.UUID | None = None
+    # Where a login for Ostiary's own pages (the account page) returns to, instead of answering
+    # an authorization request.
+    return_to: str | None = None
+    # The second factor page's news about the last code: masked addresses by channel, and
+    # whether the SMS was blocked by the number pattern or sending was throttled.
+    code_sent_to: dict[str, str] = {}
+    sms_blocked: bool = False
+    send_throttled: bool = False
 
 
 class LoginFlows:

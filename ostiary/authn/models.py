@@ -43,6 +43,9 @@ class BrowserSession(IdMixin, Base):
     auth_time: Mapped[datetime] = mapped_column(default=utcnow)
     amr: Mapped[list[str]] = mapped_column(default=list)
     acr: Mapped[str | None] = mapped_column(String(64))
+    # The last time the user proved it was them again (password or second factor), for
+    # changes that need a recent sign-in (ostiary.authn.factors.stepup).
+    reauthenticated_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()

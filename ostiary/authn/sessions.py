@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 
 from ostiary.audit.actor import Actor
 from ostiary.audit.services import AuditLog
+from ostiary.authn.factors.policy import acr_for
 from ostiary.authn.models import BrowserSession
 from ostiary.db.session import OstiarySession
 from ostiary.db.types import utcnow
@@ -63,7 +64,7 @@ class SessionService:
             security_stamp=user.security_stamp,
             auth_time=now,
             amr=amr,
-            acr="urn:ostiary:acr:password" if amr == ["pwd"] else None,
+            acr=acr_for(amr),
             created_at=now,
             last_seen_at=now,
             expires_at=now + self.absolute,

@@ -14,6 +14,14 @@ from ostiary.access.models import (  # noqa: F401
     UserRight,
 )
 from ostiary.audit.models import AuditEvent  # noqa: F401
+from ostiary.authn.factors.models import (  # noqa: F401
+    FactorCounter,
+    Passkey,
+    RecoveryCode,
+    SecondFactorCode,
+    TotpCredential,
+    WebAuthnChallenge,
+)
 from ostiary.authn.models import BrowserSession, LoginFlow, OneTimeToken  # noqa: F401
 from ostiary.authn.throttle import SignInThrottle  # noqa: F401
 from ostiary.clients.models import Client  # noqa: F401

@@ -36,11 +36,11 @@ class KeyDecryptionError(Exception):
     """A stored private key could not be decrypted: wrong secret key, or the value was altered."""
 
 
-def _derive(secret: bytes) -> AESGCM:
+def _derive(secret: bytes, info: bytes = _INFO) -> AESGCM:
     if not secret:
         raise ValueError("the secret key is empty")
     # No salt: the input is already a high-entropy secret (RFC 5869 section 3.1 allows it).
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(secret)
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret)
     return AESGCM(key)
 
 
@@ -57,8 +57,9 @@ def _b64decode(text: str) -> bytes:
 class SecretBox:
     """Encrypts and decrypts small values under the server's secret key."""
 
-    def __init__(self, secret: bytes) -> None:
-        self._aead = _derive(secret)
+    def __init__(self, secret: bytes, *, info: bytes = _INFO) -> None:
+        # Another ``info`` label (one per kind of value) derives an unrelated key.
+        self._aead = _derive(secret, info)
 
     def encrypt(self, plaintext: bytes, *, context: str) -> str:
         nonce = os.urandom(_NONCE_BYTES)

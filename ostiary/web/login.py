@@ -8,16 +8,16 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from ostiary.api.v1.deps import RuntimeDep, SessionDep
-from ostiary.audit.actor import Actor
 from ostiary.authn.flow import LoginFlows, LoginState, Stage
 from ostiary.authn.login import LOGIN_FAILED, PasswordLogin
 from ostiary.authn.models import LoginFlow
-from ostiary.authn.sessions import CookiePolicy, SessionService
+from ostiary.authn.sessions import SessionService
 from ostiary.protocols.oidc.authorization import find_client
 from ostiary.protocols.oidc.authorize import AuthorizeService, Respond
 from ostiary.protocols.oidc.errors import OAuthError
 from ostiary.protocols.oidc.routes import NO_STORE, browser_token, error_page, render_outcome
 from ostiary.runtime import Runtime
+from ostiary.web.second_factor import after_password
 from ostiary.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -96,46 +96,24 @@ def login_submit(
     login_flow, state = found
     _prefer_languages(request, session, state)
     client = find_client(session, state.request.client_id)
-    if client is None or not client.enabled:
+    if state.return_to is None and (client is None or not client.enabled):
         return error_page(request, EXPIRED)
     with session.atomic():
         user = PasswordLogin(session, runtime.passwords, runtime.basic.decoy_hash).verify(
             username, password
         )
-        if user is None:
-            outcome = None
-        else:
-            address = request.client.host if request.client else None
-            actor = Actor(user.username, "web", user.id, address)
-            browser, token = SessionService(session, runtime.settings).start(
-                user, amr=["pwd"], actor=actor, previous=browser_token(request, runtime)
-            )
-            state.user_id, state.session_id = user.id, browser.id
-            outcome = AuthorizeService(runtime, session).advance(
-                client, state, flow_id=login_flow.id
-            )
-            response = _finish(request, runtime, flows, login_flow, state, outcome)
-    if user is None:
-        return _page(
-            request,
-            "login.html",
-            401,
-            flow=login_flow.id,
-            csrf=login_flow.csrf_token,
-            username=username,
-            error=LOGIN_FAILED,
-        )
-    policy = CookiePolicy.for_issuer(runtime.settings.issuer)
-    response.set_cookie(
-        policy.name,
-        token,
-        max_age=runtime.settings.session_absolute_hours * 3600,
-        path="/",
-        secure=policy.secure,
-        httponly=True,
-        samesite="lax",
+        if user is not None:
+            # The second factor, if the user needs one, then the session (second_factor.py).
+            return after_password(request, runtime, session, login_flow, state, user)
+    return _page(
+        request,
+        "login.html",
+        401,
+        flow=login_flow.id,
+        csrf=login_flow.csrf_token,
+        username=username,
+        error=LOGIN_FAILED,
     )
-    return response
 
 
 @router.get("/login/context")
