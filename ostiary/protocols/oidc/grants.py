@@ -131,7 +131,7 @@ class TokenGrants:
             raise OAuthError(
                 "invalid_scope", "scope not allowed for this client: " + " ".join(unknown)
             )
-        if not client_alive(self.session, client):
+        if not client_alive(self.session, client, self.issuer.clients):
             # The client's service account was deactivated: the client is paused.
             raise OAuthError("unauthorized_client", "this client's service account is not active")
         # The token stands on the client alone: nothing to write (see ostiary.protocols.oidc.tokens).

@@ -264,23 +264,24 @@ class AccessTokens:
             if self.clients is not None
             else self.session.scalars(select(Client).where(Client.client_id == client_id)).first()
         )
-        if client is None or not client_alive(self.session, client):
+        if client is None or not client_alive(self.session, client, self.clients):
             return None
         return ValidAccessToken(claims, client, None, None)
 
 
-def client_alive(session: OstiarySession, client: Client) -> bool:
+def client_alive(
+    session: OstiarySession, client: Client, clients: ClientDirectory | None = None
+) -> bool:
     """Whether the client may have tokens of its own now: enabled, and its service account (if
-    it has one) active."""
+    it has one) active. ``clients``, if the client came from it, answers without a query."""
     if not client.enabled:
         return False
-    if client.service_account_user_id is not None:
-        status = session.connection().execute(
-            _USER_STATUS, {"user_id": client.service_account_user_id}
-        )
-        if status.scalar() != UserStatus.ACTIVE:
-            return False
-    return True
+    if client.service_account_user_id is None:
+        return True
+    if clients is not None:
+        return clients.account_active(session, client)
+    status = session.connection().execute(_USER_STATUS, {"user_id": client.service_account_user_id})
+    return bool(status.scalar() == UserStatus.ACTIVE)
 
 
 def grant_alive(session: OstiarySession, sessions: SessionService, grant: Grant) -> bool:

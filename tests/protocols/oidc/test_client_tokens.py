@@ -80,8 +80,9 @@ def test_the_directory_follows_every_change_of_the_row(
     with runtime.sessions() as session:
         first = directory.find(session, "watched")
         assert first is not None and first.enabled
-        assert directory.find(session, "watched") is first  # unchanged row: the same object
         assert first not in session  # detached: shared, never flushed by a request
+    with runtime.sessions() as session:
+        assert directory.find(session, "watched") is first  # unchanged row: the same object
     # A hand edit in another connection, which leaves updated_at alone.
     with runtime.engine.begin() as connection:
         connection.execute(text("UPDATE clients SET enabled = false WHERE client_id = 'watched'"))
