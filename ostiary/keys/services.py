@@ -34,6 +34,10 @@ Caching (per ``KeyRing`` object, which is meant to live as long as the process):
   query, which signing and verifying need anyway to know which keys exist now.
 - Decrypted private keys are kept by ``kid``. Since the ``kid`` is the thumbprint and is
   checked after decryption, an entry can only be dropped (key gone), never be wrong.
+- Tokens whose signature checked out are remembered (the most recent ``VERIFIED_TOKENS``): the
+  signature of a given token by the key its ``kid`` names never changes, so checking the same
+  token again skips parsing and signature, but never the header rules or whether that key is
+  published now.
 
 The clock is a constructor argument (default: the real UTC clock) so tests move time forward
 instead of sleeping.
@@ -41,11 +45,13 @@ instead of sleeping.
 
 from __future__ import annotations
 
+import json
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
@@ -75,6 +81,34 @@ _PUBLIC_MEMBERS: Final[Mapping[str, tuple[str, ...]]] = {
 # Our tokens carry only these header parameters; anything else (jku, jwk, x5u, crit, b64, ...)
 # means the token is not ours, and refusing it keeps key choice entirely on our side.
 _ALLOWED_HEADER: Final = frozenset({"alg", "kid", "typ"})
+# How many verified tokens a key ring remembers: a resource server asks about the same token for
+# each call it gets, and checking a signature costs more than the rest of an introspection.
+VERIFIED_TOKENS: Final = 2048
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Recent(Generic[K, V]):
+    """The ``size`` most recently used entries (a small thread-safe LRU map)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
 
 
 class TokenRejected(Unauthenticated):
@@ -174,6 +208,9 @@ class KeyRing:
         self._lock = threading.Lock()
         self._snapshot = _EMPTY
         self._private: dict[str, Key] = {}
+        # Tokens whose signature checked out, with their header and claims (as JSON, so that
+        # no caller can change what the next one gets).
+        self._verified: _Recent[str, tuple[dict[str, Any], str]] = _Recent(VERIFIED_TOKENS)
 
     # --- managing keys -------------------------------------------------------------------
 
@@ -336,7 +373,8 @@ class KeyRing:
         Only the signature is checked: ``exp``, ``iss``, ``aud`` and the like are the
         caller's, since each kind of token has its own rules (an expired ID token is still
         a fine ``id_token_hint``)."""
-        header = _header(token)
+        verified = self._verified.get(token)
+        header = verified[0] if verified is not None else _header(token)
         alg = header.get("alg")
         # The algorithm is ours to choose: "none", HS256 and anything not listed never pass,
         # whatever the token says, so a public key can never be used as an HMAC secret.
@@ -346,11 +384,16 @@ class KeyRing:
             raise TokenRejected(f"unexpected header parameters: {', '.join(unknown)}")
         if typ is not None and not _same_type(header.get("typ"), typ):
             raise TokenRejected(f"token type must be {typ!r}")
+        # Whether the key is published now is asked every time, cached signature or not.
         key = self._verification_key(session, header.get("kid"), alg)
+        if verified is not None:
+            return dict(json.loads(verified[1]))
         try:
-            return dict(jwt.decode(token, key, algorithms=[alg]).claims)
+            claims = dict(jwt.decode(token, key, algorithms=[alg]).claims)
         except (JoseError, ValueError):
             raise TokenRejected("bad signature or payload") from None
+        self._verified.put(token, (header, json.dumps(claims)))
+        return claims
 
     def _verification_key(self, session: OstiarySession, kid: object, alg: str) -> Key:
         if not isinstance(kid, str):
@@ -368,16 +411,10 @@ class KeyRing:
     # --- cache ----------------------------------------------------------------------------
 
     def _read_states(self, session: OstiarySession) -> tuple[KeyState, ...]:
-        rows = session.execute(
-            select(
-                SigningKey.kid,
-                SigningKey.alg,
-                SigningKey.created_at,
-                SigningKey.active_from,
-                SigningKey.retired_at,
-                SigningKey.unpublish_at,
-            ).order_by(SigningKey.kid)
-        ).all()
+        # A prebuilt Core statement on the session's connection: this runs for every token
+        # signed or checked, and the ORM's handling of a plain column select costs more than
+        # the query itself.
+        rows = session.connection().execute(_STATES).all()
         return tuple(KeyState(*row) for row in rows)
 
     def _current(self, session: OstiarySession) -> _Snapshot:
@@ -420,6 +457,17 @@ class KeyRing:
         with self._lock:
             self._private[kid] = key
         return key
+
+
+_KEYS: Any = SigningKey.__table__
+_STATES = select(
+    _KEYS.c.kid,
+    _KEYS.c.alg,
+    _KEYS.c.created_at,
+    _KEYS.c.active_from,
+    _KEYS.c.retired_at,
+    _KEYS.c.unpublish_at,
+).order_by(_KEYS.c.kid)
 
 
 def _signer(states: Sequence[KeyState], alg: str, now: datetime) -> KeyState | None:

@@ -150,6 +150,20 @@ def test_sign_and_verify_round_trip(ring: KeyRing, session: OstiarySession, alg:
     assert jwt.decode(token, import_key(published), algorithms=[alg]).claims == CLAIMS
 
 
+def test_a_token_checked_again_gets_the_same_rules(ring: KeyRing, session: OstiarySession) -> None:
+    """The second check of a token skips the signature, not the rules around it."""
+    token = ring.sign(session, {**CLAIMS, "rights": {"a": True}}, "ES256", "at+jwt")
+    first = ring.verify(session, token, typ="at+jwt")
+    first["rights"]["a"] = False  # what a caller does with its copy stays there
+    assert ring.verify(session, token, typ="at+jwt")["rights"] == {"a": True}
+    with pytest.raises(TokenRejected):
+        ring.verify(session, token, typ="JWT")
+    with pytest.raises(TokenRejected):
+        ring.verify(session, token, allowed_algs=("RS256",))
+    with pytest.raises(TokenRejected):  # the same claims, another signature
+        ring.verify(session, token[:-4] + ("AAAA" if token[-4:] != "AAAA" else "BBBB"))
+
+
 def test_typ_is_left_out_unless_given(ring: KeyRing, session: OstiarySession) -> None:
     token = ring.sign(session, CLAIMS, "ES256")
     assert "typ" not in header_of(token)
