@@ -64,11 +64,13 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     problems.install(app)
     app.include_router(health.router)
     # Routes are matched in order, one regular expression each: the provider's endpoints and
-    # the login pages, called most often, come before the many admin API routes.
+    # the login pages, called most often, come before the many admin API routes, and among
+    # these the authorization checks and user reads of policy enforcement points first.
     app.include_router(oidc_routes.router)
     app.include_router(login.router)
     app.include_router(second_factor.router)
     routers = (
+        authz,
         contexts,
         groups,
         domains,
@@ -79,7 +81,6 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         clients,
         message_templates,
         messages,
-        authz,
         audit,
     )
     for module in routers:

@@ -58,6 +58,9 @@ class Decider:
             return Answer(False, None, "no such module")
         return self._decide(rights, question)
 
+    def answer_all(self, questions: Sequence[Question]) -> list[Answer]:
+        return [self.answer(question) for question in questions]
+
     @staticmethod
     def _decide(rights: EffectiveRights, question: Question) -> Answer:
         if not rights.access:

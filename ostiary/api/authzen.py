@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from ostiary.access.admin import AdminScope
 from ostiary.access.catalogue import Right
@@ -90,21 +91,27 @@ def _decision(decider: Decider, question: Question | None) -> Decision:
 
 
 @router.post("/access/v1/evaluation", response_model=Decision, summary="AuthZEN access evaluation")
-def evaluation(
+async def evaluation(
     data: EvaluationRequest, session: SessionDep, runtime: RuntimeDep, scope: CheckScope
 ) -> Decision:
+    # As ``POST /api/v1/authz/check``: the decision is the request's only hop.
     decider = Decider(session, runtime.rights, scope.visible_paths)
-    return _decision(decider, _question(data.subject, data.resource, data.action, data.context))
+    question = _question(data.subject, data.resource, data.action, data.context)
+    return await run_in_threadpool(_decision, decider, question)
 
 
 @router.post(
     "/access/v1/evaluations", response_model=Decisions, summary="AuthZEN access evaluations"
 )
-def evaluations(
+async def evaluations(
     data: EvaluationsRequest, session: SessionDep, runtime: RuntimeDep, scope: CheckScope
 ) -> Decisions:
     """Each evaluation inherits subject, resource, action and context from the top level."""
     decider = Decider(session, runtime.rights, scope.visible_paths)
+    return await run_in_threadpool(_decide_all, decider, data)
+
+
+def _decide_all(decider: Decider, data: EvaluationsRequest) -> Decisions:
     results = []
     for item in data.evaluations or [Evaluation()]:
         subject, resource, action = (
