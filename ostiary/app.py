@@ -19,6 +19,7 @@ from ostiary.api.v1 import (
     contexts,
     domains,
     groups,
+    me_password,
     message_templates,
     messages,
     modules,
@@ -30,7 +31,7 @@ from ostiary.messages.outbox import start_worker
 from ostiary.protocols.oidc import routes as oidc_routes
 from ostiary.runtime import Runtime
 from ostiary.settings import Settings
-from ostiary.web import dev_outbox, login, second_factor, setup
+from ostiary.web import dev_outbox, login, reset, second_factor, setup
 
 API_PREFIX = "/api/v1"
 STATIC = Path(__file__).parent / "web" / "static"
@@ -69,6 +70,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(oidc_routes.router)
     app.include_router(login.router)
     app.include_router(second_factor.router)
+    app.include_router(reset.router)
     routers = (
         authz,
         contexts,
@@ -76,6 +78,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         domains,
         users,
         user_access,
+        me_password,
         modules,
         templates,
         clients,

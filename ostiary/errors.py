@@ -60,6 +60,10 @@ class OstiaryError(Exception):
     def extensions(self) -> dict[str, Any]:
         return {"field": self.field} if self.field else {}
 
+    def headers(self) -> dict[str, str]:
+        """HTTP headers of the answer (``Retry-After``, say)."""
+        return {}
+
 
 class NotFound(OstiaryError):
     kind = "not-found"

@@ -24,13 +24,20 @@ _HTTP_KINDS = {
 }
 
 
-def problem(status: int, kind: str, title: str, detail: str, **extensions: Any) -> JSONResponse:
+def problem(
+    status: int,
+    kind: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> JSONResponse:
     body = {"type": PROBLEM_BASE + kind, "title": title, "status": status, "detail": detail}
     body.update({k: v for k, v in extensions.items() if v is not None})
-    headers = (
-        {"WWW-Authenticate": 'Basic realm="ostiary", charset="UTF-8"'} if status == 401 else None
-    )
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="ostiary", charset="UTF-8"'
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers or None)
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -43,7 +50,7 @@ def _field_name(loc: tuple[Any, ...]) -> str:
 
 async def _ostiary_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, OstiaryError)
-    return problem(exc.status, exc.kind, exc.title, exc.detail, **exc.extensions())
+    return problem(exc.status, exc.kind, exc.title, exc.detail, exc.headers(), **exc.extensions())
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -16,12 +16,15 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 
 from ostiary.access.subjects import UserRef
+from ostiary.audit.actor import Actor
 from ostiary.authn.passwords import Passwords
+from ostiary.authn.throttle import PASSWORD, Attempt, Throttle, account_key, address_key
 from ostiary.db.session import OstiarySession
 from ostiary.errors import Unauthenticated
+from ostiary.settings import Settings
 from ostiary.users.models import DomainKind, User, UserDomain, UserStatus
 
 BAD_CREDENTIALS = "the username or password is wrong, or the account cannot sign in"
@@ -101,6 +104,42 @@ class BasicAuthenticator:
             self.verified.remember(found.id, found.password_hash, password)
         return self._admit(found)
 
+    def verify_counted(
+        self,
+        session: OstiarySession,
+        settings: Settings,
+        found: StoredCredentials | None,
+        username: str,
+        password: str,
+        address: str | None,
+    ) -> UserRef:
+        """``verify``, counted against the account and the client address (see
+        ``ostiary.authn.throttle``): refused unverified while either is waiting. A hash made
+        with older parameters than the configured ones is replaced.
+
+        Ends the session's transaction first, so that the counts are written first in a
+        transaction of their own (on SQLite, a session that only read may then write too) and
+        committed before argon2 runs.
+        """
+        session.commit()
+        throttle = Throttle(session, settings)
+        account = account_key(found.id) if found else throttle.name_key(username)
+        label = found.username if found else "(unknown user)"
+        actor = Actor(label, "api", client_address=address)
+        attempt = Attempt(throttle, PASSWORD, account, address_key(address), actor)
+        attempt.begin()
+        try:
+            identity = self.verify(found, password)
+        except Unauthenticated:
+            attempt.failed()
+            raise
+        attempt.succeeded()
+        assert found is not None and found.password_hash is not None
+        if self.passwords.needs_rehash(found.password_hash):
+            with session.atomic():
+                rehash(session, found.id, found.password_hash, self.passwords.hash(password))
+        return identity
+
     @staticmethod
     def _admit(found: StoredCredentials) -> UserRef:
         if (
@@ -136,3 +175,15 @@ _CREDENTIALS = (
     .join(UserDomain, UserDomain.id == User.domain_id)
     .where(User.username == bindparam("username"))
 )
+
+
+def rehash(session: OstiarySession, user_id: uuid.UUID, old_hash: str, new_hash: str) -> bool:
+    """Store a new hash of the same password, unless the password changed meanwhile. The
+    security stamp stays: the password is the same, so sessions and tokens stay valid."""
+    result = session.execute(
+        update(User)
+        .where(User.id == user_id, User.password_hash == old_hash)
+        .values(password_hash=new_hash)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]

@@ -156,11 +156,16 @@ class Verdict:
 class Throttle:
     def __init__(self, session: OstiarySession, settings: Settings) -> None:
         self.session = session
+        self.settings = settings
         self.account_threshold = settings.throttle_account_failures
         self.address_threshold = settings.throttle_address_failures
         self.base = settings.throttle_base_seconds
         self.cap = settings.throttle_max_seconds
         self.window = timedelta(minutes=settings.throttle_window_minutes)
+
+    def name_key(self, identifier: str) -> str:
+        """``name_key`` with this instance's secret."""
+        return name_key(identifier, self.settings.effective_secret_key)
 
     def threshold(self, key: str) -> int:
         return self.address_threshold if key.startswith(ADDRESS_PREFIX) else self.account_threshold
@@ -357,3 +362,39 @@ def _target_type(key: str) -> str:
 
 def _target_id(key: str) -> str:
     return key.split(":", 1)[1]
+
+
+class Attempt:
+    """One guess at an account from a client address, counted for both before it is verified.
+
+    attempt = Attempt(throttle, PASSWORD, account, address_key(address), actor)
+    attempt.begin()        # raises Throttled, unverified, while either key is waiting
+    ...verify...
+    attempt.succeeded()    # or attempt.failed()
+    """
+
+    def __init__(
+        self, throttle: Throttle, kind: str, account: str, address: str | None, actor: Actor
+    ) -> None:
+        self.throttle = throttle
+        self.kind = kind
+        self.account = account
+        self.address = address
+        self.actor = actor
+        self.verdicts: list[Verdict] = []
+
+    def begin(self) -> None:
+        keys = [self.account] + ([self.address] if self.address else [])
+        self.verdicts = [self.throttle.attempt(self.kind, key) for key in keys]
+        refused = [v for v in self.verdicts if v.refused]
+        if refused:
+            raise Throttled(max(v.retry_after for v in refused))
+
+    def succeeded(self) -> None:
+        self.throttle.succeeded(self.kind, self.account)
+        if self.address:
+            self.throttle.forgive(self.kind, self.address)
+
+    def failed(self) -> None:
+        for verdict in self.verdicts:
+            self.throttle.rejected(verdict, actor=self.actor)

@@ -69,6 +69,13 @@ PURPOSES: dict[str, Purpose] = {
             (_LINK, _MINUTES),
         ),
         Purpose(
+            "password-reset-external",
+            "Answer to a reset request of a user whose password an external identity provider "
+            "keeps (delegated domain): no link, where to go instead",
+            (Channel.EMAIL,),
+            (),
+        ),
+        Purpose(
             "invitation",
             "An invitation to join an organization",
             (Channel.EMAIL,),

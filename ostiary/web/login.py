@@ -12,11 +12,13 @@ from ostiary.authn.flow import LoginFlows, LoginState, Stage
 from ostiary.authn.login import LOGIN_FAILED, PasswordLogin
 from ostiary.authn.models import LoginFlow
 from ostiary.authn.sessions import SessionService
+from ostiary.authn.throttle import Throttle, Throttled
 from ostiary.protocols.oidc.authorization import find_client
 from ostiary.protocols.oidc.authorize import AuthorizeService, Respond
 from ostiary.protocols.oidc.errors import OAuthError
 from ostiary.protocols.oidc.routes import NO_STORE, browser_token, error_page, render_outcome
 from ostiary.runtime import Runtime
+from ostiary.web.reset import wait_message
 from ostiary.web.second_factor import after_password
 from ostiary.web.templating import templates
 
@@ -98,10 +100,29 @@ def login_submit(
     client = find_client(session, state.request.client_id)
     if state.return_to is None and (client is None or not client.enabled):
         return error_page(request, EXPIRED)
-    with session.atomic():
-        user = PasswordLogin(session, runtime.passwords, runtime.basic.decoy_hash).verify(
-            username, password
+    login = PasswordLogin(
+        session,
+        runtime.passwords,
+        runtime.basic.decoy_hash,
+        throttle=Throttle(session, runtime.settings),
+        address=request.client.host if request.client else None,
+    )
+    try:
+        # Counted, and committed, before the password is verified (ostiary.authn.throttle).
+        user = login.verify(username, password)
+    except Throttled as exc:
+        page = _page(
+            request,
+            "login.html",
+            429,
+            flow=login_flow.id,
+            csrf=login_flow.csrf_token,
+            username=username,
+            error=wait_message(request, exc.retry_after),
         )
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
+    with session.atomic():
         if user is not None:
             # The second factor, if the user needs one, then the session (second_factor.py).
             return after_password(request, runtime, session, login_flow, state, user)

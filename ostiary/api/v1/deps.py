@@ -123,7 +123,13 @@ async def get_caller(
         basic = runtime.basic
         found = basic.lookup(session, credentials.username)
         identity = basic.remembered(found, credentials.password) or await run_in_threadpool(
-            basic.verify, found, credentials.password
+            basic.verify_counted,
+            session,
+            runtime.settings,
+            found,
+            credentials.username,
+            credentials.password,
+            request.client.host if request.client else None,
         )
     else:
         raise Unauthenticated("this API needs HTTP Basic credentials or a bearer access token")
