@@ -19,19 +19,21 @@ from ostiary.api.v1 import (
     contexts,
     domains,
     groups,
+    me,
     me_password,
     message_templates,
     messages,
     modules,
     templates,
     user_access,
+    user_factors,
     users,
 )
 from ostiary.messages.outbox import start_worker
 from ostiary.protocols.oidc import routes as oidc_routes
 from ostiary.runtime import Runtime
 from ostiary.settings import Settings
-from ostiary.web import dev_outbox, login, reset, second_factor, setup
+from ostiary.web import dev_outbox, login, reset, second_factor, security, setup
 
 API_PREFIX = "/api/v1"
 STATIC = Path(__file__).parent / "web" / "static"
@@ -78,6 +80,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         domains,
         users,
         user_access,
+        user_factors,
+        me,
         me_password,
         modules,
         templates,
@@ -90,6 +94,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(authzen.router)
     app.include_router(setup.router)
+    app.include_router(security.router)
     app.include_router(dev_outbox.router)
     # Vendored scripts of the sign-in and account pages (no CDN, no build step).
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -280,6 +280,9 @@ def anonymize(session: OstiarySession, audit: AuditLog, user: User) -> None:
     session.execute(delete(GroupMember).where(GroupMember.user_id == user.id))
     session.execute(delete(UserRight).where(UserRight.user_id == user.id))
     session.execute(delete(OneTimeToken).where(OneTimeToken.user_id == user.id))
+    from ostiary.authn.factors.services import forget_factors
+
+    forget_factors(session, user.id)
     audit.forget_person(
         user.id,
         personal_fields=PERSONAL_FIELDS,

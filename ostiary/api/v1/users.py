@@ -12,12 +12,13 @@ from ostiary.access.admin import AdminScope
 from ostiary.access.catalogue import Right
 from ostiary.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
 from ostiary.api.v1.deps import CallerDep, RuntimeDep, SessionDep, scope_for
+from ostiary.authn.factors.policy import check_setting
 from ostiary.contexts.models import Context
 from ostiary.contexts.services import ContextService
 from ostiary.errors import NotFound, RuleViolation
 from ostiary.users.lifecycle import LifecycleAction
 from ostiary.users.memberships import MembershipService
-from ostiary.users.models import User, UserStatus
+from ostiary.users.models import TwoFactor, User, UserStatus
 from ostiary.users.schemas import MembershipOut, PasswordSet, UserCreate, UserOut, UserUpdate
 from ostiary.users.search import UserQuery, domain_id_by_name, search_page
 from ostiary.users.services import UserService
@@ -101,7 +102,12 @@ def search(
     "", response_model=UserOut, status_code=status.HTTP_201_CREATED, summary="Create a user"
 )
 def create(
-    data: UserCreate, session: SessionDep, caller: CallerDep, scope: ManageScope, service: Service
+    data: UserCreate,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    caller: CallerDep,
+    scope: ManageScope,
+    service: Service,
 ) -> UserOut:
     contexts = [
         _context_in_scope(session, caller, scope, context_id, f"context_ids[{i}]")
@@ -109,6 +115,14 @@ def create(
     ]
     if not contexts and not scope.unrestricted:
         raise RuleViolation("name at least one context for the new user", field="context_ids")
+    if data.two_factor is not TwoFactor.INHERIT:
+        # Overriding the instance's 2FA setting is a right of its own (document 003).
+        two_factor = caller.scope(Right.USERS_TWO_FACTOR)
+        if not contexts:
+            two_factor.require_root("user")
+        for context in contexts:
+            two_factor.require(context)
+        check_setting(data.two_factor, runtime.settings)
     return UserOut.of(service.create(data, contexts=contexts))
 
 
@@ -125,9 +139,20 @@ async def read(
 
 @router.patch("/{user_id}", response_model=UserOut, summary="Change a user's profile")
 def update(
-    user_id: uuid.UUID, data: UserUpdate, caller: CallerDep, scope: ManageScope, service: Service
+    user_id: uuid.UUID,
+    data: UserUpdate,
+    runtime: RuntimeDep,
+    caller: CallerDep,
+    scope: ManageScope,
+    service: Service,
 ) -> UserOut:
-    return UserOut.of(service.update(_visible_user(caller, service, scope, user_id), data))
+    user = _visible_user(caller, service, scope, user_id)
+    if "two_factor" in data.model_fields_set and data.two_factor is not None:
+        # Overriding the instance's 2FA setting is a right of its own (document 003).
+        _visible_user(caller, service, caller.scope(Right.USERS_TWO_FACTOR), user_id)
+        if data.two_factor is not TwoFactor.INHERIT:
+            check_setting(data.two_factor, runtime.settings)
+    return UserOut.of(service.update(user, data))
 
 
 @router.put(

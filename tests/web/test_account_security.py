@@ -1,0 +1,91 @@
+"""The account's security page: reached through a login that comes back to it, changes only
+with a recent proof, an authenticator app set up by QR code."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pyotp
+import pytest
+from sqlalchemy import update
+from starlette.testclient import TestClient
+
+from ostiary.app import create_app
+from ostiary.authn.models import BrowserSession
+from ostiary.db.types import utcnow
+from ostiary.runtime import Runtime
+from tests.authn.support import USERNAME, form_fields
+from tests.conftest import LOCAL_CLIENT
+from tests.protocols.oidc.conftest import PASSWORD, make_world
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, object]:
+    return {"issuer": "http://testserver", "message_worker": False}
+
+
+@pytest.fixture
+def browser(runtime: Runtime) -> Any:
+    make_world(runtime)
+    with TestClient(create_app(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
+        yield client
+
+
+def _csrf(page: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+
+
+def _sign_in(browser: TestClient) -> str:
+    first = browser.get("/account/security")
+    assert first.status_code == 303 and first.headers["location"].startswith("/login?flow=")
+    fields = form_fields(browser.get(first.headers["location"]).text)
+    back = browser.post("/login", data={**fields, "username": USERNAME, "password": PASSWORD})
+    assert back.status_code == 303 and back.headers["location"] == "/account/security"
+    page = browser.get("/account/security")
+    assert page.status_code == 200
+    return page.text
+
+
+def test_set_up_an_authenticator_app_from_the_page(browser: TestClient, runtime: Runtime) -> None:
+    page = _sign_in(browser)
+    assert "No authenticator app is set up." in page
+    csrf = _csrf(page)
+    # A forged form is refused.
+    forged = browser.post("/account/security/authenticator-app", data={"csrf": "x"})
+    assert forged.status_code == 303
+    enrolment = browser.post("/account/security/authenticator-app", data={"csrf": csrf})
+    assert enrolment.status_code == 200 and "<svg" in enrolment.text
+    secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', enrolment.text).group(1)  # type: ignore[union-attr]
+    wrong = browser.post(
+        "/account/security/authenticator-app/confirm", data={"csrf": csrf, "code": "12345"}
+    )
+    assert wrong.status_code == 422 and "<svg" in wrong.text
+    done = browser.post(
+        "/account/security/authenticator-app/confirm",
+        data={"csrf": csrf, "code": pyotp.TOTP(secret).now()},
+    )
+    assert done.status_code == 200
+    codes = re.findall(r"<li><code>([0-9a-z-]+)</code></li>", done.text)
+    assert len(codes) == 10
+    page = browser.get("/account/security").text
+    assert "An authenticator app is set up." in page and "Unused recovery codes: 10" in page
+    # Later than the step-up window, changes need the password again.
+    with runtime.sessions() as session, session.atomic():
+        session.execute(update(BrowserSession).values(auth_time=utcnow() - timedelta(hours=1)))
+    stale = browser.get("/account/security").text
+    assert "Confirm it&#39;s you" in stale or "Confirm it's you" in stale
+    assert 'action="/account/security/recovery-codes"' not in stale
+    refused = browser.post("/account/security/recovery-codes", data={"csrf": csrf})
+    assert refused.status_code == 303
+    bad = browser.post(
+        "/account/security/confirm", data={"csrf": csrf, "method": "password", "secret": "nope"}
+    )
+    assert bad.status_code == 401
+    ok = browser.post(
+        "/account/security/confirm", data={"csrf": csrf, "method": "password", "secret": PASSWORD}
+    )
+    assert ok.status_code == 303
+    renewed = browser.post("/account/security/recovery-codes", data={"csrf": csrf})
+    assert len(re.findall(r"<li><code>", renewed.text)) == 10
