@@ -222,4 +222,5 @@ def test_old_hash_parameters_are_upgraded_at_the_next_sign_in(
             assert not runtime.passwords.needs_rehash(user.password_hash or "")
             # The same password: sessions and tokens stay valid.
             assert user.security_stamp == stamps[username]
+    browser.cookies.clear()
     assert redirected_code(password(browser, start(browser)))
