@@ -43,6 +43,7 @@ from ostiary.benchmark import (
     database_version,
     machine_summary,
     percentile,
+    warm_page_cache,
     write_marked_block,
     write_rows,
 )
@@ -586,6 +587,7 @@ def main(argv: list[str] | None = None) -> int:
             say("reused the data" if seconds is None else f"filled in {seconds:.0f} s")
             if args.fill_only:
                 return 0
+            say(warm_page_cache(runtime.engine))
             pairs = sample_pairs(runtime, args.samples, args.seed)
             if not args.no_wait:
                 wait_for_quiet(say)
