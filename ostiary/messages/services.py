@@ -35,6 +35,23 @@ def display_name(user: User) -> str:
     return full or user.username
 
 
+# What a deleted user's messages keep of the address they went to.
+ERASED = "(erased)"
+
+
+def forget_person(session: OstiarySession, user_id: uuid.UUID) -> None:
+    """A deleted user's messages: what is still pending is never sent, and no message keeps
+    their address or text (the local outbox's copies included)."""
+    rows = session.scalars(select(Message).where(Message.user_id == user_id)).all()
+    for row in rows:
+        if row.state == MessageState.PENDING:
+            row.state = MessageState.FAILED
+            row.last_error = "the recipient was deleted"
+            row.claimed_until = row.claim_token = None
+        row.subject = row.text = row.html = None
+        row.recipient = ERASED
+
+
 class MessageService:
     """The outbox table: adding messages (in the caller's transaction) and reading them."""
 

@@ -283,6 +283,9 @@ def anonymize(session: OstiarySession, audit: AuditLog, user: User) -> None:
     from ostiary.authn.factors.services import forget_factors
 
     forget_factors(session, user.id)
+    from ostiary.messages.services import forget_person
+
+    forget_person(session, user.id)
     audit.forget_person(
         user.id,
         personal_fields=PERSONAL_FIELDS,

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import MetaData, select, text
 from starlette.testclient import TestClient
 
+from ostiary.messages.models import Message, MessageState
+from ostiary.messages.services import Messages
 from ostiary.runtime import Runtime
+from ostiary.users.models import User
 from tests.helpers import assert_problem, make_context, make_user, root_id
 
 
@@ -57,6 +62,13 @@ def test_deleting_anonymizes_for_good(client: TestClient, runtime: Runtime) -> N
     act(client, user["id"], "activate")
     act(client, user["id"], "deactivate")
 
+    # A message still waiting in the outbox for her, with her name and address in it.
+    with runtime.sessions() as session, session.atomic():
+        person = session.get(User, uuid.UUID(user["id"]))
+        assert person is not None
+        pending = Messages(session, runtime).send("password-changed", person, channel="email")
+        pending_id = pending.id
+
     deleted = act(client, user["id"], "delete").json()
     assert deleted["status"] == "deleted" and deleted["id"] == user["id"]
     assert deleted["username"] == f"deleted-{user['id'].replace('-', '')}"
@@ -69,6 +81,9 @@ def test_deleting_anonymizes_for_good(client: TestClient, runtime: Runtime) -> N
     personal = ["jane.personal", "janette", "personalia", "personalissima", "41446681811"]
     found = _rows_mentioning(runtime, personal)
     assert found == []
+    with runtime.sessions() as session:
+        message = session.get(Message, pending_id)
+        assert message is not None and message.state == MessageState.FAILED  # never sent
     # The trail itself stays, pointing at the same id.
     actions = [
         e["action"]
