@@ -27,6 +27,7 @@ from ostiary.api.v1 import (
     templates,
     user_access,
     user_factors,
+    user_throttle,
     users,
 )
 from ostiary.messages.outbox import start_worker
@@ -80,6 +81,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         domains,
         users,
         user_access,
+        user_throttle,
         user_factors,
         me,
         me_password,
