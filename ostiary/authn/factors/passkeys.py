@@ -214,7 +214,9 @@ class PasskeyService:
         except (ValueError, KeyError, TypeError):
             raise PasskeyError("the answer is not a WebAuthn credential") from None
         passkey = self.session.scalars(
-            select(Passkey).where(Passkey.lookup == lookup_key(credential_id))
+            select(Passkey)
+            .where(Passkey.lookup == lookup_key(credential_id))
+            .execution_options(populate_existing=True)
         ).one_or_none()
         if passkey is None or passkey.credential_id != credential_id:
             raise PasskeyError("unknown credential")
@@ -251,6 +253,7 @@ class PasskeyService:
         )
         if counted.rowcount != 1:  # type: ignore[attr-defined]
             raise PasskeyError("the credential was used at the same moment elsewhere")
+        self.session.refresh(passkey)
         return Proof(owner, passkey, verified.user_verified)
 
     def rename(self, user: User, passkey_id: uuid.UUID, name: str) -> Passkey | None:
