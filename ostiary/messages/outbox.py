@@ -88,8 +88,17 @@ class Outbox:
             .order_by(Message.due_at, Message.id)
         )
 
+    def anything_due(self) -> bool:
+        """Whether a claim would find a message; without SQLite's write lock, so that an idle
+        worker polling the outbox holds up no writer."""
+        with self.runtime.read_sessions() as session:
+            due = self._due(self.clock()).with_only_columns(Message.id).limit(1)
+            return session.scalars(due).first() is not None
+
     def claim(self) -> Claim | None:
         """Take the next due message for one send attempt, or None when nothing is due."""
+        if not self.anything_due():
+            return None
         max_attempts = self.settings.message_max_attempts
         with self._session() as session, session.atomic():
             while True:
