@@ -19,6 +19,8 @@ SIGN_IN_PAGES = (
     "second_factor.html",
     "passkey_login.html",
     "account_security.html",
+    "forgot.html",
+    "reset.html",
 )
 # Words that German writes as English does.
 SAME_IN_GERMAN = frozenset({"Code", "Passkey", "Passkeys", "SMS"})
@@ -50,7 +52,7 @@ def test_german_translates_every_text_of_the_sign_in_pages() -> None:
     german = translations("de")
     texts = set()
     for name in SIGN_IN_PAGES:
-        texts |= set(re.findall(r'_\("([^"]+)"\)', (TEMPLATES / name).read_text()))
+        texts |= set(re.findall(r'_\("([^"]+)"[,)]', (TEMPLATES / name).read_text()))
     from ostiary.authn.login import LOGIN_FAILED
     from ostiary.web.login import EXPIRED
 
@@ -58,6 +60,9 @@ def test_german_translates_every_text_of_the_sign_in_pages() -> None:
     from ostiary.web.second_factor import MESSAGES, PASSKEY_FAILED
 
     texts |= set(MESSAGES.values()) | {PASSKEY_FAILED}
+    from ostiary.web.reset import RULE_TEXTS, WAIT_MINUTES, WAIT_SECONDS
+
+    texts |= set(RULE_TEXTS.values()) | {WAIT_SECONDS, WAIT_MINUTES}
     missing = sorted(t for t in texts if german.gettext(t) == t and t not in SAME_IN_GERMAN)
     assert texts and not missing
 

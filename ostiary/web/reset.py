@@ -39,7 +39,6 @@ HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache", "Referrer-Policy":
 
 WAIT_SECONDS = "Too many attempts. Wait {seconds} seconds, then try again."
 WAIT_MINUTES = "Too many attempts. Wait {minutes} minutes, then try again."
-EXPIRED_LINK = "This link was used already or has expired. Ask for a new one."
 # The page's words for each rule of the policy (ostiary.authn.policy); {n} is a length.
 RULE_TEXTS = {
     RULE_MIN_LENGTH: "Use at least {n} characters.",
