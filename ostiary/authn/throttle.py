@@ -39,11 +39,24 @@ import hashlib
 import hmac
 import ipaddress
 import math
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Boolean, Integer, String, case, delete, false, literal, select, true, update
+from sqlalchemy import (
+    Boolean,
+    Integer,
+    String,
+    case,
+    delete,
+    false,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
@@ -59,6 +72,9 @@ from ostiary.settings import Settings
 PASSWORD = "password"
 CODE = "code"
 RESET = "reset"
+
+# While counting, one time in this many the streaks that are over are deleted.
+PURGE_ONE_IN = 256
 
 ACCOUNT_PREFIX = "user:"
 NAME_PREFIX = "name:"
@@ -268,6 +284,24 @@ class Throttle:
             )
         return int(cleared or 0)
 
+    def purge(self, *, now: datetime | None = None) -> int:
+        """Forget streaks that are over (past the window, nobody waiting): client addresses
+        are personal data, and the table stays small. Done now and then while counting."""
+        now = now or utcnow()
+        with self.session.atomic():
+            purged = self.session.execute(
+                delete(SignInThrottle)
+                .where(
+                    SignInThrottle.last_failure_at <= now - self.window,
+                    or_(
+                        SignInThrottle.blocked_until.is_(None),
+                        SignInThrottle.blocked_until <= now,
+                    ),
+                )
+                .execution_options(synchronize_session=False)
+            ).rowcount  # type: ignore[attr-defined]
+        return int(purged or 0)
+
     # -- the statement -------------------------------------------------------------------
 
     def _count(self, kind: str, key: str, now: datetime) -> Verdict:
@@ -308,6 +342,8 @@ class Throttle:
         )
         with self.session.atomic():
             row = self.session.execute(stmt).one()
+            if secrets.randbelow(PURGE_ONE_IN) == 0:
+                self.purge(now=now)
         return Verdict(
             kind,
             key,

@@ -176,3 +176,14 @@ def test_parallel_attempts_beyond_the_threshold_are_refused_unverified(runtime: 
     assert sorted(v.failures for v in verdicts) == list(range(1, 101))
     # Only the attempts up to the threshold were let through to be verified.
     assert sum(v.allowed for v in verdicts) == 5
+
+
+def test_streaks_that_are_over_are_purged(runtime: Runtime, session: OstiarySession) -> None:
+    t = throttle(session, runtime)
+    old, recent = account_key(uuid.uuid4()), address_key("192.0.2.9")
+    assert recent is not None
+    long_ago = utcnow() - timedelta(minutes=31)
+    t.failed(PASSWORD, old, now=long_ago)
+    t.failed(PASSWORD, recent)
+    assert t.purge() == 1
+    assert t.state(old) == [] and len(t.state(recent)) == 1
