@@ -97,7 +97,7 @@ def login_submit(
         return error_page(request, EXPIRED)
     login_flow, state = found
     _prefer_languages(request, session, state)
-    client = find_client(session, state.request.client_id)
+    client = find_client(session, state.request.client_id, runtime.clients)
     if state.return_to is None and (client is None or not client.enabled):
         return error_page(request, EXPIRED)
     login = PasswordLogin(
@@ -188,7 +188,7 @@ def context_submit(
             contexts=choices,
             error="Choose one of these organizations.",
         )
-    client = find_client(session, state.request.client_id)
+    client = find_client(session, state.request.client_id, runtime.clients)
     assert client is not None
     with session.atomic():
         state.context_id = chosen.id
@@ -199,7 +199,7 @@ def context_submit(
 def _choices(runtime: Runtime, session: SessionDep, state: LoginState) -> list:  # type: ignore[type-arg]
     from ostiary.users.models import User
 
-    client = find_client(session, state.request.client_id)
+    client = find_client(session, state.request.client_id, runtime.clients)
     user = session.get(User, state.user_id) if state.user_id else None
     if client is None or user is None:
         return []

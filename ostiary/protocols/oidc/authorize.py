@@ -10,7 +10,6 @@ from urllib.parse import urlencode
 
 from sqlalchemy import select
 
-from ostiary.access.models import Module
 from ostiary.authn.flow import LoginFlows, LoginState, Stage
 from ostiary.authn.models import BrowserSession
 from ostiary.clients.models import Client
@@ -132,13 +131,15 @@ class AuthorizeService:
             .where(Membership.user_id == user.id)
             .order_by(Context.path)
         ).all()
-        module = self.session.get(Module, client.module_id) if client.module_id else None
+        if client.module_id is None:
+            return list(contexts)
+        module = self.runtime.clients.module_key(self.session, client.module_id)
         if module is None:
             return list(contexts)
         return [
             c
             for c in contexts
-            if self.runtime.rights.effective(self.session, user, c, module.key).access
+            if self.runtime.rights.effective(self.session, user, c, module).access
         ]
 
     def error(self, request: AuthorizationRequest, error: OAuthError) -> Respond:

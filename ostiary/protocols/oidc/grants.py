@@ -10,6 +10,7 @@ from sqlalchemy import update
 
 from ostiary.audit.actor import Actor
 from ostiary.audit.services import AuditLog
+from ostiary.authn.models import BrowserSession
 from ostiary.authn.sessions import SessionService
 from ostiary.clients.models import Client
 from ostiary.db.session import OstiarySession
@@ -25,6 +26,7 @@ from ostiary.protocols.oidc.tokens import (
     find_refresh,
     grant_alive,
 )
+from ostiary.users.models import User
 
 SUPPORTED = ("authorization_code", "refresh_token", "client_credentials")
 
@@ -79,6 +81,10 @@ class TokenGrants:
                 )
         elif verifier is None or not verifier_matches(code.code_challenge, verifier):
             raise _invalid_grant("code_verifier does not match the code_challenge")
+        # Loaded once and held for grant_alive and the issuer: the identity map keeps objects
+        # only while someone refers to them.
+        user = self.session.get(User, code.user_id)
+        browser = self.session.get(BrowserSession, code.session_id)
         grant = Grant(
             client_id=client.id,
             user_id=code.user_id,
@@ -89,11 +95,18 @@ class TokenGrants:
         )
         self.session.add(grant)
         self.session.flush()
-        if not grant_alive(self.session, self.sessions, grant):
+        if (
+            user is None
+            or browser is None
+            or not grant_alive(self.session, self.sessions, grant, client)
+        ):
             raise _invalid_grant("the user or the session behind this code is no longer valid")
         code.grant_id = grant.id
         return self.issuer.issue(
-            client, grant, nonce=code.nonce, with_refresh="refresh_token" in client.grant_types
+            client,
+            grant,
+            nonce=code.nonce,
+            with_refresh="refresh_token" in client.grant_types,
         )
 
     # -- refresh_token ------------------------------------------------------------------
@@ -112,7 +125,12 @@ class TokenGrants:
         if rotated.rowcount != 1:  # type: ignore[attr-defined]
             self._revoke(grant.id, "refresh token reused")
             raise _invalid_grant("the refresh token was already used; its family is revoked")
-        if token.idle_expires_at <= utcnow() or not grant_alive(self.session, self.sessions, grant):
+        user = self.session.get(User, grant.user_id) if grant.user_id else None  # held, as above
+        if user is None and grant.user_id is not None:
+            raise _invalid_grant("the refresh token has expired or was revoked")
+        if token.idle_expires_at <= utcnow() or not grant_alive(
+            self.session, self.sessions, grant, client
+        ):
             raise _invalid_grant("the refresh token has expired or was revoked")
         if "scope" in form:
             wanted = form["scope"].split()

@@ -247,23 +247,30 @@ class AccessTokens:
             grant = self.session.get(Grant, uuid.UUID(gid))
         except ValueError:
             return None
-        if grant is None or not grant_alive(self.session, self.sessions, grant):
+        if grant is None:
             return None
-        client = self.session.get(Client, grant.client_id)
-        if client is None or client.client_id != claims.get("client_id"):
+        client = self._client(claims.get("client_id"))
+        if client is None or client.id != grant.client_id:
             return None
+        # Loaded before grant_alive reads it, and held: the identity map keeps objects only
+        # while someone refers to them.
         user = self.session.get(User, grant.user_id) if grant.user_id else None
+        if not grant_alive(self.session, self.sessions, grant, client):
+            return None
         return ValidAccessToken(claims, client, grant, user)
+
+    def _client(self, client_id: object) -> Client | None:
+        if not isinstance(client_id, str):
+            return None
+        if self.clients is not None:
+            return self.clients.find(self.session, client_id)
+        return self.session.scalars(select(Client).where(Client.client_id == client_id)).first()
 
     def _client_token(self, claims: dict[str, Any]) -> ValidAccessToken | None:
         client_id = claims.get("client_id")
-        if not isinstance(client_id, str) or claims.get("sub") != client_id:
+        if claims.get("sub") != client_id:
             return None
-        client = (
-            self.clients.find(self.session, client_id)
-            if self.clients is not None
-            else self.session.scalars(select(Client).where(Client.client_id == client_id)).first()
-        )
+        client = self._client(client_id)
         if client is None or not client_alive(self.session, client, self.clients):
             return None
         return ValidAccessToken(claims, client, None, None)
@@ -284,10 +291,15 @@ def client_alive(
     return bool(status.scalar() == UserStatus.ACTIVE)
 
 
-def grant_alive(session: OstiarySession, sessions: SessionService, grant: Grant) -> bool:
+def grant_alive(
+    session: OstiarySession, sessions: SessionService, grant: Grant, client: Client | None = None
+) -> bool:
+    """Whether the grant and everything it stands on live. ``client``: the grant's client if
+    the caller has it at hand already."""
     if grant.revoked_at is not None or grant.expires_at <= utcnow():
         return False
-    client = session.get(Client, grant.client_id)
+    if client is None or client.id != grant.client_id:
+        client = session.get(Client, grant.client_id)
     if client is None or not client.enabled:
         return False
     if grant.user_id is not None:
