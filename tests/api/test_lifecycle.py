@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from sqlalchemy import MetaData, select, text
 from starlette.testclient import TestClient
 
+from ostiary.db.types import utcnow
 from ostiary.messages.models import Message, MessageState
 from ostiary.messages.services import Messages
 from ostiary.runtime import Runtime
@@ -67,6 +69,7 @@ def test_deleting_anonymizes_for_good(client: TestClient, runtime: Runtime) -> N
         person = session.get(User, uuid.UUID(user["id"]))
         assert person is not None
         pending = Messages(session, runtime).send("password-changed", person, channel="email")
+        pending.due_at = utcnow() + timedelta(hours=1)  # out of the worker's reach for now
         pending_id = pending.id
 
     deleted = act(client, user["id"], "delete").json()
