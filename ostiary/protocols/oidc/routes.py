@@ -7,6 +7,10 @@ open. That matters on SQLite, where every transaction but a read-only one takes 
 at its start: a session left open across an ``await`` (or closed later by a dependency in the
 thread pool) would hold the lock while the event loop, running the next request, waited for it.
 The blocks are short (a few indexed statements and a signature) and never hash a password.
+Requests that only read (client credentials, introspection, userinfo, the JWKS) take read-only
+sessions (``Runtime.read_sessions``): on SQLite they take no write lock, on PostgreSQL they need
+no BEGIN and ROLLBACK. A client assertion (private_key_jwt) is recorded when it is used, so a
+request that carries one takes an ordinary session.
 """
 
 from __future__ import annotations
@@ -52,6 +56,13 @@ MAX_FORM_FIELDS = 1000  # as many as Starlette's form parser takes
 def _runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
+
+
+def _sessions(runtime: Runtime, form: dict[str, str], *, reads_only: bool) -> Any:
+    """The session factory for a request: read-only if it reads only (see the module's doc)."""
+    if reads_only and "client_assertion" not in form:
+        return runtime.read_sessions
+    return runtime.sessions
 
 
 def browser_token(request: Request, runtime: Runtime) -> str | None:
@@ -143,7 +154,7 @@ async def metadata(request: Request) -> dict[str, Any]:
 @router.get("/oauth2/jwks", summary="The public signing keys")
 async def jwks(request: Request) -> JSONResponse:
     runtime = _runtime(request)
-    with runtime.sessions() as session:
+    with runtime.read_sessions() as session:
         keys = runtime.keys.jwks(session)
     return JSONResponse(keys, headers={"Cache-Control": "public, max-age=300"})
 
@@ -184,7 +195,8 @@ async def token(request: Request) -> JSONResponse:
     runtime = _runtime(request)
     try:
         form = await form_params(request)
-        with runtime.sessions() as session:
+        reads_only = form.get("grant_type") == "client_credentials"
+        with _sessions(runtime, form, reads_only=reads_only)() as session:
             client = _client(session, runtime, request, form)
             sessions = SessionService(session, runtime.settings)
             issuer = TokenIssuer(
@@ -205,7 +217,7 @@ async def introspection(request: Request) -> JSONResponse:
     runtime = _runtime(request)
     try:
         form = await form_params(request)
-        with runtime.sessions() as session:
+        with _sessions(runtime, form, reads_only=True)() as session:
             client = _client(session, runtime, request, form)
             if client.public:
                 raise OAuthError("invalid_client", "public clients cannot introspect", status=401)
@@ -242,7 +254,7 @@ async def userinfo(request: Request) -> JSONResponse:
     runtime = _runtime(request)
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
-    with runtime.sessions() as session:
+    with runtime.read_sessions() as session:
         valid = (
             _tokens(session, runtime).validate(value.strip())
             if scheme.lower() == "bearer"
