@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ostiary.authn.factors.policy import ACR_MFA, ACR_PASSWORD
 from ostiary.i18n import available
 
 SCOPES = ["openid", "profile", "email", "phone", "offline_access"]
@@ -46,6 +47,8 @@ def provider_metadata(issuer: str) -> dict[str, Any]:
             "none",
         ],
         "code_challenge_methods_supported": ["S256"],
+        # What the session's acr says (docs/authentication.md).
+        "acr_values_supported": [ACR_PASSWORD, ACR_MFA],
         "claims_supported": [
             "sub",
             "iss",
