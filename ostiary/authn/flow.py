@@ -43,6 +43,8 @@ class LoginState(BaseModel):
     code_sent_to: dict[str, str] = {}
     sms_blocked: bool = False
     send_throttled: bool = False
+    # Channels without an address in the profile (or a way to send): nothing went there.
+    code_unavailable: list[str] = []
 
 
 class LoginFlows:

@@ -75,6 +75,7 @@ def _notice(state: LoginState, sent: Sent) -> None:
     state.code_sent_to = dict(sent.addresses)
     state.sms_blocked = sent.sms_blocked
     state.send_throttled = sent.throttled
+    state.code_unavailable = [str(c) for c in sent.unavailable]
 
 
 def after_password(
@@ -191,6 +192,7 @@ def _second_factor_page(
             "sent_to": state.code_sent_to,
             "sms_blocked": state.sms_blocked,
             "throttled": state.send_throttled,
+            "unavailable": state.code_unavailable,
             "error": error,
             "method": method,
         },
