@@ -2,11 +2,11 @@
 
 The endpoints are ``async`` and take only the request, so no dependency hops to the thread pool.
 Each one reads what it needs from the request first (``await``), then does its database work in
-one synchronous block that opens and closes its own session: no ``await`` while a transaction is
-open. That matters on SQLite, where every transaction but a read-only one takes the write lock
-at its start: a session left open across an ``await`` (or closed later by a dependency in the
-thread pool) would hold the lock while the event loop, running the next request, waited for it.
-The blocks are short (a few indexed statements and a signature) and never hash a password.
+one synchronous block that opens and closes its own session, run by ``_database``: on PostgreSQL
+in the thread pool (one hop), so that other requests go on while a statement waits for the
+network; on SQLite in the event loop, since the database is in the process and a statement only
+costs CPU, which the hop would add to. No ``await`` happens while a transaction is open. The
+blocks are short (a few indexed statements and a signature) and never hash a password.
 Requests that only read (client credentials, introspection, userinfo, the JWKS) take read-only
 sessions (``Runtime.read_sessions``): on SQLite they take no write lock, on PostgreSQL they need
 no BEGIN and ROLLBACK. A client assertion (private_key_jwt) is recorded when it is used, so a
@@ -15,11 +15,13 @@ request that carries one takes an ordinary session.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from ostiary.audit.actor import Actor
 from ostiary.authn.flow import Stage
@@ -36,10 +38,10 @@ from ostiary.protocols.oidc.client_auth import authenticate_client
 from ostiary.protocols.oidc.discovery import provider_metadata
 from ostiary.protocols.oidc.errors import OAuthError, UntrustedRequest
 from ostiary.protocols.oidc.grants import TokenGrants
-from ostiary.protocols.oidc.logout import LogoutService
+from ostiary.protocols.oidc.logout import LogoutResult, LogoutService
 from ostiary.protocols.oidc.rfc7009 import revoke
 from ostiary.protocols.oidc.rfc7662 import introspect
-from ostiary.protocols.oidc.tokens import AccessTokens, TokenIssuer
+from ostiary.protocols.oidc.tokens import AccessTokens, IssuedTokens, TokenIssuer
 from ostiary.protocols.oidc.userinfo import userinfo_claims
 from ostiary.runtime import Runtime
 from ostiary.web.templating import templates
@@ -48,6 +50,7 @@ from ostiary.web.templating import templates
 router = APIRouter(tags=["OpenID Connect"], include_in_schema=False)
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 MAX_FORM_FIELDS = 1000  # as many as Starlette's form parser takes
+T = TypeVar("T")
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -56,6 +59,13 @@ MAX_FORM_FIELDS = 1000  # as many as Starlette's form parser takes
 def _runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
+
+
+async def _database(runtime: Runtime, work: Callable[[], T]) -> T:
+    """Run ``work``, a synchronous block with a session of its own (see the module's doc)."""
+    if runtime.engine.dialect.name == "sqlite":
+        return work()
+    return await run_in_threadpool(work)
 
 
 def _sessions(runtime: Runtime, form: dict[str, str], *, reads_only: bool) -> Any:
@@ -154,8 +164,12 @@ async def metadata(request: Request) -> dict[str, Any]:
 @router.get("/oauth2/jwks", summary="The public signing keys")
 async def jwks(request: Request) -> JSONResponse:
     runtime = _runtime(request)
-    with runtime.read_sessions() as session:
-        keys = runtime.keys.jwks(session)
+
+    def work() -> dict[str, Any]:
+        with runtime.read_sessions() as session:
+            return runtime.keys.jwks(session)
+
+    keys = await _database(runtime, work)
     return JSONResponse(keys, headers={"Cache-Control": "public, max-age=300"})
 
 
@@ -172,19 +186,23 @@ async def authorize(request: Request) -> Response:
         params = single_valued(items)
     except UntrustedRequest as exc:
         return error_page(request, exc)
-    with runtime.sessions() as session:
-        service = AuthorizeService(runtime, session)
-        try:
-            client, auth_request = parse_authorization_request(session, params, runtime.clients)
-        except UntrustedRequest as exc:
-            return error_page(request, exc)
-        except OAuthError as exc:
-            return render_outcome(request, runtime, service.error(partial_request(params), exc))
-        sessions = SessionService(session, runtime.settings)
-        browser = sessions.resolve(browser_token(request, runtime))
-        with session.atomic():
-            outcome = service.start(client, auth_request, browser)
-    return render_outcome(request, runtime, outcome)
+
+    def work() -> Response:
+        with runtime.sessions() as session:
+            service = AuthorizeService(runtime, session)
+            try:
+                client, auth_request = parse_authorization_request(session, params, runtime.clients)
+            except UntrustedRequest as exc:
+                return error_page(request, exc)
+            except OAuthError as exc:
+                return render_outcome(request, runtime, service.error(partial_request(params), exc))
+            sessions = SessionService(session, runtime.settings)
+            browser = sessions.resolve(browser_token(request, runtime))
+            with session.atomic():
+                outcome = service.start(client, auth_request, browser)
+        return render_outcome(request, runtime, outcome)
+
+    return await _database(runtime, work)
 
 
 # -- token and friends ---------------------------------------------------------------------
@@ -196,17 +214,21 @@ async def token(request: Request) -> JSONResponse:
     try:
         form = await form_params(request)
         reads_only = form.get("grant_type") == "client_credentials"
-        with _sessions(runtime, form, reads_only=reads_only)() as session:
-            client = _client(session, runtime, request, form)
-            sessions = SessionService(session, runtime.settings)
-            issuer = TokenIssuer(
-                session,
-                runtime.keys,
-                runtime.rights,
-                runtime.settings.issuer.rstrip("/"),
-                runtime.clients,
-            )
-            issued = TokenGrants(session, issuer, sessions).exchange(client, form)
+
+        def work() -> IssuedTokens:
+            with _sessions(runtime, form, reads_only=reads_only)() as session:
+                client = _client(session, runtime, request, form)
+                sessions = SessionService(session, runtime.settings)
+                issuer = TokenIssuer(
+                    session,
+                    runtime.keys,
+                    runtime.rights,
+                    runtime.settings.issuer.rstrip("/"),
+                    runtime.clients,
+                )
+                return TokenGrants(session, issuer, sessions).exchange(client, form)
+
+        issued = await _database(runtime, work)
     except OAuthError as exc:
         return oauth_json_error(exc)
     return JSONResponse(issued.as_response(), headers=NO_STORE)
@@ -217,18 +239,24 @@ async def introspection(request: Request) -> JSONResponse:
     runtime = _runtime(request)
     try:
         form = await form_params(request)
-        with _sessions(runtime, form, reads_only=True)() as session:
-            client = _client(session, runtime, request, form)
-            if client.public:
-                raise OAuthError("invalid_client", "public clients cannot introspect", status=401)
-            answer = introspect(
-                session,
-                _tokens(session, runtime),
-                SessionService(session, runtime.settings),
-                client,
-                form.get("token", ""),
-                form.get("token_type_hint"),
-            )
+
+        def work() -> dict[str, Any]:
+            with _sessions(runtime, form, reads_only=True)() as session:
+                client = _client(session, runtime, request, form)
+                if client.public:
+                    raise OAuthError(
+                        "invalid_client", "public clients cannot introspect", status=401
+                    )
+                return introspect(
+                    session,
+                    _tokens(session, runtime),
+                    SessionService(session, runtime.settings),
+                    client,
+                    form.get("token", ""),
+                    form.get("token_type_hint"),
+                )
+
+        answer = await _database(runtime, work)
     except OAuthError as exc:
         return oauth_json_error(exc)
     return JSONResponse(answer, headers=NO_STORE)
@@ -239,11 +267,15 @@ async def revocation(request: Request) -> Response:
     runtime = _runtime(request)
     try:
         form = await form_params(request)
-        with runtime.sessions() as session:
-            client = _client(session, runtime, request, form)
-            if "token" not in form:
-                raise OAuthError("invalid_request", "token is required")
-            revoke(session, _tokens(session, runtime), client, form["token"])
+
+        def work() -> None:
+            with runtime.sessions() as session:
+                client = _client(session, runtime, request, form)
+                if "token" not in form:
+                    raise OAuthError("invalid_request", "token is required")
+                revoke(session, _tokens(session, runtime), client, form["token"])
+
+        await _database(runtime, work)
     except OAuthError as exc:
         return oauth_json_error(exc)
     return Response(status_code=200, headers=NO_STORE)
@@ -254,18 +286,20 @@ async def userinfo(request: Request) -> JSONResponse:
     runtime = _runtime(request)
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
-    with runtime.read_sessions() as session:
-        valid = (
-            _tokens(session, runtime).validate(value.strip())
-            if scheme.lower() == "bearer"
-            else None
-        )
-        scopes = set(valid.claims.get("scope", "").split()) if valid is not None else set()
-        claims = (
-            userinfo_claims(valid.user, scopes)
-            if valid is not None and valid.user is not None and "openid" in scopes
-            else None
-        )
+
+    def work() -> dict[str, Any] | None:
+        with runtime.read_sessions() as session:
+            valid = (
+                _tokens(session, runtime).validate(value.strip())
+                if scheme.lower() == "bearer"
+                else None
+            )
+            scopes = set(valid.claims.get("scope", "").split()) if valid is not None else set()
+            if valid is None or valid.user is None or "openid" not in scopes:
+                return None
+            return userinfo_claims(valid.user, scopes)
+
+    claims = await _database(runtime, work)
     if claims is None:
         return JSONResponse(
             {"error": "invalid_token"},
@@ -286,11 +320,15 @@ async def logout(request: Request) -> Response:
         items += [(k, str(v)) for k, v in (await request.form()).multi_items()]
     params = {k: v for k, v in items}
     address = request.client.host if request.client else None
-    with runtime.sessions() as session:
-        sessions = SessionService(session, runtime.settings)
-        result = LogoutService(session, runtime, sessions).logout(
-            browser_token(request, runtime), params, Actor("browser", "web", None, address)
-        )
+
+    def work() -> LogoutResult:
+        with runtime.sessions() as session:
+            sessions = SessionService(session, runtime.settings)
+            return LogoutService(session, runtime, sessions).logout(
+                browser_token(request, runtime), params, Actor("browser", "web", None, address)
+            )
+
+    result = await _database(runtime, work)
     policy = CookiePolicy.for_issuer(runtime.settings.issuer)
     if result.redirect is not None:
         response: Response = RedirectResponse(result.redirect, status_code=303, headers=NO_STORE)
