@@ -113,29 +113,44 @@ class BasicAuthenticator:
         password: str,
         address: str | None,
     ) -> UserRef:
-        """``verify``, counted against the account and the client address (see
-        ``ostiary.authn.throttle``): refused unverified while either is waiting. A hash made
-        with older parameters than the configured ones is replaced.
+        """``verify``, throttled per account and client address (``ostiary.authn.throttle``):
+        refused unverified while either must wait, failures counted. A hash made with older
+        parameters than the configured ones is replaced.
 
-        Ends the session's transaction first, so that the counts are written first in a
-        transaction of their own (on SQLite, a session that only read may then write too) and
-        committed before argon2 runs.
+        A sign-in of an account without failures lately writes nothing (so that API reads go
+        on on SQLite while another worker holds the write lock); once an account has a streak,
+        each attempt is counted before it is verified, so that parallel guesses beyond the
+        threshold are refused unverified.
         """
-        session.commit()
         throttle = Throttle(session, settings)
         account = account_key(found.id) if found else throttle.name_key(username)
+        address_counted = address_key(address)
+        keys = [account] + ([address_counted] if address_counted else [])
+        verdicts = [throttle.check(PASSWORD, key) for key in keys]
         label = found.username if found else "(unknown user)"
         actor = Actor(label, "api", client_address=address)
-        attempt = Attempt(throttle, PASSWORD, account, address_key(address), actor)
-        attempt.begin()
+        attempt: Attempt | None = None
+        if verdicts[0].failures or any(v.refused for v in verdicts):
+            # The writes come first in a transaction of their own (on SQLite a session that
+            # only read may then write too), committed before argon2 runs.
+            session.commit()
+            attempt = Attempt(throttle, PASSWORD, account, address_counted, actor)
+            attempt.begin()  # raises Throttled, counted, while either must wait
         try:
             identity = self.verify(found, password)
         except Unauthenticated:
-            attempt.failed()
+            if attempt is not None:
+                attempt.failed()
+            else:
+                session.commit()
+                for key in keys:
+                    throttle.failed(PASSWORD, key, actor=actor)
             raise
-        attempt.succeeded()
+        if attempt is not None:
+            attempt.succeeded()
         assert found is not None and found.password_hash is not None
         if self.passwords.needs_rehash(found.password_hash):
+            session.commit()
             with session.atomic():
                 rehash(session, found.id, found.password_hash, self.passwords.hash(password))
         return identity
