@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import threading
+
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -11,7 +14,13 @@ from ostiary.settings import Settings
 
 
 class Passwords:
+    """Hashes and verifies passwords. argon2id is memory-hard: each hash walks its own
+    ``argon2_memory_cost_kib`` of memory, so hashes running at once beyond the number of CPUs
+    only take turns on them and push each other's memory out of the caches, which makes each one
+    slower. So at most one hash per CPU runs at a time in a process; the rest wait their turn."""
+
     def __init__(self, settings: Settings) -> None:
+        self._turns = threading.BoundedSemaphore(os.cpu_count() or 1)
         self.min_length = settings.password_min_length
         self.policy = PasswordPolicy(settings.password_min_length)
         self._hasher = PasswordHasher(
@@ -22,13 +31,15 @@ class Passwords:
         )
 
     def hash(self, password: str) -> str:
-        return self._hasher.hash(password)
+        with self._turns:
+            return self._hasher.hash(password)
 
     def verify(self, password_hash: str | None, password: str) -> bool:
         if not password_hash:
             return False
         try:
-            return self._hasher.verify(password_hash, password)
+            with self._turns:
+                return self._hasher.verify(password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
 
