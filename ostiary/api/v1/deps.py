@@ -116,6 +116,26 @@ async def get_caller(
     statements and runs here on the event loop; verifying a password with argon2, a bearer
     token's signature or computing a standing afresh goes to the thread pool.
     """
+    # Signing in only reads (but for counting failures, which it does in the thread pool):
+    # a request that writes signs in through a reading session of its own, so that its own
+    # session takes the write lock in its route, never here on the event loop.
+    reading = session if request.method in READING_METHODS else runtime.read_sessions()
+    try:
+        identity, standing = await _sign_in(request, runtime, reading, credentials)
+    finally:
+        if reading is not session:
+            reading.close()
+    address = request.client.host if request.client else None
+    actor = Actor(label=identity.username, via="api", user_id=identity.id, client_address=address)
+    return Caller(session, identity, actor, address, standing)
+
+
+async def _sign_in(
+    request: Request,
+    runtime: Runtime,
+    session: OstiarySession,
+    credentials: HTTPBasicCredentials | None,
+) -> tuple[UserRef, Standing]:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         identity = await run_in_threadpool(_bearer_identity, session, runtime, token.strip())
@@ -133,12 +153,10 @@ async def get_caller(
         )
     else:
         raise Unauthenticated("this API needs HTTP Basic credentials or a bearer access token")
-    address = request.client.host if request.client else None
-    actor = Actor(label=identity.username, via="api", user_id=identity.id, client_address=address)
     standing = runtime.standings.cached(session, identity) or await run_in_threadpool(
         runtime.standings.compute, session, identity
     )
-    return Caller(session, identity, actor, address, standing)
+    return identity, standing
 
 
 def _bearer_identity(session: OstiarySession, runtime: Runtime, token: str) -> UserRef:
