@@ -52,12 +52,13 @@ class TokenGrants:
             )
         if grant_type not in client.grant_types:
             raise OAuthError("unauthorized_client", f"this client may not use {grant_type}")
+        if grant_type == "client_credentials":
+            # Reads only, so no transaction to commit (see _client_credentials).
+            return self._client_credentials(client, form)
         with self.session.atomic():
             if grant_type == "authorization_code":
                 return self._code(client, form)
-            if grant_type == "refresh_token":
-                return self._refresh(client, form)
-            return self._client_credentials(client, form)
+            return self._refresh(client, form)
 
     # -- authorization_code -------------------------------------------------------------
 
