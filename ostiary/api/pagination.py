@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from collections.abc import Sequence
 from typing import Generic, TypeVar
 
@@ -49,3 +50,12 @@ def next_cursor(rows: Sequence[object], limit: int, key: str) -> str | None:
     if len(rows) < limit:
         return None
     return encode_cursor(str(getattr(rows[-1], key)))
+
+
+def decode_id_cursor(cursor: str | None) -> uuid.UUID | None:
+    """The id a page of newest-first, id-ordered results continues before."""
+    after = decode_cursor(cursor)
+    try:
+        return uuid.UUID(after) if after else None
+    except ValueError:
+        raise InvalidCursor("the cursor is not one this server gave out", field="cursor") from None

@@ -13,9 +13,8 @@ from ostiary.access.catalogue import Right
 from ostiary.api.pagination import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
-    InvalidCursor,
     Page,
-    decode_cursor,
+    decode_id_cursor,
     next_cursor,
 )
 from ostiary.api.v1.deps import SessionDep, scope_for
@@ -38,11 +37,7 @@ def search_events(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[AuditEventOut]:
-    after = decode_cursor(cursor)
-    try:
-        before_id = uuid.UUID(after) if after else None
-    except ValueError:
-        raise InvalidCursor("the cursor is not one this server gave out", field="cursor") from None
+    before_id = decode_id_cursor(cursor)
     events = AuditLog(session).search(
         AuditQuery(
             actor_id=actor,

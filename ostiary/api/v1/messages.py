@@ -16,9 +16,8 @@ from ostiary.access.catalogue import Right
 from ostiary.api.pagination import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
-    InvalidCursor,
     Page,
-    decode_cursor,
+    decode_id_cursor,
     next_cursor,
 )
 from ostiary.api.v1.deps import SessionDep, scope_for
@@ -40,11 +39,7 @@ def list_messages(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[MessageOut]:
-    after = decode_cursor(cursor)
-    try:
-        before_id = uuid.UUID(after) if after else None
-    except ValueError:
-        raise InvalidCursor("the cursor is not one this server gave out", field="cursor") from None
+    before_id = decode_id_cursor(cursor)
     messages = MessageService(session).search(
         state=state,
         purpose=purpose,
