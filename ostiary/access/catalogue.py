@@ -45,6 +45,11 @@ class Right:
     DOMAINS_MANAGE = "domains.manage"
     CLIENTS_MANAGE = "clients.manage"
     MESSAGES_MANAGE = "messages.manage"
+    BRANDING_MANAGE = "branding.manage"
+    INVITATIONS_MANAGE = "invitations.manage"
+    REGISTRATIONS_MANAGE = "registrations.manage"
+    CONTRACTS_MANAGE = "contracts.manage"
+    WEBHOOKS_MANAGE = "webhooks.manage"
     AUDIT_READ = "audit.read"
     AUTHZ_CHECK = "authz.check"
     API_IP_ALLOW = API_IP_ALLOW
@@ -76,6 +81,23 @@ OSTIARY = ModuleSpec(
             "Messages",
             description="Message templates and the outbox (instance-wide ones at the root)",
         ),
+        AclSpec(
+            Right.BRANDING_MANAGE,
+            "Branding",
+            description="Names, logos, colours and texts of sign-in pages and messages",
+        ),
+        AclSpec(
+            Right.INVITATIONS_MANAGE,
+            "Onboarding",
+            description="Invite people into contexts, re-send and revoke invitations",
+        ),
+        AclSpec(
+            Right.REGISTRATIONS_MANAGE,
+            "Onboarding",
+            description="Approve or reject registrations and requests to join",
+        ),
+        AclSpec(Right.CONTRACTS_MANAGE, "CRM", description="Contracts of accounts"),
+        AclSpec(Right.WEBHOOKS_MANAGE, "CRM", description="Webhook subscriptions and deliveries"),
         AclSpec(Right.AUDIT_READ, "Audit", description="Read the audit log"),
         AclSpec(Right.AUTHZ_CHECK, "Authorization", description="Ask for decisions about others"),
         AclSpec(
@@ -108,6 +130,9 @@ _ACCOUNT_ADMIN = {
     Right.USERS_TWO_FACTOR,
     Right.GROUPS_MANAGE,
     Right.POLICIES_MANAGE,
+    Right.BRANDING_MANAGE,
+    Right.INVITATIONS_MANAGE,
+    Right.REGISTRATIONS_MANAGE,
     Right.AUDIT_READ,
 }
 _ACCOUNT_USER = {Right.ACCESS, Right.CONTEXTS_READ, Right.USERS_READ}
