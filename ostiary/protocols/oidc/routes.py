@@ -21,12 +21,12 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from ostiary.audit.actor import Actor
 from ostiary.authn.flow import Stage
 from ostiary.authn.sessions import CookiePolicy, SessionService
 from ostiary.clients.models import Client
+from ostiary.db.offload import run_database_block
 from ostiary.db.session import OstiarySession
 from ostiary.protocols.oidc.authorization import (
     parse_authorization_request,
@@ -63,9 +63,7 @@ def _runtime(request: Request) -> Runtime:
 
 async def _database(runtime: Runtime, work: Callable[[], T]) -> T:
     """Run ``work``, a synchronous block with a session of its own (see the module's doc)."""
-    if runtime.engine.dialect.name == "sqlite":
-        return work()
-    return await run_in_threadpool(work)
+    return await run_database_block(runtime.engine, work)
 
 
 def _sessions(runtime: Runtime, form: dict[str, str], *, reads_only: bool) -> Any:
