@@ -6,17 +6,19 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select
 
 from ostiary.access import epochs
 from ostiary.access.evaluation import AclInfo, EffectiveRights, ModuleSnapshot, RightsEvaluator
 from ostiary.access.models import USER_PREFERENCES, Acl, Module
-from ostiary.access.subjects import RightsHolder, RightsPlace
+from ostiary.access.subjects import ContextRef, RightsHolder, RightsPlace, UserRef
 from ostiary.db.session import OstiarySession
 from ostiary.errors import NotFound
 
 CacheKey = tuple[uuid.UUID, uuid.UUID, str, frozenset[str]]
+Epochs = tuple[int, int, int]
 
 _MODULE = select(Module.id, Module.context_types, Module.access_right).where(
     Module.key == bindparam("key")
@@ -28,15 +30,26 @@ _ACLS = (
 )
 
 
+@dataclass(frozen=True)
+class Subject:
+    """The user and context that a question names (by id, username or key), as they were
+    while the rights epochs of both stood at ``epochs``: any change to what the refs hold
+    (status, username, path, type, policy, key) raises one of them."""
+
+    user: UserRef
+    context: ContextRef
+    epochs: Epochs
+
+
 class RightsCache:
     """Per process; entries carry the epochs they were computed under (see ``epochs``)."""
 
     def __init__(self, *, direct_user_rights: bool, max_entries: int = 100_000) -> None:
         self.direct_user_rights = direct_user_rights
         self.max_entries = max_entries
-        self._entries: OrderedDict[CacheKey, tuple[tuple[int, int, int], EffectiveRights]] = (
-            OrderedDict()
-        )
+        self._entries: OrderedDict[CacheKey, tuple[Epochs, EffectiveRights]] = OrderedDict()
+        # What the references of authorization questions named: (user ref, context ref).
+        self._subjects: OrderedDict[tuple[str, str], Subject] = OrderedDict()
         # Module catalogues change only with the global epoch.
         self._modules: dict[str, tuple[int, ModuleSnapshot]] = {}
         self._lock = threading.Lock()
@@ -49,9 +62,13 @@ class RightsCache:
         module_key: str,
         *,
         external_roles: Iterable[str] = (),
+        current: Epochs | None = None,
     ) -> EffectiveRights:
+        """``current``: the epochs of ``user`` and ``context`` when the caller has just read
+        them, else they are read here."""
         key: CacheKey = (user.id, context.id, module_key, frozenset(external_roles))
-        current = epochs.read(session, user.id, context.id)
+        if current is None:
+            current = epochs.read(session, user.id, context.id)
         with self._lock:
             cached = self._entries.get(key)
             if cached is not None and cached[0] == current:
@@ -66,6 +83,17 @@ class RightsCache:
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
         return rights
+
+    def subject(self, references: tuple[str, str]) -> Subject | None:
+        with self._lock:
+            return self._subjects.get(references)
+
+    def keep_subject(self, references: tuple[str, str], subject: Subject) -> None:
+        with self._lock:
+            self._subjects[references] = subject
+            self._subjects.move_to_end(references)
+            while len(self._subjects) > self.max_entries:
+                self._subjects.popitem(last=False)
 
     def _module(self, session: OstiarySession, key: str, global_epoch: int) -> ModuleSnapshot:
         cached = self._modules.get(key)
@@ -89,4 +117,5 @@ class RightsCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._subjects.clear()
             self._modules.clear()

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from ostiary.access.cache import RightsCache
+from ostiary.access import epochs
+from ostiary.access.cache import RightsCache, Subject
 from ostiary.access.evaluation import EffectiveRights
 from ostiary.access.models import Module
-from ostiary.access.subjects import RightsPlace, find_context, find_user
+from ostiary.access.subjects import ContextRef, RightsPlace, UserRef, find_context, find_user
 from ostiary.access.values import API_IP_ALLOW, address_allowed
 from ostiary.contexts.models import Context
 from ostiary.db.session import OstiarySession
@@ -43,6 +44,44 @@ class Decider:
         self.visible_paths = visible_paths
 
     def answer(self, question: Question) -> Answer:
+        subject = self._subject(question)
+        if isinstance(subject, Answer):
+            return subject
+        user, context = subject.user, subject.context
+        if not self._visible(context):
+            return Answer(False, None, "no such context")
+        if user.status != UserStatus.ACTIVE:
+            return Answer(False, None, f"the user is {user.status}")
+        try:
+            rights = self.rights.effective(
+                self.session, user, context, question.module, current=subject.epochs
+            )
+        except NotFound:
+            return Answer(False, None, "no such module")
+        return self._decide(rights, question)
+
+    def _subject(self, question: Question) -> Subject | Answer:
+        """Whom and where: warm, one statement (the epochs that vouch for the cached refs)."""
+        references = (question.user, question.context)
+        known = self.rights.subject(references)
+        if known is not None:
+            current = epochs.read(self.session, known.user.id, known.context.id)
+            if current == known.epochs:
+                return known
+        found = self._resolve(question)
+        if isinstance(found, Answer):
+            return found
+        user, context = found
+        current = epochs.read(self.session, user.id, context.id)
+        subject = Subject(user, context, current)
+        # Kept only if nothing changed while the epochs were read: where each statement sees
+        # its own snapshot (PostgreSQL in autocommit), a change committed between the first
+        # read and the epochs would otherwise be cached under the epochs it raised.
+        if self._resolve(question) == found:
+            self.rights.keep_subject(references, subject)
+        return subject
+
+    def _resolve(self, question: Question) -> tuple[UserRef, ContextRef] | Answer:
         db = self.session.core()
         context = find_context(db, question.context)
         if context is None or not self._visible(context):
@@ -50,13 +89,7 @@ class Decider:
         user = find_user(db, question.user)
         if user is None:
             return Answer(False, None, "no such user")
-        if user.status != UserStatus.ACTIVE:
-            return Answer(False, None, f"the user is {user.status}")
-        try:
-            rights = self.rights.effective(self.session, user, context, question.module)
-        except NotFound:
-            return Answer(False, None, "no such module")
-        return self._decide(rights, question)
+        return user, context
 
     def answer_all(self, questions: Sequence[Question]) -> list[Answer]:
         return [self.answer(question) for question in questions]

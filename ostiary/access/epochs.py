@@ -28,7 +28,7 @@ from ostiary.access.models import (
     UserRight,
 )
 from ostiary.contexts.models import Context
-from ostiary.users.models import Membership, User
+from ostiary.users.models import Membership, User, UserDomain
 
 GLOBAL = "global"
 TRACKED_TABLES = frozenset(
@@ -68,7 +68,8 @@ def scopes_of(session: Session, obj: object) -> set[str]:
             return set()
         group = session.get(UserGroup, obj.group_id)
         return {context_scope(group.context_id)} if group is not None else {GLOBAL}
-    if isinstance(obj, Acl | Module):
+    if isinstance(obj, Acl | Module | UserDomain):
+        # A domain's kind decides whether its users are delegated (step e1, read-only).
         return {GLOBAL}
     if isinstance(obj, Context):
         # A move changes which subtrees administrators reach.
@@ -116,9 +117,12 @@ def read(session: Session, user_id: uuid.UUID, context_id: uuid.UUID) -> tuple[i
 
 def _changed(obj: object, session: Session) -> bool:
     if isinstance(obj, Context):
-        return _attribute_changed(obj, ("path", "has_access_policy", "type"))
+        # The key too: authorization questions name contexts by it (``decisions.Subject``).
+        return _attribute_changed(obj, ("path", "has_access_policy", "type", "key"))
     if isinstance(obj, User):
-        return _attribute_changed(obj, ("domain_id", "status"))
+        return _attribute_changed(obj, ("domain_id", "status", "username"))
+    if isinstance(obj, UserDomain):
+        return _attribute_changed(obj, ("kind",))
     return True
 
 

@@ -138,3 +138,37 @@ def test_authzen_evaluation_and_evaluations(client: TestClient, world: dict[str,
         },
     )
     assert [e["decision"] for e in many.json()["evaluations"]] == [True, False, False, False]
+
+
+def test_warm_answers_follow_changes_to_whom_and_where_a_check_names(
+    client: TestClient, world: dict[str, Any]
+) -> None:
+    """Checks name users and contexts by username and key; what those names resolve to is
+    reused between checks, and must follow every change at once."""
+    asked = {"user": "alice", "context": "acme", "module": "ep", "right": "sim.read"}
+    assert check(client, asked)[0]["allowed"] is True
+    assert check(client, asked)[0]["allowed"] is True  # warm
+
+    client.post(f"/api/v1/users/{world['alice']}/deactivate")
+    assert check(client, asked)[0] == {
+        "allowed": False,
+        "value": None,
+        "reason": "the user is inactive",
+    }
+    client.post(f"/api/v1/users/{world['alice']}/activate")
+    assert check(client, asked)[0]["allowed"] is True
+
+    # The key moves to another context: the name now means that one, where alice has nothing.
+    other = make_context(client, world["root"], "account", "Other", key="other")
+    assert client.patch(f"/api/v1/contexts/{world['acme']}", json={"key": "acme-old"}).is_success
+    assert check(client, asked)[0]["reason"] == "no such context"
+    assert client.patch(f"/api/v1/contexts/{other['id']}", json={"key": "acme"}).is_success
+    assert check(client, asked)[0]["allowed"] is False
+    assert check(client, {**asked, "context": "acme-old"})[0]["allowed"] is True
+
+    # Deleted (anonymized) and the username taken by somebody new, without alice's group.
+    client.post(f"/api/v1/users/{world['alice']}/deactivate")
+    assert client.post(f"/api/v1/users/{world['alice']}/delete").is_success
+    make_user(client, "alice", status="active", context_ids=[world["acme"]])
+    answer = check(client, {**asked, "context": "acme-old"})[0]
+    assert answer["allowed"] is False and answer["reason"] != "the user is deleted"
