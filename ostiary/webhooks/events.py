@@ -155,7 +155,7 @@ class Publisher:
         for subscription_id in subscription_ids:
             self.session.add(
                 WebhookDelivery(
-                    event_id=webhook_event.id,
+                    event=webhook_event,
                     subscription_id=subscription_id,
                     due_at=now,
                     retry_since=now,

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ostiary.db.base import Base, IdMixin, TimestampMixin
 from ostiary.db.types import utcnow
@@ -91,3 +91,6 @@ class WebhookDelivery(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column()
     failed_at: Mapped[datetime | None] = mapped_column()
+
+    # So that an event is written before its deliveries in one flush.
+    event: Mapped[WebhookEvent] = relationship(lazy="raise")

@@ -197,7 +197,7 @@ class WebhookService:
         if before_id is not None:
             stmt = stmt.where(WebhookDelivery.id < before_id)
         stmt = stmt.order_by(WebhookDelivery.id.desc()).limit(limit)
-        return [DeliveryView(d, e) for d, e in self.session.execute(stmt).tuples()]
+        return [DeliveryView(d, e) for d, e in self.session.execute(stmt)]
 
     def delivery(self, subscription: WebhookSubscription, delivery_id: uuid.UUID) -> DeliveryView:
         row = self.session.execute(
