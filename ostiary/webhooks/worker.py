@@ -146,19 +146,22 @@ class DeliveryQueue:
         )
 
     def purge(self) -> int:
-        """Remove events whose deliveries are all settled and older than the retention."""
+        """Remove events whose deliveries are all settled and older than the retention; looks
+        without SQLite's write lock first, so that an idle worker holds up no writer."""
         cutoff = self.clock() - timedelta(days=self.settings.webhooks_retention_days)
         pending = exists().where(
             WebhookDelivery.event_id == WebhookEvent.id,
             WebhookDelivery.state == DeliveryState.PENDING,
         )
-        with self.runtime.sessions() as session, session.atomic():
-            old = select(WebhookEvent.id).where(WebhookEvent.created_at < cutoff, ~pending)
-            ids = list(session.scalars(old))
-            if not ids:
+        old = select(WebhookEvent.id).where(WebhookEvent.created_at < cutoff, ~pending)
+        with self.runtime.read_sessions() as session:
+            if session.scalars(old.limit(1)).first() is None:
                 return 0
-            session.execute(delete(WebhookDelivery).where(WebhookDelivery.event_id.in_(ids)))
-            session.execute(delete(WebhookEvent).where(WebhookEvent.id.in_(ids)))
+        with self.runtime.sessions() as session, session.atomic():
+            ids = list(session.scalars(old))
+            if ids:
+                session.execute(delete(WebhookDelivery).where(WebhookDelivery.event_id.in_(ids)))
+                session.execute(delete(WebhookEvent).where(WebhookEvent.id.in_(ids)))
         return len(ids)
 
 
