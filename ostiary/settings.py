@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -179,6 +179,15 @@ class Settings(BaseSettings):
         except re.error as exc:
             raise ValueError(f"not a regular expression: {exc}") from None
         return value
+
+    @model_validator(mode="after")
+    def _check_webhook_lease(self) -> Settings:
+        if self.webhooks_lease_seconds <= self.webhooks_timeout_seconds:
+            raise ValueError(
+                "webhooks_lease_seconds must be longer than webhooks_timeout_seconds, or a "
+                "delivery still being sent could be taken by another worker"
+            )
+        return self
 
     @field_validator("database_url")
     @classmethod

@@ -149,19 +149,23 @@ class Publisher:
             queued += len(wanted)
         return queued
 
-    def queue(self, webhook_event: WebhookEvent, subscription_ids: Sequence[uuid.UUID]) -> None:
+    def queue(
+        self, webhook_event: WebhookEvent, subscription_ids: Sequence[uuid.UUID]
+    ) -> list[WebhookDelivery]:
         now = utcnow()
         self.session.add(webhook_event)
-        for subscription_id in subscription_ids:
-            self.session.add(
-                WebhookDelivery(
-                    event=webhook_event,
-                    subscription_id=subscription_id,
-                    due_at=now,
-                    retry_since=now,
-                    created_at=now,
-                )
+        deliveries = [
+            WebhookDelivery(
+                event=webhook_event,
+                subscription_id=subscription_id,
+                due_at=now,
+                retry_since=now,
+                created_at=now,
             )
+            for subscription_id in subscription_ids
+        ]
+        self.session.add_all(deliveries)
+        return deliveries
 
     def _paths(
         self, audit_event: AuditEvent, former_contexts: dict[uuid.UUID, set[uuid.UUID]]

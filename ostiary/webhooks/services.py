@@ -248,13 +248,9 @@ class WebhookService:
                     "data": {"subscription_id": str(subscription.id)},
                 },
             )
-            Publisher(self.session).queue(event, [subscription.id])
-            self._record("webhook.pinged", subscription, {})
-            self.session.flush()
+            (delivery,) = Publisher(self.session).queue(event, [subscription.id])
+            self._record("webhook.pinged", subscription, {"delivery_id": str(delivery.id)})
         deliveries_due.set()
-        delivery = self.session.scalars(
-            select(WebhookDelivery).where(WebhookDelivery.event_id == event.id)
-        ).one()
         return DeliveryView(delivery, event)
 
     # -- helpers --------------------------------------------------------------------------

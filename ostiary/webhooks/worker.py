@@ -19,6 +19,7 @@ from sqlalchemy import delete, exists, select
 from ostiary.audit.actor import Actor
 from ostiary.audit.services import AuditLog
 from ostiary.db import queue
+from ostiary.db.session import OstiarySession
 from ostiary.db.types import utcnow
 from ostiary.keys.crypto import KeyDecryptionError
 from ostiary.runtime import Runtime
@@ -129,7 +130,7 @@ class DeliveryQueue:
             return "retrying"
 
     @staticmethod
-    def _record_failure(session: Any, row: WebhookDelivery) -> None:
+    def _record_failure(session: OstiarySession, row: WebhookDelivery) -> None:
         subscription = session.get(WebhookSubscription, row.subscription_id)
         AuditLog(session).record(
             Actor.system(),
@@ -199,6 +200,7 @@ class WebhookWorker:
             attempt = Attempt(error="the signing secret cannot be decrypted")
         else:
             message_id = str(claim.delivery_id)
+            # The receiver checks the timestamp against its own clock: the real time, always.
             headers = standard_webhooks.headers(claim.secrets, message_id, utcnow(), claim.body)
             attempt = post(
                 claim.url,
