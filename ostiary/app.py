@@ -29,12 +29,14 @@ from ostiary.api.v1 import (
     user_factors,
     user_throttle,
     users,
+    webhooks,
 )
 from ostiary.messages.outbox import start_worker
 from ostiary.protocols.oidc import routes as oidc_routes
 from ostiary.runtime import Runtime
 from ostiary.settings import Settings
 from ostiary.web import dev_outbox, login, reset, second_factor, security, setup
+from ostiary.webhooks.worker import start_webhook_worker
 
 API_PREFIX = "/api/v1"
 STATIC = Path(__file__).parent / "web" / "static"
@@ -46,10 +48,11 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        worker = start_worker(runtime)
+        workers = [start_worker(runtime), start_webhook_worker(runtime)]
         yield
-        if worker is not None:
-            await asyncio.to_thread(worker.stop)
+        for worker in workers:
+            if worker is not None:
+                await asyncio.to_thread(worker.stop)
         if owns_runtime:
             runtime.close()
 
@@ -90,6 +93,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         clients,
         message_templates,
         messages,
+        webhooks,
         audit,
     )
     for module in routers:

@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -76,6 +76,32 @@ class Settings(BaseSettings):
     message_max_attempts: int = Field(8, ge=1)
     message_retry_seconds: float = Field(30, gt=0, description="First retry delay; doubles.")
     message_retry_max_seconds: float = Field(3600, gt=0)
+    # -- webhooks (docs/webhooks.md) --------------------------------------------------------
+    webhooks_worker: bool = Field(True, description="Send webhook deliveries from each process.")
+    webhooks_poll_seconds: float = Field(5, gt=0)
+    webhooks_timeout_seconds: float = Field(
+        10, gt=0, le=60, description="How long a receiver may take to answer."
+    )
+    webhooks_lease_seconds: int = Field(
+        120, ge=10, description="How long a worker holds a delivery it is sending."
+    )
+    webhooks_retry_seconds: float = Field(30, gt=0, description="First retry delay; doubles.")
+    webhooks_retry_max_seconds: float = Field(3600, gt=0, description="Longest retry delay.")
+    webhooks_retry_hours: float = Field(
+        26, ge=24, description="How long a delivery is retried before it is given up."
+    )
+    webhooks_retention_days: float = Field(
+        30, gt=0, description="How long settled deliveries and their payloads are kept."
+    )
+    webhooks_secret_overlap_hours: float = Field(
+        24, ge=0, description="How long a rotated secret keeps signing beside the new one."
+    )
+    webhooks_allow_private_networks: bool = Field(
+        False, description="Allow receivers at private and link-local addresses."
+    )
+    webhooks_allow_loopback: bool = Field(
+        False, description="Allow receivers on this machine (loopback), over http too."
+    )
 
     password_min_length: int = Field(12, ge=8, le=64)
     argon2_time_cost: int = Field(2, ge=1)
@@ -153,6 +179,15 @@ class Settings(BaseSettings):
         except re.error as exc:
             raise ValueError(f"not a regular expression: {exc}") from None
         return value
+
+    @model_validator(mode="after")
+    def _check_webhook_lease(self) -> Settings:
+        if self.webhooks_lease_seconds <= self.webhooks_timeout_seconds:
+            raise ValueError(
+                "webhooks_lease_seconds must be longer than webhooks_timeout_seconds, or a "
+                "delivery still being sent could be taken by another worker"
+            )
+        return self
 
     @field_validator("database_url")
     @classmethod

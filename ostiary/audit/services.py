@@ -85,6 +85,11 @@ class AuditLog:
             changes={"refused": refusal.reason},
         )
 
+    @staticmethod
+    def is_refusal(event: AuditEvent) -> bool:
+        """Whether ``event`` records an attempt that was refused (and so changed nothing)."""
+        return event.changes.keys() == {"refused"}
+
     def search(self, query: AuditQuery) -> Sequence[AuditEvent]:
         """Newest first; ``before_id`` continues after the last event of a previous page."""
         stmt = select(AuditEvent)

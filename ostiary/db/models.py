@@ -43,8 +43,14 @@ from ostiary.users.models import (  # noqa: F401
     UserDomain,
     UserSearchTerm,
 )
+from ostiary.webhooks.models import (  # noqa: F401
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookSubscription,
+)
 
 metadata = Base.metadata
 
 import ostiary.access.epochs  # noqa: E402,F401  (registers the session hooks that invalidate cached rights)
 import ostiary.users.terms  # noqa: E402,F401  (keeps user search terms in step with users)
+import ostiary.webhooks.events  # noqa: E402,F401  (makes webhook events from audit events)

@@ -1,26 +1,23 @@
 """The outbox: messages wait in the database until a worker sends them.
 
-A worker claims one due message at a time by setting a lease (``claimed_until``) in a short
-transaction: on PostgreSQL with ``SELECT ... FOR UPDATE SKIP LOCKED``, so that workers on several
-nodes take different messages without waiting for each other; on SQLite inside the write lock that
-every transaction takes (``BEGIN IMMEDIATE``), so that claims are serialised. It then sends with no
-transaction open, and records the outcome in a second transaction at once. See
+A worker claims one due message at a time under a lease (``ostiary.db.queue``), sends it with
+no transaction open, and records the outcome in a second transaction at once. See
 docs/messages.md, "The outbox", for what this guarantees.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import update
 
 from ostiary.audit.actor import Actor
 from ostiary.audit.services import AuditLog
+from ostiary.db import queue
 from ostiary.db.session import OstiarySession
 from ostiary.db.types import utcnow
 from ostiary.messages.delivery import Delivery, DeliveryError, Outgoing, Transport
@@ -77,22 +74,11 @@ class Outbox:
     def _session(self) -> OstiarySession:
         return self.runtime.sessions()
 
-    def _due(self, now: datetime):  # type: ignore[no-untyped-def]
-        return (
-            select(Message)
-            .where(
-                Message.state == MessageState.PENDING,
-                Message.due_at <= now,
-                or_(Message.claimed_until.is_(None), Message.claimed_until <= now),
-            )
-            .order_by(Message.due_at, Message.id)
-        )
-
     def anything_due(self) -> bool:
         """Whether a claim would find a message; without SQLite's write lock, so that an idle
         worker polling the outbox holds up no writer."""
         with self.runtime.read_sessions() as session:
-            due = self._due(self.clock()).with_only_columns(Message.id).limit(1)
+            due = queue.due(Message, self.clock()).with_only_columns(Message.id).limit(1)
             return session.scalars(due).first() is not None
 
     def claim(self) -> Claim | None:
@@ -104,7 +90,7 @@ class Outbox:
             while True:
                 now = self.clock()
                 row = session.scalars(
-                    self._due(now).limit(1).with_for_update(skip_locked=True)
+                    queue.due(Message, now).limit(1).with_for_update(skip_locked=True)
                 ).first()
                 if row is None:
                     return None
@@ -112,9 +98,7 @@ class Outbox:
                     # Its last attempt was claimed and never settled: the worker died.
                     self._give_up(session, row, "the last attempt did not finish (lease expired)")
                     continue
-                row.attempts += 1
-                row.claim_token = uuid.uuid4()
-                row.claimed_until = now + timedelta(seconds=self.settings.message_lease_seconds)
+                token = queue.lease(row, now, self.settings.message_lease_seconds)
                 return Claim(
                     Outgoing(
                         id=row.id,
@@ -126,7 +110,7 @@ class Outbox:
                         text=row.text or "",
                         html=row.html,
                     ),
-                    row.claim_token,
+                    token,
                     row.attempts,
                     row.claimed_until,
                     row.user_id,
@@ -181,21 +165,20 @@ class Outbox:
             if error.permanent or row.attempts >= self.settings.message_max_attempts:
                 self._give_up(session, row, reason)
                 return "failed"
-            delay = min(
-                self.settings.message_retry_seconds * 2 ** (row.attempts - 1),
+            delay = queue.retry_delay(
+                row.attempts,
+                self.settings.message_retry_seconds,
                 self.settings.message_retry_max_seconds,
             )
             row.due_at = self.clock() + timedelta(seconds=delay)
-            row.claimed_until = None
-            row.claim_token = None
+            queue.release(row)
             row.last_error = reason[:1000]
             return "retrying"
 
     def _give_up(self, session: OstiarySession, row: Message, reason: str) -> None:
         row.state = MessageState.FAILED
         row.failed_at = self.clock()
-        row.claimed_until = None
-        row.claim_token = None
+        queue.release(row)
         row.last_error = reason[:1000]
         if row.transport != "outbox":
             row.subject = row.text = row.html = None
@@ -231,8 +214,12 @@ class MessageWorker:
         self.runtime = runtime
         self.delivery = delivery or Delivery.from_settings(runtime.settings)
         self.outbox = Outbox(runtime, clock=clock)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread = queue.PollingThread(
+            "ostiary-messages",
+            self.run_once,
+            runtime.messages_due,
+            runtime.settings.message_poll_seconds,
+        )
 
     def send_one(self, claim: Claim) -> str:
         transport = self.delivery.transport_for(claim.message.channel)
@@ -258,7 +245,7 @@ class MessageWorker:
     def run_once(self, limit: int | None = None) -> Report:
         """Send what is due now (at most ``limit`` messages)."""
         report = Report()
-        while not self._stop.is_set() and (limit is None or report.handled < limit):
+        while not self._thread.stopping.is_set() and (limit is None or report.handled < limit):
             claim = self.outbox.claim()
             if claim is None:
                 break
@@ -274,29 +261,10 @@ class MessageWorker:
     # -- the background thread ------------------------------------------------------------
 
     def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="ostiary-messages", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 30) -> None:
-        self._stop.set()
-        self.runtime.messages_due.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _loop(self) -> None:
-        wakeup = self.runtime.messages_due
-        poll = self.runtime.settings.message_poll_seconds
-        while not self._stop.is_set():
-            wakeup.clear()
-            try:
-                self.run_once()
-            except Exception:
-                logger.exception("the message worker failed; it tries again")
-            wakeup.wait(poll)
+        self._thread.stop(timeout)
 
 
 def start_worker(runtime: Runtime) -> MessageWorker | None:

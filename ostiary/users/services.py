@@ -286,6 +286,9 @@ def anonymize(session: OstiarySession, audit: AuditLog, user: User) -> None:
     from ostiary.messages.services import forget_person
 
     forget_person(session, user.id)
+    from ostiary.webhooks.services import forget_person as forget_in_webhooks
+
+    forget_in_webhooks(session, user.id, user.username)
     audit.forget_person(
         user.id,
         personal_fields=PERSONAL_FIELDS,

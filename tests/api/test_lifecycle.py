@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import MetaData, select, text
 from starlette.testclient import TestClient
 
@@ -14,6 +15,8 @@ from ostiary.messages.services import Messages
 from ostiary.runtime import Runtime
 from ostiary.users.models import User
 from tests.helpers import assert_problem, make_context, make_user, root_id
+from tests.webhooks.conftest import deliver, subscribe
+from tests.webhooks.receiver import receiver
 
 
 def act(client: TestClient, user_id: str, action: str):  # type: ignore[no-untyped-def]
@@ -103,6 +106,65 @@ def test_deleting_anonymizes_for_good(client: TestClient, runtime: Runtime) -> N
     )
     # The address is free for someone new.
     make_user(client, "jane2", email="jane.personal@acme.example")
+
+
+@pytest.mark.parametrize(
+    "settings_overrides", [{"webhooks_worker": False, "webhooks_allow_loopback": True}]
+)
+def test_deleting_leaves_no_trace_in_webhook_payloads(client: TestClient, runtime: Runtime) -> None:
+    root = root_id(client)
+    acme = make_context(client, root, "account", "Acme")
+    with receiver() as crm, receiver() as failing:
+        failing.answers = [500] * 100
+        delivered = subscribe(client, root, crm.url)
+        subscribe(client, acme["id"], failing.url, events=["user.updated"])
+        user = make_user(
+            client,
+            "Jane.Hooked",
+            email="jane.hooked@acme.example",
+            phone="+41446681822",
+            first_name="Janina",
+            last_name="Hookedfield",
+            context_ids=[acme["id"]],
+        )
+        client.patch(f"/api/v1/users/{user['id']}", json={"last_name": "Hookedberg"})
+        act(client, user["id"], "activate")
+        act(client, user["id"], "deactivate")
+        deliver(runtime)  # all to the CRM; the update stays pending for the failing receiver
+        assert "hookedfield" in b" ".join(r.body for r in crm.received).decode().lower()
+
+        act(client, user["id"], "delete")
+        personal = ["jane.hooked", "janina", "hookedfield", "hookedberg", "41446681822"]
+        assert _rows_mentioning(runtime, personal) == []
+
+        # What was still pending goes out reduced to ids.
+        failing.answers = []
+        crm.received.clear()
+        failing.received.clear()
+        deliver(runtime, utcnow() + timedelta(hours=2))
+        (update,) = failing.received
+        assert update.json["type"] == "user.updated"
+        assert update.json["data"]["target_id"] == user["id"]
+        assert not any(n in update.body.decode().lower() for n in personal)
+        assert [r.json["type"] for r in crm.received] == ["user.deleted"]
+        deliveries = client.get(f"/api/v1/webhooks/{delivered['id']}/deliveries").json()["items"]
+        erased = {d["event_type"]: d["payload_erased"] for d in deliveries}
+        assert erased == {
+            "user.deleted": False,  # about nobody any more
+            "user.updated": False,  # reduced to ids, for the receiver still waiting for it
+            "user.deactivated": True,
+            "user.activated": True,
+            "user.joined_context": True,
+            "user.created": True,
+        }
+        assert_problem(
+            client.post(
+                f"/api/v1/webhooks/{delivered['id']}/deliveries/{deliveries[-1]['id']}/resend"
+            ),
+            409,
+            "invalid-transition",
+            "delivery_id",
+        )
 
 
 def _rows_mentioning(runtime: Runtime, needles: list[str]) -> list[tuple[str, str]]:

@@ -1,0 +1,1 @@
+"""Webhooks: signed notifications of changes to subscribers, from a database outbox."""
