@@ -1,6 +1,6 @@
 """webhook subscriptions, events and deliveries
 
-Revision ID: 0011
+Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-06 21:01:30.986244
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import ostiary.db.types
 
-revision: str = "0011"
+revision: str = "0010"
 down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
