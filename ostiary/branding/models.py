@@ -14,9 +14,7 @@ class Branding(IdMixin, TimestampMixin, Base):
 
     __tablename__ = "brandings"
     __table_args__ = (
-        CheckConstraint(
-            "(context_id IS NULL) <> (client_id IS NULL)", name="one_owner"
-        ),
+        CheckConstraint("(context_id IS NULL) <> (client_id IS NULL)", name="one_owner"),
     )
 
     context_id: Mapped[uuid.UUID | None] = mapped_column(

@@ -82,7 +82,8 @@ class BrandingIn(BaseModel):
     @field_validator("display_name")
     @classmethod
     def _name(cls, value: str) -> str:
-        cleaned = _plain(value)
+        # The sender's display name of messages, too: one line.
+        cleaned = _plain(value.replace("\n", "\x00").replace("\t", "\x00"))
         if not cleaned:
             raise ValueError("must not be empty")
         return cleaned

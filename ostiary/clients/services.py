@@ -49,7 +49,9 @@ class Issued:
 
 def stored_settings(client: Client) -> dict[str, Any]:
     """The stored registration, in the fields of ``ClientSpec`` but its client_id."""
-    return {field: getattr(client, field) for field in (*SETTINGS_FIELDS, "module_id", "context_id")}
+    return {
+        field: getattr(client, field) for field in (*SETTINGS_FIELDS, "module_id", "context_id")
+    }
 
 
 def has_service_account(client: Client) -> bool:

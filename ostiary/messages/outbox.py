@@ -125,6 +125,7 @@ class Outbox:
                         subject=row.subject,
                         text=row.text or "",
                         html=row.html,
+                        sender_name=row.sender_name,
                     ),
                     row.claim_token,
                     row.attempts,
