@@ -61,11 +61,22 @@ class BrandingService:
         return row
 
     def put(self, owner: Owner, data: BrandingIn) -> Branding:
-        """Create or replace the branding (its logo stays)."""
+        """Create or replace the branding (its logo stays); the same values change nothing."""
+        return self.apply(owner, data)[0]  # type: ignore[return-value]
+
+    def apply(self, owner: Owner, data: BrandingIn | None) -> tuple[Branding | None, bool]:
+        """Bring the branding to ``data`` (None: none); whether anything changed."""
+        if data is None:
+            if self.find(owner) is None:
+                return None, False
+            self.delete(owner)
+            return None, True
         values = data.model_dump(mode="json")
         with self.session.atomic():
             row = self.find(owner)
             created = row is None
+            if row is not None and all(getattr(row, k) == v for k, v in values.items()):
+                return row, False
             if row is None:
                 row = Branding(**owner.owned_by())
                 self.session.add(row)
@@ -73,7 +84,25 @@ class BrandingService:
                 setattr(row, name, value)
             self.session.flush()
             self._record(owner, row, "branding.created" if created else "branding.updated", values)
-        return row
+        return row, True
+
+    def stated(self, owner: Owner) -> BrandingIn | None:
+        """The stored branding as it would be written (a provisioning file's export)."""
+        row = self.find(owner)
+        if row is None:
+            return None
+        texts = {
+            tag: {k: v for k, v in parts.items() if v is not None}
+            for tag, parts in row.texts.items()
+        }
+        values = {
+            "display_name": row.display_name,
+            "primary_color": row.primary_color,
+            "accent_color": row.accent_color,
+            "support_url": row.support_url,
+            "texts": texts,
+        }
+        return BrandingIn.model_validate({k: v for k, v in values.items() if v})
 
     def delete(self, owner: Owner) -> None:
         with self.session.atomic():
