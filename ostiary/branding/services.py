@@ -36,7 +36,9 @@ class Owner:
 
     @property
     def audit_context_id(self) -> uuid.UUID | None:
-        return self.context.id if self.context is not None else self.client.context_id  # type: ignore[union-attr]
+        if self.context is not None:
+            return self.context.id
+        return self.client.context_id if self.client is not None else None
 
     def owned_by(self) -> dict[str, Any]:
         if self.client is not None:
@@ -62,7 +64,9 @@ class BrandingService:
 
     def put(self, owner: Owner, data: BrandingIn) -> Branding:
         """Create or replace the branding (its logo stays); the same values change nothing."""
-        return self.apply(owner, data)[0]  # type: ignore[return-value]
+        row, _ = self.apply(owner, data)
+        assert row is not None
+        return row
 
     def apply(self, owner: Owner, data: BrandingIn | None) -> tuple[Branding | None, bool]:
         """Bring the branding to ``data`` (None: none); whether anything changed."""

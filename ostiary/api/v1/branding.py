@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 
 from ostiary.access.admin import AdminScope
 from ostiary.access.catalogue import Right
-from ostiary.api.v1.deps import CallerDep, RuntimeDep, SessionDep, scope_for
+from ostiary.api.v1.deps import Caller, CallerDep, RuntimeDep, SessionDep, scope_for
 from ostiary.branding.logos import TYPES, LogoTooLarge
 from ostiary.branding.models import Branding
 from ostiary.branding.resolution import logo_path
@@ -39,7 +39,7 @@ LOGO_BODY = {
 
 
 def _context_owner(
-    session: OstiarySession, caller: CallerDep, scope: AdminScope, id: uuid.UUID
+    session: OstiarySession, caller: Caller, scope: AdminScope, id: uuid.UUID
 ) -> Owner:
     context = ContextService(session, caller.actor).get(id)
     scope.require(context, what="context")
@@ -47,7 +47,7 @@ def _context_owner(
 
 
 def _client_owner(
-    session: OstiarySession, caller: CallerDep, scope: AdminScope, client_id: str
+    session: OstiarySession, caller: Caller, scope: AdminScope, client_id: str
 ) -> Owner:
     client = ClientService(session, caller.actor).get(client_id)
     context = session.get(Context, client.context_id) if client.context_id else None
