@@ -50,14 +50,15 @@ def logo(request: Request, session: SessionDep, branding_id: str, v: str = "") -
     return Response(row.logo, media_type=row.logo_type, headers=headers)
 
 
-def show_brand(request: Request, brand: Brand) -> None:
+def show_brand(request: Request, brand: Brand) -> Brand:
     """The branding the page renders (``ostiary.web.templating``)."""
     request.state.brand = brand
+    return brand
 
 
 def dress_for_flow(
     request: Request, session: OstiarySession, state: LoginState, user: User | None = None
-) -> None:
+) -> Brand:
     """A login page's languages (``ui_locales``, then the user's own, before the browser's;
     see ``page_language``) and the branding its flow chose when it started."""
     if user is None and state.user_id is not None:
@@ -66,4 +67,4 @@ def dress_for_flow(
     if user is not None and user.language:
         preferences.append(user.language)
     request.state.language_preferences = preferences
-    show_brand(request, BrandingResolver(session).brand(state.branding))
+    return show_brand(request, BrandingResolver(session).brand(state.branding))

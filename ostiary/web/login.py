@@ -19,7 +19,7 @@ from ostiary.protocols.oidc.authorize import AuthorizeService, Respond
 from ostiary.protocols.oidc.errors import OAuthError
 from ostiary.protocols.oidc.routes import NO_STORE, browser_token, error_page, render_outcome
 from ostiary.runtime import Runtime
-from ostiary.web.branding import dress_for_flow, show_brand
+from ostiary.web.branding import dress_for_flow
 from ostiary.web.reset import wait_message
 from ostiary.web.second_factor import after_password
 from ostiary.web.templating import templates
@@ -87,12 +87,12 @@ def login_submit(
     if found is None or found[1].stage is not Stage.PASSWORD or not flows.csrf_ok(found[0], csrf):
         return error_page(request, EXPIRED)
     login_flow, state = found
-    dress_for_flow(request, session, state)
     # The context of a typed e-mail domain brands the pages from here on, unless the
     # application chose the branding.
-    resolver = BrandingResolver(session)
-    state.branding = resolver.after_identifier(state.branding or BrandingChoice(), username)
-    show_brand(request, resolver.brand(state.branding))
+    state.branding = BrandingResolver(session).after_identifier(
+        state.branding or BrandingChoice(), username
+    )
+    dress_for_flow(request, session, state)
     client = find_client(session, state.request.client_id, runtime.clients)
     if state.return_to is None and (client is None or not client.enabled):
         return error_page(request, EXPIRED)

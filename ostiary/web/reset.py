@@ -87,14 +87,10 @@ def _dress_forgot(request: Request, session: OstiarySession, flow: str) -> Brand
     """The languages and branding of the login the page was opened from; the instance's
     branding without one."""
     found = _find(session, flow)
-    resolver = BrandingResolver(session)
-    if found is None:
-        _prefer(request, [])
-        show_brand(request, resolver.brand(None))
-    else:
-        dress_for_flow(request, session, found[1])
-    brand: Brand = request.state.brand
-    return brand
+    if found is not None:
+        return dress_for_flow(request, session, found[1])
+    _prefer(request, [])
+    return show_brand(request, BrandingResolver(session).brand(None))
 
 
 def _dress_user(request: Request, session: OstiarySession, user: User) -> None:
