@@ -56,6 +56,12 @@ def show_brand(request: Request, brand: Brand) -> Brand:
     return brand
 
 
+def show_users_brand(request: Request, session: OstiarySession, user: User) -> Brand:
+    """Pages for a known user outside a login (the account page, a reset link's): the branding
+    of their contexts, as their messages carry it."""
+    return show_brand(request, Brand.of(BrandingResolver(session).for_user(user)))
+
+
 def dress_for_flow(
     request: Request, session: OstiarySession, state: LoginState, user: User | None = None
 ) -> Brand:

@@ -33,7 +33,7 @@ from ostiary.errors import FieldProblem, InvalidInput, NotFound
 from ostiary.i18n import Translator
 from ostiary.runtime import Runtime
 from ostiary.users.models import User
-from ostiary.web.branding import dress_for_flow, show_brand
+from ostiary.web.branding import dress_for_flow, show_brand, show_users_brand
 from ostiary.web.templating import page_language, templates
 
 router = APIRouter(include_in_schema=False)
@@ -97,7 +97,7 @@ def _dress_user(request: Request, session: OstiarySession, user: User) -> None:
     """A reset link's pages: the user's language and the branding of their contexts, as in
     the message that brought them here."""
     _prefer(request, [user.language])
-    show_brand(request, Brand.of(BrandingResolver(session).for_user(user)))
+    show_users_brand(request, session, user)
 
 
 @router.get("/login/forgot")

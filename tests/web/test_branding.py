@@ -216,3 +216,19 @@ def _messages(runtime: Runtime, purpose: str = "second-factor-code") -> list[Mes
         return list(
             session.scalars(select(Message).where(Message.purpose == purpose).order_by(Message.id))
         )
+
+
+def test_pages_of_a_known_user_outside_a_login_show_their_contexts_branding(
+    browser: TestClient, runtime: Runtime
+) -> None:
+    # Jeremy belongs to acme0 and acme1: the branding above both is the instance's.
+    _brand(runtime, context="acme0", display_name="Acme Zero", logo=False)
+    logo = _brand(runtime, context="root", display_name="City Services")
+    first = browser.get("/account/security")
+    login = browser.get(first.headers["location"])
+    _shows(login.text, logo, "City Services")
+    fields = form_fields(login.text)
+    done = browser.post("/login", data={**fields, "username": USERNAME, "password": PASSWORD})
+    account = browser.get(done.headers["location"])
+    assert account.status_code == 200 and "Acme Zero" not in account.text
+    _shows(account.text, logo, "City Services")
