@@ -3,6 +3,7 @@ logos served inert, bad input that changes nothing, and delegated administration
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from starlette.testclient import TestClient
@@ -166,7 +167,7 @@ def test_a_client_branding_needs_reach_over_the_clients_context(
     client: TestClient, runtime: Runtime
 ) -> None:
     acme, other = _tree(client)
-    assert_problem(client.post(f"{API}/clients", json={**CLIENT, "client_id": "x", "context_id": root_id(client)[:-1] + "0"}),
+    assert_problem(client.post(f"{API}/clients", json={**CLIENT, "client_id": "x", "context_id": str(uuid.uuid4())}),
                    422, "rule-violation", "context_id")  # fmt: skip
     for client_id, context in (
         ("acme-app", acme["id"]),
