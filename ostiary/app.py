@@ -15,6 +15,7 @@ from ostiary.api import authzen, health, problems
 from ostiary.api.v1 import (
     audit,
     authz,
+    branding,
     clients,
     contexts,
     domains,
@@ -35,6 +36,7 @@ from ostiary.messages.outbox import start_worker
 from ostiary.protocols.oidc import routes as oidc_routes
 from ostiary.runtime import Runtime
 from ostiary.settings import Settings
+from ostiary.web import branding as branding_pages
 from ostiary.web import dev_outbox, login, reset, second_factor, security, setup
 from ostiary.webhooks.worker import start_webhook_worker
 
@@ -77,6 +79,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(login.router)
     app.include_router(second_factor.router)
     app.include_router(reset.router)
+    app.include_router(branding_pages.router)
     routers = (
         authz,
         contexts,
@@ -91,6 +94,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         modules,
         templates,
         clients,
+        branding,
         message_templates,
         messages,
         webhooks,

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
         True, description="Channels without SMTP or gateway deliver to the local outbox."
     )
     default_language: str = Field("en", description="Language of messages by default.")
+    branding_logo_max_bytes: int = Field(
+        256 * 1024, ge=1024, le=5 * 1024 * 1024, description="Largest logo a branding may have."
+    )
     message_worker: bool = Field(True, description="Send the outbox from each server process.")
     message_poll_seconds: float = Field(5, gt=0)
     message_lease_seconds: int = Field(300, ge=10, description="How long a send may take.")

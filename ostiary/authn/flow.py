@@ -17,6 +17,7 @@ from datetime import timedelta
 from pydantic import BaseModel
 
 from ostiary.authn.models import LoginFlow
+from ostiary.branding.resolution import BrandingChoice
 from ostiary.db.session import OstiarySession
 from ostiary.db.types import utcnow
 from ostiary.protocols.oidc.authorization import AuthorizationRequest
@@ -45,6 +46,9 @@ class LoginState(BaseModel):
     send_throttled: bool = False
     # Channels without an address in the profile (or a way to send): nothing went there.
     code_unavailable: list[str] = []
+    # The branding the pages show: chosen when the flow starts (the application's), or by the
+    # e-mail domain typed at the password stage; kept for every stage after.
+    branding: BrandingChoice | None = None
 
 
 class LoginFlows:

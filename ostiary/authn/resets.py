@@ -35,6 +35,7 @@ from ostiary.authn.throttle import (
     address_key,
 )
 from ostiary.authn.tokens import OneTimeTokens
+from ostiary.branding.resolution import Brand
 from ostiary.db.session import OstiarySession
 from ostiary.errors import FieldProblem, InvalidInput, NotFound
 from ostiary.runtime import Runtime
@@ -52,6 +53,8 @@ class ResetRequest:
 
     user_id: uuid.UUID | None
     address: str | None
+    # The branding of the login the request came from (None: the user's own).
+    brand: Brand | None = None
 
 
 def find_user(session: OstiarySession, identifier: str) -> User | None:
@@ -75,7 +78,7 @@ class PasswordResets:
 
     # -- asking for a link ---------------------------------------------------------------
 
-    def request(self, identifier: str) -> ResetRequest:
+    def request(self, identifier: str, brand: Brand | None = None) -> ResetRequest:
         """Count the request (``Throttled`` while the account or the address must wait) and
         find whom to write to. Commits the counts; does the same whether the account exists."""
         user = find_user(self.session, identifier)
@@ -86,7 +89,7 @@ class PasswordResets:
         attempt.begin()
         # Every request counts towards the wait; a request is never a success.
         attempt.failed()
-        return ResetRequest(user.id if user else None, self.client_address)
+        return ResetRequest(user.id if user else None, self.client_address, brand)
 
     def deliver(self, request: ResetRequest) -> str | None:
         """Issue and mail the link, or the note for a delegated user; audited. Returns what
@@ -97,7 +100,7 @@ class PasswordResets:
             user = self.session.get(User, request.user_id)
             if user is None:
                 return None
-            sent, reason = self._send(user)
+            sent, reason = self._send(user, request.brand)
             AuditLog(self.session).record(
                 Actor(user.username, "web", None, request.address),
                 "user.password_reset_requested",
@@ -107,7 +110,7 @@ class PasswordResets:
             )
         return sent
 
-    def _send(self, user: User) -> tuple[str | None, str | None]:
+    def _send(self, user: User, brand: Brand | None) -> tuple[str | None, str | None]:
         from ostiary.messages.services import Messages
 
         if user.status != UserStatus.ACTIVE or user.service_account:
@@ -121,12 +124,12 @@ class PasswordResets:
         if not messages.available("email"):
             return None, "no way to send e-mail is configured"
         if user.domain.kind == DomainKind.DELEGATED:
-            messages.send("password-reset-external", user)
+            messages.send("password-reset-external", user, brand=brand)
             return "external", None
         minutes = self.runtime.settings.password_reset_minutes
         token = self.tokens.issue(RESET_PURPOSE, user.id, timedelta(minutes=minutes))
         link = f"{self.runtime.settings.issuer.rstrip('/')}/login/reset?token={token}"
-        messages.send(RESET_PURPOSE, user, {"link": link, "minutes": minutes})
+        messages.send(RESET_PURPOSE, user, {"link": link, "minutes": minutes}, brand=brand)
         return "link", None
 
     # -- using the link ------------------------------------------------------------------

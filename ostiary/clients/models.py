@@ -40,3 +40,8 @@ class Client(IdMixin, TimestampMixin, Base):
     # The user its client_credentials tokens act as at the admin API (confidential clients
     # allowed that grant have one).
     service_account_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    # The context the application belongs to (a customer's own application): its branding
+    # shows at login when the client has none of its own.
+    context_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("contexts.id", ondelete="SET NULL"), index=True
+    )

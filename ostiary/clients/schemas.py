@@ -343,11 +343,15 @@ class ClientSpec(ClientSettings):
 
     client_id: ClientId
     module_id: uuid.UUID | None = None
+    context_id: uuid.UUID | None = None
 
 
 class ClientCreate(ClientSettings):
     client_id: ClientId | None = Field(None, description="Left out: Ostiary makes one.")
     module: ModuleKey | None = Field(None, description="Key of the module the client serves.")
+    context_id: uuid.UUID | None = Field(
+        None, description="The context the application belongs to; its branding shows at login."
+    )
 
 
 class ClientUpdate(BaseModel):
@@ -361,6 +365,7 @@ class ClientUpdate(BaseModel):
 
     name: Label | None = None
     module: ModuleKey | None = None
+    context_id: uuid.UUID | None = None
     public: bool | None = None
     token_endpoint_auth_method: AuthMethod | None = None
     jwks: Jwks | None = None
@@ -395,6 +400,9 @@ class ClientOut(BaseModel):
     signing_alg: str
     requires_context: bool
     enabled: bool
+    context_id: uuid.UUID | None = Field(
+        None, description="The context the application belongs to (its branding at login)."
+    )
     has_secret: bool = Field(description="Whether a secret is set (it is never shown again).")
     service_account_user_id: uuid.UUID | None = Field(
         None,

@@ -29,6 +29,7 @@ from ostiary.clients.schemas import (
     uses_secret,
 )
 from ostiary.clients.secrets import generate_secret, hash_secret, secret_problems, verify_secret
+from ostiary.contexts.models import Context
 from ostiary.db.session import OstiarySession
 from ostiary.errors import AlreadyExists, InvalidInput, NotFound, RuleViolation
 from ostiary.users.models import User
@@ -48,7 +49,9 @@ class Issued:
 
 def stored_settings(client: Client) -> dict[str, Any]:
     """The stored registration, in the fields of ``ClientSpec`` but its client_id."""
-    return {field: getattr(client, field) for field in (*SETTINGS_FIELDS, "module_id")}
+    return {
+        field: getattr(client, field) for field in (*SETTINGS_FIELDS, "module_id", "context_id")
+    }
 
 
 def has_service_account(client: Client) -> bool:
@@ -99,6 +102,7 @@ class ClientService:
             raise AlreadyExists(f"a client with client_id '{client_id}' exists", field="client_id")
         given = data.model_dump(exclude={"client_id", "module"})
         given["module_id"] = self._module_id(data.module)
+        self._check_context(data.context_id)
         spec = self._spec(client_id, None, given)
         with self.session.atomic():
             client, _ = self.put(spec)
@@ -110,6 +114,7 @@ class ClientService:
         given = data.model_dump(exclude_unset=True, exclude={"module"})
         if "module" in data.model_fields_set:
             given["module_id"] = self._module_id(data.module)
+        self._check_context(given.get("context_id"))
         spec = self._spec(client.client_id, stored_settings(client), given)
         with self.session.atomic():
             client, _ = self.put(spec)
@@ -180,6 +185,10 @@ class ClientService:
         if module_id is None:
             raise RuleViolation(f"no module with key '{key}'", field="module")
         return module_id
+
+    def _check_context(self, context_id: uuid.UUID | None) -> None:
+        if context_id is not None and self.session.get(Context, context_id) is None:
+            raise RuleViolation(f"no context with id '{context_id}'", field="context_id")
 
     def _issue_secret(self, client: Client, action: str) -> str | None:
         """A new secret for a client that needs one and has none."""

@@ -24,6 +24,7 @@ from ostiary.authn.factors.models import (  # noqa: F401
 )
 from ostiary.authn.models import BrowserSession, LoginFlow, OneTimeToken  # noqa: F401
 from ostiary.authn.throttle import SignInThrottle  # noqa: F401
+from ostiary.branding.models import Branding  # noqa: F401
 from ostiary.clients.models import Client  # noqa: F401
 from ostiary.contexts.models import Context  # noqa: F401
 from ostiary.db.base import Base

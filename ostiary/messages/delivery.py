@@ -15,13 +15,14 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formatdate
+from email.utils import formataddr, formatdate, parseaddr
 from pathlib import Path
 from typing import Any, Literal, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx2 as httpx
 
+from ostiary.messages.layout import html_document
 from ostiary.messages.purposes import Channel
 from ostiary.settings import Settings
 
@@ -55,6 +56,8 @@ class Outgoing:
     subject: str | None
     text: str
     html: str | None
+    # The display name of the sender (the branding's), or None for the configured sender.
+    sender_name: str | None = None
 
 
 class Transport(Protocol):
@@ -124,7 +127,7 @@ class SmtpMailer:
 
     def compose(self, message: Outgoing) -> EmailMessage:
         email = EmailMessage()
-        email["From"] = self.sender
+        email["From"] = self.sender_for(message)
         email["To"] = message.recipient
         email["Subject"] = message.subject or ""
         email["Date"] = formatdate(localtime=False, usegmt=True)
@@ -134,8 +137,15 @@ class SmtpMailer:
         email["Auto-Submitted"] = "auto-generated"
         email.set_content(message.text)
         if message.html:
-            email.add_alternative(_html_document(message), subtype="html")
+            email.add_alternative(html_document(message.html, message.language), subtype="html")
         return email
+
+    def sender_for(self, message: Outgoing) -> str:
+        """The configured sender, under the display name of the message's branding."""
+        if not message.sender_name:
+            return self.sender
+        _, address = parseaddr(self.sender)
+        return formataddr((message.sender_name, address or self.sender))
 
     def _tls(self) -> ssl.SSLContext:
         cafile = str(self.config.ca_file) if self.config.ca_file else None
@@ -192,18 +202,6 @@ def _text(value: bytes | str) -> str:
 
 def _smtp_reasons(recipients: Mapping[str, tuple[int, bytes]]) -> str:
     return "; ".join(f"{code} {_text(reason)}" for code, reason in recipients.values())
-
-
-def _html_document(message: Outgoing) -> str:
-    """Templates hold the body's content; the document around it is the same for all."""
-    body = message.html or ""
-    if "<html" in body.lower():
-        return body
-    return (
-        f'<!doctype html>\n<html lang="{message.language}">\n<head><meta charset="utf-8">'
-        '</head>\n<body style="font-family:system-ui,sans-serif;line-height:1.5">\n'
-        f"{body}</body>\n</html>\n"
-    )
 
 
 # -- SMS ----------------------------------------------------------------------------------

@@ -65,6 +65,8 @@ class Message(IdMixin, Base):
     channel: Mapped[str] = mapped_column(String(8))
     language: Mapped[str] = mapped_column(String(35))
     recipient: Mapped[str] = mapped_column(String(320))
+    # The sender's display name from the branding the message carries (None: as configured).
+    sender_name: Mapped[str | None] = mapped_column(String(200))
     user_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )

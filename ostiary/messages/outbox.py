@@ -109,6 +109,7 @@ class Outbox:
                         subject=row.subject,
                         text=row.text or "",
                         html=row.html,
+                        sender_name=row.sender_name,
                     ),
                     token,
                     row.attempts,

@@ -45,6 +45,25 @@ COMMON_VARIABLES = (
     Variable("name", "The recipient's name (first and last name, else the username)", "Jane Doe"),
     Variable("username", "The recipient's username (empty for a bare address)", "jdoe"),
     Variable("site_url", "The public address of this server", "https://login.example.com"),
+    # From the branding the message carries (docs/branding.md); empty where it has none.
+    Variable(
+        "brand_name",
+        "The branding's display name (empty where none applies)",
+        "SmartPlan",
+    ),
+    Variable(
+        "brand_logo_url",
+        "Address of the branding's logo (empty without one)",
+        "https://login.example.com/branding/logos/sample",
+    ),
+    Variable("brand_primary_color", "The branding's primary colour, #rrggbb", "#1a5fb4"),
+    Variable("brand_text_color", "Black or white, readable on the primary colour", "#ffffff"),
+    Variable("brand_accent_color", "The branding's accent colour for links, #rrggbb", "#1a5fb4"),
+    Variable(
+        "brand_support_url",
+        "The branding's support link (empty without one)",
+        "https://support.example.com",
+    ),
 )
 
 _CODE = Variable("code", "The one-time code, digits only", "482913")

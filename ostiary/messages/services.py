@@ -17,11 +17,13 @@ from typing import Any
 from sqlalchemy import event, select
 
 from ostiary.audit.actor import Actor
+from ostiary.branding.resolution import Brand, BrandingResolver
 from ostiary.contexts.models import Context
 from ostiary.db.paths import within_paths
 from ostiary.db.session import OstiarySession
 from ostiary.errors import NotFound, RuleViolation
 from ostiary.messages.delivery import delivery_mode
+from ostiary.messages.layout import TEXT_COLOUR, html_document, text_signature
 from ostiary.messages.models import Message, MessageState
 from ostiary.messages.purposes import Channel, Purpose, check_variables, purpose_of
 from ostiary.messages.rendering import Rendered, render
@@ -68,6 +70,7 @@ class MessageService:
         rendered: Rendered,
         user_id: uuid.UUID | None = None,
         context_id: uuid.UUID | None = None,
+        sender_name: str | None = None,
     ) -> Message:
         """Add a pending message; it is sent once the caller's transaction commits."""
         message = Message(
@@ -80,6 +83,7 @@ class MessageService:
             html=rendered.html,
             user_id=user_id,
             context_id=context_id,
+            sender_name=sender_name,
             state=MessageState.PENDING,
         )
         self.session.add(message)
@@ -158,6 +162,7 @@ class Messages:
         channel: Channel | str | None = None,
         language: str | None = None,
         context: Context | uuid.UUID | None = None,
+        brand: Brand | None = None,
     ) -> Message:
         """Render the purpose's template for the recipient and queue the message.
 
@@ -165,8 +170,10 @@ class Messages:
         name fill in) or a bare address. ``channel`` defaults to e-mail for users and to what
         the address looks like otherwise. ``language`` overrides the user's; the instance
         default applies when neither is known. ``context`` picks that context's templates
-        (see the lookup in docs/messages.md). Every variable of the purpose must be given;
-        ``name``, ``username`` and ``site_url`` are filled in.
+        (see the lookup in docs/messages.md). ``brand``: the branding of the flow that
+        caused the message; else the context's, else the recipient's contexts' (see
+        ``ostiary.branding.resolution``). Every variable of the purpose must be given; the
+        common ones (``name``, ``site_url``, ``brand_name``, ...) are filled in.
         """
         spec = self._purpose(purpose)
         given = dict(variables or {})
@@ -179,13 +186,18 @@ class Messages:
         language = language or (user.language if user else None)
         context_id = context.id if isinstance(context, Context) else context
         resolved = self.templates.resolve(spec, chosen, language, context_id)
+        brand = brand if brand is not None else self._brand(user, context_id)
+        site_url = self.settings.issuer.rstrip("/")
         values: dict[str, object] = {
             "name": display_name(user) if user else recipient.address,
             "username": user.username if user else "",
-            "site_url": self.settings.issuer.rstrip("/"),
+            "site_url": site_url,
+            **self._brand_variables(brand, site_url),
             **given,
         }
-        rendered = render(chosen, resolved.source, values)
+        rendered = self._dress(
+            render(chosen, resolved.source, values), brand, resolved.key.language, chosen
+        )
         with self.session.atomic():
             message = MessageService(self.session).enqueue(
                 purpose=spec.key,
@@ -195,9 +207,36 @@ class Messages:
                 rendered=rendered,
                 user_id=user.id if user else None,
                 context_id=context_id,
+                sender_name=brand.name,
             )
             self._wake_on_commit()
         return message
+
+    def _brand(self, user: User | None, context_id: uuid.UUID | None) -> Brand:
+        resolver = BrandingResolver(self.session)
+        context = self.session.get(Context, context_id) if context_id else None
+        if context is not None:
+            return Brand.of(resolver.for_context(context))
+        return Brand.of(resolver.for_user(user) if user else resolver.instance())
+
+    def _brand_variables(self, brand: Brand, site_url: str) -> dict[str, str]:
+        return {
+            "brand_name": brand.name or "",
+            "brand_logo_url": site_url + brand.logo_path if brand.logo_path else "",
+            "brand_primary_color": brand.primary or TEXT_COLOUR,
+            "brand_text_color": brand.on_primary or "#ffffff",
+            "brand_accent_color": brand.accent or "#1a5fb4",
+            "brand_support_url": brand.support_url or "",
+        }
+
+    def _dress(self, rendered: Rendered, brand: Brand, language: str, channel: Channel) -> Rendered:
+        """The e-mail's parts in the branding: a signature in the text, the document with
+        header and footer around the HTML."""
+        if channel is not Channel.EMAIL:
+            return rendered
+        site_url = self.settings.issuer.rstrip("/")
+        html = html_document(rendered.html, language, brand, site_url) if rendered.html else None
+        return Rendered(rendered.subject, text_signature(rendered.text, brand, language), html)
 
     def _purpose(self, key: str) -> Purpose:
         spec = purpose_of(key)

@@ -19,6 +19,7 @@ from pydantic import SecretStr
 
 from ostiary.access.models import UserGroup
 from ostiary.audit.actor import Actor
+from ostiary.branding.services import Owner
 from ostiary.clients.models import Client
 from ostiary.clients.secrets import verify_secret
 from ostiary.contexts.models import Context
@@ -177,13 +178,20 @@ class Writer:
                 status=entry.status,
                 email_domains=entry.email_domains,
             )
-            self.services.contexts.create(data)
+            self._branding(Owner(context=self.services.contexts.create(data)), entry)
             return CREATED
         changes = differences(entry, {f: getattr(stored, f) for f in CONTEXT_FIELDS})
         if changes:
             self.services.contexts.update(stored, ContextUpdate(**changes))
         moved = self._move(stored, entry)
-        return UPDATED if changes or moved else UNCHANGED
+        branded = self._branding(Owner(context=stored), entry)
+        return UPDATED if changes or moved or branded else UNCHANGED
+
+    def _branding(self, owner: Owner, entry: ContextEntry | ClientEntry) -> bool:
+        """Left out of the entry: the stored branding stays."""
+        if not entry.states("branding"):
+            return False
+        return self.services.brandings.apply(owner, entry.branding)[1]
 
     def _move(self, context: Context, entry: ContextEntry) -> bool:
         if entry.parent is None or not entry.states("parent"):
@@ -313,7 +321,10 @@ class Writer:
 
     def _client(self, entry: ClientEntry) -> str:
         stored = self.services.clients.find(entry.client_id)
-        spec = client_spec(entry, stored, self._client_module_id(entry, stored))
+        context = self._context_named(entry.context) if entry.context else None
+        spec = client_spec(
+            entry, stored, self._client_module_id(entry, stored), context.id if context else None
+        )
         client, result = self.services.clients.put(spec)
         secret_changed = self._change_secret(
             client.secret_hash,
@@ -324,7 +335,8 @@ class Writer:
             partial(self.services.clients.set_secret_hash, client),
         )
         account_changed = self._service_account(client, entry.service_account)
-        changed = secret_changed or account_changed
+        branded = self._branding(Owner(client=client), entry)
+        changed = secret_changed or account_changed or branded
         return UPDATED if changed and result == UNCHANGED else result
 
     def _service_account(self, client: Client, entry: ServiceAccountEntry | None) -> bool:

@@ -19,6 +19,7 @@ from ostiary.access.modules import ModuleService, check_access_right
 from ostiary.access.rightsets import RightSets, compose
 from ostiary.access.templates import TemplateService
 from ostiary.audit.actor import Actor
+from ostiary.branding.services import BrandingService
 from ostiary.clients.models import Client
 from ostiary.clients.schemas import (
     SETTINGS_FIELDS,
@@ -104,11 +105,16 @@ def _acl_spec(entry: AclEntry, stored: Acl | None) -> AclSpec:
 
 
 def client_spec(
-    entry: ClientEntry, stored: Client | None, module_id: uuid.UUID | None
+    entry: ClientEntry,
+    stored: Client | None,
+    module_id: uuid.UUID | None,
+    context_id: uuid.UUID | None = None,
 ) -> ClientSpec:
     """The client once the entry is applied (raises ValidationError): the fields it names
     over the stored ones, all of its own for a new client."""
     given = {f: getattr(entry, f) for f in CLIENT_FIELDS if stored is None or entry.states(f)}
+    if stored is None or entry.states("context"):
+        given["context_id"] = context_id
     current = stored_settings(stored) if stored is not None else None
     return merged_spec(entry.client_id, current, {**given, "module_id": module_id})
 
@@ -145,6 +151,7 @@ class Services:
         self.users = UserService(session, actor, runtime.passwords)
         self.memberships = MembershipService(session, actor)
         self.clients = ClientService(session, actor)
+        self.brandings = BrandingService(session, actor)
 
     def context(self, key: str) -> Context | None:
         return self.contexts.get_by_key(key)
@@ -503,6 +510,8 @@ class Checker:
             stored = self.services.client(entry.client_id)
             if entry.module is not None:
                 self._module_exists(entry, ("module",), entry.module)
+            if entry.context is not None and self.context_type(entry.context) is None:
+                self._missing(entry, ("context",), "contexts", entry.context)
             spec = self._client_spec(entry, stored)
             method = spec.auth_method if spec is not None else _entry_method(entry)
             if entry.client_secret is not None and uses_secret(method):

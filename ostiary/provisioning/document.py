@@ -28,6 +28,7 @@ from pydantic_core import ErrorDetails
 
 from ostiary.access.models import AclType
 from ostiary.authn.passwords import Passwords
+from ostiary.branding.schemas import BrandingIn
 from ostiary.clients.schemas import (
     DEFAULT_ACCESS_TOKEN_SECONDS,
     DEFAULT_GRANT_TYPES,
@@ -134,6 +135,8 @@ class ContextEntry(Entry):
     number: str | None = Field(None, min_length=1, max_length=100)
     status: ContextStatus = ContextStatus.ACTIVE
     email_domains: list[str] = Field(default_factory=list)
+    # Left out: the stored branding stays; null: none (docs/branding.md; the logo is not here).
+    branding: BrandingIn | None = None
 
     _domains = field_validator("email_domains")(check_email_domains)
 
@@ -215,6 +218,9 @@ class ClientEntry(Entry):
     client_secret_hash: ClientSecretHash | None = None
     name: Label
     module: str | None = None
+    # Key of the context the application belongs to (its branding shows at login).
+    context: str | None = None
+    branding: BrandingIn | None = None
     redirect_uris: list[RedirectUri] = Field(default_factory=list)
     post_logout_redirect_uris: list[RedirectUri] = Field(default_factory=list)
     grant_types: list[Grant] = Field(default_factory=lambda: list(DEFAULT_GRANT_TYPES))

@@ -17,6 +17,8 @@ from sqlalchemy import select
 
 from ostiary.access.models import AclTemplate, GroupMember, Module, UserGroup
 from ostiary.access.rightsets import RightSets
+from ostiary.audit.actor import Actor
+from ostiary.branding.services import BrandingService, Owner
 from ostiary.clients.models import Client
 from ostiary.clients.schemas import default_auth_method
 from ostiary.contexts.models import Context
@@ -73,6 +75,7 @@ class Exporter:
         self.context_keys = {context.id: context.key for context in self.contexts}
         self.context_rank = {context.id: rank for rank, context in enumerate(self.contexts)}
         self.memberships = self._memberships_by_user()
+        self.brandings = BrandingService(session, Actor("export", "cli"))
 
     def document(self) -> ProvisioningDocument:
         return ProvisioningDocument(
@@ -111,6 +114,7 @@ class Exporter:
                 "number": context.number,
                 "status": context.status,
                 "email_domains": context.email_domains,
+                "branding": self.brandings.stated(Owner(context=context)),
             },
         )
 
@@ -225,6 +229,8 @@ class Exporter:
             {
                 "client_secret_hash": client.secret_hash if self.with_secrets else None,
                 "module": module.key if module else None,
+                "context": self.context_keys.get(client.context_id) if client.context_id else None,
+                "branding": self.brandings.stated(Owner(client=client)),
                 "redirect_uris": client.redirect_uris,
                 "post_logout_redirect_uris": client.post_logout_redirect_uris,
                 "grant_types": client.grant_types,

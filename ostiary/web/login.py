@@ -13,11 +13,13 @@ from ostiary.authn.login import LOGIN_FAILED, PasswordLogin
 from ostiary.authn.models import LoginFlow
 from ostiary.authn.sessions import SessionService
 from ostiary.authn.throttle import Throttle, Throttled
+from ostiary.branding.resolution import BrandingChoice, BrandingResolver
 from ostiary.protocols.oidc.authorization import find_client
 from ostiary.protocols.oidc.authorize import AuthorizeService, Respond
 from ostiary.protocols.oidc.errors import OAuthError
 from ostiary.protocols.oidc.routes import NO_STORE, browser_token, error_page, render_outcome
 from ostiary.runtime import Runtime
+from ostiary.web.branding import dress_for_flow
 from ostiary.web.reset import wait_message
 from ostiary.web.second_factor import after_password
 from ostiary.web.templating import templates
@@ -31,17 +33,6 @@ EXPIRED = OAuthError(
 
 def _flows(runtime: Runtime, session: SessionDep) -> LoginFlows:
     return AuthorizeService(runtime, session).flows
-
-
-def _prefer_languages(request: Request, session: SessionDep, state: LoginState) -> None:
-    """The languages this login asks for, before the browser's (see ``page_language``)."""
-    from ostiary.users.models import User
-
-    preferences = list(state.request.ui_locales)
-    user = session.get(User, state.user_id) if state.user_id else None
-    if user is not None and user.language:
-        preferences.append(user.language)
-    request.state.language_preferences = preferences
 
 
 def _page(request: Request, name: str, status: int = 200, **context: object) -> Response:
@@ -70,7 +61,7 @@ def login_page(
     if found is None or found[1].stage is not Stage.PASSWORD:
         return error_page(request, EXPIRED)
     login_flow, state = found
-    _prefer_languages(request, session, state)
+    dress_for_flow(request, session, state)
     return _page(
         request,
         "login.html",
@@ -96,7 +87,12 @@ def login_submit(
     if found is None or found[1].stage is not Stage.PASSWORD or not flows.csrf_ok(found[0], csrf):
         return error_page(request, EXPIRED)
     login_flow, state = found
-    _prefer_languages(request, session, state)
+    # The context of a typed e-mail domain brands the pages from here on, unless the
+    # application chose the branding.
+    state.branding = BrandingResolver(session).after_identifier(
+        state.branding or BrandingChoice(), username
+    )
+    dress_for_flow(request, session, state)
     client = find_client(session, state.request.client_id, runtime.clients)
     if state.return_to is None and (client is None or not client.enabled):
         return error_page(request, EXPIRED)
@@ -146,7 +142,7 @@ def context_page(
     if found is None or found[1].stage is not Stage.CONTEXT:
         return error_page(request, EXPIRED)
     login_flow, state = found
-    _prefer_languages(request, session, state)
+    dress_for_flow(request, session, state)
     choices = _choices(runtime, session, state)
     return _page(
         request,
@@ -172,7 +168,7 @@ def context_submit(
     if found is None or found[1].stage is not Stage.CONTEXT or not flows.csrf_ok(found[0], csrf):
         return error_page(request, EXPIRED)
     login_flow, state = found
-    _prefer_languages(request, session, state)
+    dress_for_flow(request, session, state)
     browser = SessionService(session, runtime.settings).resolve(browser_token(request, runtime))
     if browser is None or browser.id != state.session_id:
         return error_page(request, EXPIRED)

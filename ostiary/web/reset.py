@@ -27,11 +27,13 @@ from ostiary.authn.policy import (
 )
 from ostiary.authn.resets import PasswordResets, deliver_in_background
 from ostiary.authn.throttle import Throttled
+from ostiary.branding.resolution import Brand, BrandingResolver
 from ostiary.db.session import OstiarySession
 from ostiary.errors import FieldProblem, InvalidInput, NotFound
 from ostiary.i18n import Translator
 from ostiary.runtime import Runtime
 from ostiary.users.models import User
+from ostiary.web.branding import dress_for_flow, show_brand, show_users_brand
 from ostiary.web.templating import page_language, templates
 
 router = APIRouter(include_in_schema=False)
@@ -81,14 +83,26 @@ def _prefer(request: Request, languages: list[str | None]) -> None:
     request.state.language_preferences = [lang for lang in languages if lang]
 
 
-def _flow_languages(session: OstiarySession, flow: str) -> list[str | None]:
+def _dress_forgot(request: Request, session: OstiarySession, flow: str) -> Brand:
+    """The languages and branding of the login the page was opened from; the instance's
+    branding without one."""
     found = _find(session, flow)
-    return list(found[1].request.ui_locales) if found else []
+    if found is not None:
+        return dress_for_flow(request, session, found[1])
+    _prefer(request, [])
+    return show_brand(request, BrandingResolver(session).brand(None))
+
+
+def _dress_user(request: Request, session: OstiarySession, user: User) -> None:
+    """A reset link's pages: the user's language and the branding of their contexts, as in
+    the message that brought them here."""
+    _prefer(request, [user.language])
+    show_users_brand(request, session, user)
 
 
 @router.get("/login/forgot")
 def forgot_page(request: Request, session: SessionDep, flow: str = "") -> Response:
-    _prefer(request, _flow_languages(session, flow))
+    _dress_forgot(request, session, flow)
     return _page(request, "forgot.html", flow=_valid(flow), sent=False, error=None)
 
 
@@ -101,10 +115,10 @@ def forgot_submit(
     identifier: Annotated[str, Form()] = "",
     flow: Annotated[str, Form()] = "",
 ) -> Response:
-    _prefer(request, _flow_languages(session, flow))
+    brand = _dress_forgot(request, session, flow)
     address = request.client.host if request.client else None
     try:
-        asked = PasswordResets(runtime, session, address).request(identifier[:320])
+        asked = PasswordResets(runtime, session, address).request(identifier[:320], brand)
     except Throttled as exc:
         return _page(
             request,
@@ -136,7 +150,7 @@ def reset_page(
         user = resets.user_for(token)
     except NotFound:
         return _page(request, "reset.html", 404, expired=True)
-    _prefer(request, [user.language])
+    _dress_user(request, session, user)
     return _form(request, runtime, user, token, {})
 
 
@@ -152,7 +166,7 @@ def reset_submit(
     resets = PasswordResets(runtime, session, request.client.host if request.client else None)
     try:
         user = resets.user_for(token)
-        _prefer(request, [user.language])
+        _dress_user(request, session, user)
         resets.complete(token, password, confirmation)
     except NotFound:
         return _page(request, "reset.html", 404, expired=True)

@@ -28,6 +28,7 @@ from ostiary.authn.factors.stage import SecondFactorStage
 from ostiary.authn.flow import LoginFlows, LoginState, Stage
 from ostiary.authn.models import LoginFlow
 from ostiary.authn.sessions import CookiePolicy, SessionService
+from ostiary.branding.resolution import BrandingResolver
 from ostiary.db.session import OstiarySession
 from ostiary.protocols.oidc.authorization import find_client
 from ostiary.protocols.oidc.authorize import AuthorizeService, Respond
@@ -35,6 +36,7 @@ from ostiary.protocols.oidc.errors import OAuthError
 from ostiary.protocols.oidc.routes import NO_STORE, browser_token, error_page, render_outcome
 from ostiary.runtime import Runtime
 from ostiary.users.models import User
+from ostiary.web.branding import dress_for_flow
 from ostiary.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -58,13 +60,6 @@ def _address(request: Request) -> str | None:
 
 def _actor(request: Request, user: User) -> Actor:
     return Actor(user.username, "web", user.id, _address(request))
-
-
-def _languages(request: Request, state: LoginState, user: User | None) -> None:
-    preferences = list(state.request.ui_locales)
-    if user is not None and user.language:
-        preferences.append(user.language)
-    request.state.language_preferences = preferences
 
 
 def _flows(runtime: Runtime, session: OstiarySession) -> LoginFlows:
@@ -97,7 +92,8 @@ def after_password(
     state.stage = Stage.SECOND_FACTOR
     if methods.channels and not methods.enrolled:
         # Codes by message go out at once, unless the user has a method of their own.
-        _notice(state, stage.send(user, login_flow.id, _actor(request, user)))
+        brand = BrandingResolver(session).brand(state.branding)
+        _notice(state, stage.send(user, login_flow.id, _actor(request, user), brand))
     flows.save(login_flow, state)
     return RedirectResponse(
         f"/login/second-factor?flow={login_flow.id}", status_code=303, headers=NO_STORE
@@ -162,7 +158,7 @@ def _at_second_factor(
     user = session.get(User, state.user_id) if state.user_id else None
     if user is None:
         return None
-    _languages(request, state, user)
+    dress_for_flow(request, session, state, user)
     return login_flow, state, user
 
 
@@ -224,7 +220,10 @@ def second_factor_send(
         return error_page(request, EXPIRED)
     login_flow, state, user = found
     with session.atomic():
-        sent = SecondFactorStage(session, runtime).send(user, login_flow.id, _actor(request, user))
+        brand = BrandingResolver(session).brand(state.branding)
+        sent = SecondFactorStage(session, runtime).send(
+            user, login_flow.id, _actor(request, user), brand
+        )
         _notice(state, sent)
         _flows(runtime, session).save(login_flow, state)
     return RedirectResponse(
@@ -276,7 +275,7 @@ def passkey_page(
     if found is None or found[1].stage is not Stage.PASSWORD:
         return error_page(request, EXPIRED)
     login_flow, state = found
-    _languages(request, state, None)
+    dress_for_flow(request, session, state)
     return templates.TemplateResponse(
         request,
         "passkey_login.html",
@@ -336,7 +335,7 @@ def passkey_submit(
     if found is None:
         return error_page(request, EXPIRED)
     login_flow, state, user, purpose = found
-    _languages(request, state, user)
+    dress_for_flow(request, session, state, user)
     with session.atomic():
         try:
             proof = PasskeyService(session, runtime).authenticate(

@@ -35,6 +35,7 @@ from ostiary.protocols.oidc.authorize import AuthorizeService
 from ostiary.protocols.oidc.routes import NO_STORE, browser_token
 from ostiary.runtime import Runtime
 from ostiary.users.models import DomainKind, User
+from ostiary.web.branding import show_users_brand
 from ostiary.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -87,6 +88,7 @@ def _page(
     **extra: object,
 ) -> Response:
     overview = FactorService(session, runtime, _actor(request, user)).overview(user)
+    show_users_brand(request, session, user)
     context = {
         "csrf": _csrf(runtime, browser),
         "user": user,

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
+from ostiary.branding.resolution import NO_BRAND
 from ostiary.i18n import Translator, accept_language, negotiate
 
 
@@ -22,7 +23,13 @@ def page_language(request: Request) -> str:
 
 def _language_context(request: Request) -> dict[str, Any]:
     language = page_language(request)
-    return {"lang": language, "_": Translator(language)}
+    brand = getattr(request.state, "brand", NO_BRAND)
+    return {
+        "lang": language,
+        "_": Translator(language),
+        "brand": brand,
+        "brand_text": lambda key: brand.text(key, language),
+    }
 
 
 templates = Jinja2Templates(

@@ -34,6 +34,7 @@ from ostiary.audit.actor import Actor
 from ostiary.audit.services import AuditLog
 from ostiary.authn.factors.limits import WindowCounter
 from ostiary.authn.factors.models import SecondFactorCode
+from ostiary.branding.resolution import Brand
 from ostiary.db.session import OstiarySession
 from ostiary.db.types import utcnow, uuid7
 from ostiary.messages.delivery import delivery_mode
@@ -123,10 +124,16 @@ class CodeService:
     # -- sending ---------------------------------------------------------------------------
 
     def send(
-        self, user: User, flow_id: uuid.UUID, channels: tuple[Channel, ...], actor: Actor
+        self,
+        user: User,
+        flow_id: uuid.UUID,
+        channels: tuple[Channel, ...],
+        actor: Actor,
+        *,
+        brand: Brand | None = None,
     ) -> Sent:
         """Queue a new code for this login by each channel that can take it (in the caller's
-        transaction), or say why not."""
+        transaction), or say why not. The messages carry ``brand``, the login's branding."""
         now = self.clock()
         result = Sent()
         targets: list[tuple[Channel, str]] = []
@@ -184,7 +191,7 @@ class CodeService:
         messages = Messages(self.session, self.runtime)
         variables = {"code": code, "minutes": self.settings.two_factor_code_minutes}
         for channel, address in allowed:
-            messages.send(PURPOSE, user, variables, channel=channel)
+            messages.send(PURPOSE, user, variables, channel=channel, brand=brand)
             result.channels.append(channel)
             result.addresses[str(channel)] = mask(channel, address)
         self.audit.record(

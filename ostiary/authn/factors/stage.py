@@ -15,6 +15,7 @@ from ostiary.authn.factors.codes import CodeService, Sent, Verdict
 from ostiary.authn.factors.policy import Methods, amr_for, methods_of
 from ostiary.authn.factors.recovery import RecoveryCodes
 from ostiary.authn.factors.totp import TotpService
+from ostiary.branding.resolution import Brand
 from ostiary.db.session import OstiarySession
 from ostiary.runtime import Runtime
 from ostiary.users.models import User
@@ -42,9 +43,12 @@ class SecondFactorStage:
     def methods(self, user: User) -> Methods:
         return methods_of(self.session, user, self.runtime.settings)
 
-    def send(self, user: User, flow_id: uuid.UUID, actor: Actor) -> Sent:
+    def send(
+        self, user: User, flow_id: uuid.UUID, actor: Actor, brand: Brand | None = None
+    ) -> Sent:
+        """``brand``: the login's branding, which the messages carry."""
         channels = self.methods(user).channels
-        return self.codes.send(user, flow_id, channels, actor)
+        return self.codes.send(user, flow_id, channels, actor, brand=brand)
 
     def check(
         self, user: User, flow_id: uuid.UUID, method: str, code: str, actor: Actor

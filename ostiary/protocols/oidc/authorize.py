@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ostiary.authn.flow import LoginFlows, LoginState, Stage
 from ostiary.authn.models import BrowserSession
+from ostiary.branding.resolution import BrandingResolver
 from ostiary.clients.models import Client
 from ostiary.contexts.models import Context
 from ostiary.db.session import OstiarySession
@@ -66,7 +67,8 @@ class AuthorizeService:
                 return self.error(
                     request, OAuthError("login_required", "the user is not signed in")
                 )
-            flow = self.flows.begin(LoginState(request=request))
+            branding = BrandingResolver(self.session).at_login_start(client, request.login_hint)
+            flow = self.flows.begin(LoginState(request=request, branding=branding))
             return ShowStage(flow.id, Stage.PASSWORD)
         state = LoginState(
             stage=Stage.CONTEXT, request=request, user_id=browser.user_id, session_id=browser.id
