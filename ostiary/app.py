@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from ostiary import __version__
-from ostiary.api import authzen, health, problems
+from ostiary.api import authzen, health, idempotency, problems
 from ostiary.api.v1 import (
     audit,
     authz,
@@ -66,6 +66,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     )
     app.state.runtime = runtime
     problems.install(app)
+    idempotency.install(app)
     app.include_router(health.router)
     # Routes are matched in order, one regular expression each: the provider's endpoints and
     # the login pages, called most often, come before the many admin API routes, and among

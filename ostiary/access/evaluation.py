@@ -4,7 +4,8 @@
 role is among the login's external roles, in alphabetical order of name; 3. e2: the user's groups
 in the context, alphabetically, later overwriting earlier; 4. e3: the user's own rights, when the
 instance allows them; 5. the context's access policy caps; 6. module rules: the module must be
-allowed for the context's type and its access right true, or nothing is granted.
+allowed for the context's type and its access right true, or nothing is granted. In a suspended
+context, or one below a suspended context, nothing is granted either.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ostiary.access.models import (
 )
 from ostiary.access.subjects import RightsHolder, RightsPlace
 from ostiary.access.values import TRUE, RightValue, present
+from ostiary.contexts.closed import closed_path
 from ostiary.db.session import OstiarySession
 from ostiary.users.models import Membership
 
@@ -173,7 +175,9 @@ class RightsEvaluator:
             self._cap(slots, by_id, policy)
 
         member = db.execute(_MEMBERSHIP, where).first() is not None
-        denial = self._denial(member, context, snapshot, slots)
+        denial = self._denial(member, context, snapshot, slots) or (
+            "the context is suspended" if closed_path(db, context.path) else None
+        )
         if denial:
             return EffectiveRights(
                 snapshot.key, str(context.id), False, dict(snapshot.closed), denial
