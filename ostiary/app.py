@@ -17,6 +17,7 @@ from ostiary.api.v1 import (
     authz,
     clients,
     contexts,
+    contracts,
     domains,
     groups,
     me,
@@ -30,6 +31,7 @@ from ostiary.api.v1 import (
     user_throttle,
     users,
 )
+from ostiary.contracts.lifecycle import start_contract_worker
 from ostiary.messages.outbox import start_worker
 from ostiary.protocols.oidc import routes as oidc_routes
 from ostiary.runtime import Runtime
@@ -47,7 +49,10 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         worker = start_worker(runtime)
+        contracts_check = start_contract_worker(runtime)
         yield
+        if contracts_check is not None:
+            await asyncio.to_thread(contracts_check.stop)
         if worker is not None:
             await asyncio.to_thread(worker.stop)
         if owns_runtime:
@@ -91,6 +96,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         clients,
         message_templates,
         messages,
+        contracts,
         audit,
     )
     for module in routers:

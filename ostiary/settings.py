@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     message_max_attempts: int = Field(8, ge=1)
     message_retry_seconds: float = Field(30, gt=0, description="First retry delay; doubles.")
     message_retry_max_seconds: float = Field(3600, gt=0)
+    contract_grace_days: int = Field(
+        14, ge=0, description="Days an account keeps access after its last contract ended."
+    )
+    contract_check_minutes: int = Field(
+        60, ge=0, description="How often each server process checks contracts; 0: never."
+    )
 
     password_min_length: int = Field(12, ge=8, le=64)
     argon2_time_cost: int = Field(2, ge=1)

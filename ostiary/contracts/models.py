@@ -7,8 +7,9 @@ import uuid
 from datetime import date
 
 from sqlalchemy import ColumnElement, Date, ForeignKey, String, and_, or_
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ostiary.contexts.models import Context
 from ostiary.db.base import Base, IdMixin, TimestampMixin
 
 
@@ -35,6 +36,8 @@ class Contract(IdMixin, TimestampMixin, Base):
     ends_on: Mapped[date | None] = mapped_column(Date)
     # The day the status became ended or cancelled: from then on it no longer runs.
     stopped_on: Mapped[date | None] = mapped_column(Date)
+
+    account: Mapped[Context] = relationship(lazy="joined")
 
     def running_on(self, day: date) -> bool:
         return (
