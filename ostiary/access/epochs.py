@@ -82,9 +82,7 @@ def scopes_of(session: Session, obj: object) -> set[str]:
 
 def subtree_scopes(session: Session, path: str) -> set[str]:
     """The counters of every context in the subtree at ``path``: what a suspension closes."""
-    rows = session.connection().execute(
-        select(Context.id).where(prefix_range(Context.path, path))
-    )
+    rows = session.connection().execute(select(Context.id).where(prefix_range(Context.path, path)))
     return {context_scope(context_id) for (context_id,) in rows}
 
 

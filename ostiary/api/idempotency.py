@@ -128,9 +128,7 @@ class IdempotencyStore:
         if found is None:  # gone between the two statements: its request failed
             return self.claim(claim, print_, now)
         if found.fingerprint != print_:
-            raise KeyReused(
-                "this Idempotency-Key was used for a different request", field=HEADER
-            )
+            raise KeyReused("this Idempotency-Key was used for a different request", field=HEADER)
         if found.status_code is None:
             raise KeyInUse(
                 "the first request with this Idempotency-Key is still being answered",
@@ -175,9 +173,7 @@ async def idempotency_key(request: Request, runtime: RuntimeDep, caller: CallerD
             [FieldProblem(HEADER, "must be 1 to 255 visible ASCII characters, as a string")]
         )
     claim = Claim(caller.identity.id, match.group(1))
-    print_ = fingerprint(
-        request.method, request.url.path, request.url.query, await request.body()
-    )
+    print_ = fingerprint(request.method, request.url.path, request.url.query, await request.body())
     kept = await run_in_threadpool(IdempotencyStore(runtime.sessions).claim, claim, print_)
     if kept is not None:
         raise Replay(kept)
@@ -246,9 +242,7 @@ class IdempotencyMiddleware:
         headers: dict[bytes, bytes] = dict(start.get("headers", []))
         content_type = headers.get(b"content-type")
         body = b"".join(m.get("body", b"") for m in held[1:])
-        store.keep(
-            claim, KeptAnswer(status, content_type.decode() if content_type else None, body)
-        )
+        store.keep(claim, KeptAnswer(status, content_type.decode() if content_type else None, body))
 
 
 def install(app: Any) -> None:

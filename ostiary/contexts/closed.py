@@ -49,5 +49,3 @@ def closed(connection: Connection, context_id: uuid.UUID) -> bool:
 def open_only(connection: Connection, places: Sequence[Place]) -> list[Place]:
     """``places`` without the closed ones, in their order."""
     return [place for place in places if not closed_path(connection, place.path)]
-
-

@@ -16,7 +16,6 @@ from ostiary.contexts.models import (
     Context,
     ContextStatus,
     ContextType,
-    SuspensionReason,
 )
 from ostiary.contexts.schemas import ContextCreate, ContextUpdate
 from ostiary.contexts.suspension import Suspensions

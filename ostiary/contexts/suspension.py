@@ -20,6 +20,7 @@ from ostiary.db.session import OstiarySession
 from ostiary.db.types import utcnow
 from ostiary.errors import InvalidTransition, RuleViolation
 
+
 class Suspensions:
     def __init__(self, session: OstiarySession, actor: Actor) -> None:
         self.session = session
@@ -27,7 +28,11 @@ class Suspensions:
         self.audit = AuditLog(session)
 
     def suspend(
-        self, context: Context, reason: SuspensionReason, *, changes: dict[str, object] | None = None
+        self,
+        context: Context,
+        reason: SuspensionReason,
+        *,
+        changes: dict[str, object] | None = None,
     ) -> bool:
         """Suspend ``context``; False when it was not active (or, for an administrator,
         already suspended by one). An administrator's suspension replaces the contract's."""

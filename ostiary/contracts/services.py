@@ -4,6 +4,7 @@ not an administrator's)."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -51,10 +52,8 @@ class ContractService:
     def find_account(self, ref: str) -> Context:
         """The account a contract names, by id or by external number."""
         context = None
-        try:
+        with contextlib.suppress(ValueError):
             context = self.session.get(Context, uuid.UUID(ref))
-        except ValueError:
-            pass
         if context is None:
             context = self.session.scalars(
                 select(Context).where(Context.number == ref)
@@ -136,9 +135,7 @@ class ContractService:
         values = data.model_dump(exclude={"account"})
         return self._change(existing, values, account), False
 
-    def update(
-        self, contract: Contract, data: ContractUpdate, account: Context | None
-    ) -> Contract:
+    def update(self, contract: Contract, data: ContractUpdate, account: Context | None) -> Contract:
         values = {f: getattr(data, f) for f in data.model_fields_set if f != "account"}
         return self._change(contract, values, account)
 

@@ -19,8 +19,12 @@ def days(n: int) -> str:
 
 
 def contract(account: str, **extra: Any) -> dict[str, Any]:
-    body = {"account": account, "product": "Energy portal", "status": "active",
-            "starts_on": days(-30)}
+    body = {
+        "account": account,
+        "product": "Energy portal",
+        "status": "active",
+        "starts_on": days(-30),
+    }
     body.update(extra)
     return body
 
@@ -57,12 +61,15 @@ def test_post_get_list_patch_delete(client: TestClient) -> None:
     made = client.post("/api/v1/contracts", json={"external_id": "C-1", **contract("CRM-1")})
     assert made.status_code == 201, made.text
     client.post("/api/v1/contracts", json={"external_id": "C-2", **contract("CRM-2")})
-    client.post("/api/v1/contracts",
-                json={"external_id": "C-3", **contract("CRM-1", status="pending",
-                                                       starts_on=days(10))})
+    client.post(
+        "/api/v1/contracts",
+        json={"external_id": "C-3", **contract("CRM-1", status="pending", starts_on=days(10))},
+    )
     assert_problem(
         client.post("/api/v1/contracts", json={"external_id": "C-1", **contract("CRM-2")}),
-        409, "already-exists", "external_id",
+        409,
+        "already-exists",
+        "external_id",
     )
 
     mine = client.get("/api/v1/contracts", params={"account": "CRM-1"}).json()["items"]
@@ -99,17 +106,33 @@ def test_invalid_contracts_name_the_field_and_change_nothing(client: TestClient)
     ]
     for body, status, kind, field in cases:
         assert_problem(client.put("/api/v1/contracts/C-9", json=body), status, kind, field)
-    assert_problem(client.put("/api/v1/contracts/bad id!", json=contract("CRM-1")), 422,
-                   "invalid-input", "external_id")
+    assert_problem(
+        client.put("/api/v1/contracts/bad id!", json=contract("CRM-1")),
+        422,
+        "invalid-input",
+        "external_id",
+    )
     assert client.get("/api/v1/contracts").json()["items"] == []
 
     client.put("/api/v1/contracts/C-9", json=contract("CRM-1", ends_on=days(10)))
-    assert_problem(client.patch("/api/v1/contracts/C-9", json={"ends_on": days(-40)}), 422,
-                   "rule-violation", "ends_on")
-    assert_problem(client.patch("/api/v1/contracts/C-9", json={"starts_on": days(11)}), 422,
-                   "rule-violation", "starts_on")
-    assert_problem(client.patch("/api/v1/contracts/C-9", json={"status": None}), 422,
-                   "rule-violation", "status")
+    assert_problem(
+        client.patch("/api/v1/contracts/C-9", json={"ends_on": days(-40)}),
+        422,
+        "rule-violation",
+        "ends_on",
+    )
+    assert_problem(
+        client.patch("/api/v1/contracts/C-9", json={"starts_on": days(11)}),
+        422,
+        "rule-violation",
+        "starts_on",
+    )
+    assert_problem(
+        client.patch("/api/v1/contracts/C-9", json={"status": None}),
+        422,
+        "rule-violation",
+        "status",
+    )
     assert client.get("/api/v1/contracts/C-9").json()["ends_on"] == days(10)
     assert len(events(client, "contract.updated")) == 0
 
@@ -123,8 +146,12 @@ def test_a_contact_person_reaches_only_their_own_accounts_contracts(
     client.put("/api/v1/contracts/ACME-1", json=contract("CRM-1"))
     client.put("/api/v1/contracts/GLOBEX-1", json=contract("CRM-2"))
     api_user(client, "contact", [acme["id"]], domain="ENTERPRISE")
-    grant(runtime, "contact", "acme", {"access": True, "contexts.read": True,
-                                       "API IP Allow": "0.0.0.0/0"})
+    grant(
+        runtime,
+        "contact",
+        "acme",
+        {"access": True, "contexts.read": True, "API IP Allow": "0.0.0.0/0"},
+    )
     contact = TestClient(client.app, client=("127.0.0.1", 50001))
     contact.auth = ("contact", "pw of tcatnoc 123")
 
@@ -132,14 +159,28 @@ def test_a_contact_person_reaches_only_their_own_accounts_contracts(
     assert [c["external_id"] for c in listed] == ["ACME-1"]
     assert contact.get("/api/v1/contracts/ACME-1").status_code == 200
     assert_problem(contact.get("/api/v1/contracts/GLOBEX-1"), 404, "not-found")
-    assert_problem(contact.get("/api/v1/contracts", params={"account": "CRM-2"}), 422,
-                   "rule-violation", "account")
+    assert_problem(
+        contact.get("/api/v1/contracts", params={"account": "CRM-2"}),
+        422,
+        "rule-violation",
+        "account",
+    )
     # Reading is not writing.
-    assert_problem(contact.put("/api/v1/contracts/ACME-1", json=contract("CRM-1")), 403,
-                   "forbidden")
+    assert_problem(
+        contact.put("/api/v1/contracts/ACME-1", json=contract("CRM-1")), 403, "forbidden"
+    )
 
-    grant(runtime, "contact", "acme", {"access": True, "contexts.read": True,
-                                       "contracts.manage": True, "API IP Allow": "0.0.0.0/0"})
+    grant(
+        runtime,
+        "contact",
+        "acme",
+        {
+            "access": True,
+            "contexts.read": True,
+            "contracts.manage": True,
+            "API IP Allow": "0.0.0.0/0",
+        },
+    )
     assert contact.patch("/api/v1/contracts/ACME-1", json={"product": "Gas"}).status_code == 200
     for response in (
         contact.patch("/api/v1/contracts/GLOBEX-1", json={"product": "Gas"}),
@@ -147,14 +188,23 @@ def test_a_contact_person_reaches_only_their_own_accounts_contracts(
         contact.put("/api/v1/contracts/GLOBEX-1", json=contract("CRM-1")),
     ):
         assert_problem(response, 404, "not-found")
-    assert_problem(contact.put("/api/v1/contracts/ACME-2", json=contract("CRM-2")), 422,
-                   "rule-violation", "account")
-    assert_problem(contact.patch("/api/v1/contracts/ACME-1", json={"account": "CRM-2"}), 422,
-                   "rule-violation", "account")
+    assert_problem(
+        contact.put("/api/v1/contracts/ACME-2", json=contract("CRM-2")),
+        422,
+        "rule-violation",
+        "account",
+    )
+    assert_problem(
+        contact.patch("/api/v1/contracts/ACME-1", json={"account": "CRM-2"}),
+        422,
+        "rule-violation",
+        "account",
+    )
     globex = client.get("/api/v1/contracts/GLOBEX-1").json()
     assert globex["product"] == "Energy portal" and globex["account_number"] == "CRM-2"
-    refused = client.get("/api/v1/audit-events",
-                         params={"action": "access.out_of_reach"}).json()["items"]
+    refused = client.get("/api/v1/audit-events", params={"action": "access.out_of_reach"}).json()[
+        "items"
+    ]
     assert any(e["target_type"] == "contract" for e in refused)
 
 
@@ -173,7 +223,9 @@ def test_a_contract_running_window(client: TestClient) -> None:
 
 def test_dates_are_plain_days(client: TestClient) -> None:
     make_context(client, root_id(client), "account", "Acme", number="CRM-1")
-    body = client.put("/api/v1/contracts/D-1",
-                      json=contract("CRM-1", starts_on="2026-01-01", ends_on="2026-12-31")).json()
+    body = client.put(
+        "/api/v1/contracts/D-1",
+        json=contract("CRM-1", starts_on="2026-01-01", ends_on="2026-12-31"),
+    ).json()
     assert date.fromisoformat(body["starts_on"]) == date(2026, 1, 1)
     assert body["ends_on"] == "2026-12-31"

@@ -23,8 +23,10 @@ KEY = {"Idempotency-Key": '"8e03978e-40d5-43e8-bc93-6894a57f9324"'}
 
 def contexts_named(runtime: Runtime, name: str) -> int:
     with runtime.sessions() as session:
-        return session.scalar(select(func.count()).select_from(Context).where(
-            Context.name == name)) or 0
+        return (
+            session.scalar(select(func.count()).select_from(Context).where(Context.name == name))
+            or 0
+        )
 
 
 def at_once(count: int, call: Callable[[], Any]) -> list[Any]:
@@ -46,19 +48,32 @@ def at_once(count: int, call: Callable[[], Any]) -> list[Any]:
 def test_a_retry_with_the_same_number_gets_the_context_back(
     client: TestClient, runtime: Runtime
 ) -> None:
-    body = {"type": "account", "name": "Acme", "parent_id": root_id(client), "number": "CRM-1",
-            "email_domains": ["acme.example"]}
+    body = {
+        "type": "account",
+        "name": "Acme",
+        "parent_id": root_id(client),
+        "number": "CRM-1",
+        "email_domains": ["acme.example"],
+    }
     first = client.post("/api/v1/contexts", json=body)
     assert first.status_code == 201
     retry = client.post("/api/v1/contexts", json={**body, "email_domains": ["ACME.example"]})
     assert retry.status_code == 200 and retry.json() == first.json()
     assert contexts_named(runtime, "Acme") == 1
 
-    other = assert_problem(client.post("/api/v1/contexts", json={**body, "name": "Acme AG"}),
-                           409, "already-exists", "number")
+    other = assert_problem(
+        client.post("/api/v1/contexts", json={**body, "name": "Acme AG"}),
+        409,
+        "already-exists",
+        "number",
+    )
     assert "differs" in other["detail"]
-    assert_problem(client.post("/api/v1/contexts", json={**body, "type": "tenant"}), 409,
-                   "already-exists", "number")
+    assert_problem(
+        client.post("/api/v1/contexts", json={**body, "type": "tenant"}),
+        409,
+        "already-exists",
+        "number",
+    )
     assert client.get(f"/api/v1/contexts/{first.json()['id']}").json()["name"] == "Acme"
     created = client.get("/api/v1/audit-events", params={"action": "context.created"}).json()
     assert [e["target_id"] for e in created["items"]].count(first.json()["id"]) == 1
@@ -79,18 +94,42 @@ def test_a_number_outside_the_callers_reach_says_nothing_of_its_context(
     client: TestClient, runtime: Runtime
 ) -> None:
     root = root_id(client)
-    mine = client.post("/api/v1/contexts", json={"type": "account", "name": "Mine", "key": "mine",
-                                                 "parent_id": root}).json()
-    client.post("/api/v1/contexts", json={"type": "account", "name": "Theirs",
-                                          "parent_id": root, "number": "SECRET-1"})
+    mine = client.post(
+        "/api/v1/contexts",
+        json={"type": "account", "name": "Mine", "key": "mine", "parent_id": root},
+    ).json()
+    client.post(
+        "/api/v1/contexts",
+        json={"type": "account", "name": "Theirs", "parent_id": root, "number": "SECRET-1"},
+    )
     api_user(client, "contact", [mine["id"]], domain="ENTERPRISE")
-    grant(runtime, "contact", "mine", {"access": True, "contexts.read": True,
-                                       "contexts.manage": True, "API IP Allow": "0.0.0.0/0"})
+    grant(
+        runtime,
+        "contact",
+        "mine",
+        {
+            "access": True,
+            "contexts.read": True,
+            "contexts.manage": True,
+            "API IP Allow": "0.0.0.0/0",
+        },
+    )
     contact = TestClient(client.app, client=("127.0.0.1", 50001))
     contact.auth = ("contact", "pw of tcatnoc 123")
-    answer = assert_problem(contact.post("/api/v1/contexts", json={
-        "type": "account", "name": "Theirs", "parent_id": mine["id"], "number": "SECRET-1"}),
-        409, "already-exists", "number")
+    answer = assert_problem(
+        contact.post(
+            "/api/v1/contexts",
+            json={
+                "type": "account",
+                "name": "Theirs",
+                "parent_id": mine["id"],
+                "number": "SECRET-1",
+            },
+        ),
+        409,
+        "already-exists",
+        "number",
+    )
     assert "Theirs" not in answer["detail"] and "id" not in answer
 
 
@@ -106,21 +145,35 @@ def test_an_idempotency_key_replays_the_first_answer(client: TestClient, runtime
 
     reused = assert_problem(
         client.post("/api/v1/contexts", json={**body, "name": "Other"}, headers=KEY),
-        422, "idempotency-key-reused", "Idempotency-Key",
+        422,
+        "idempotency-key-reused",
+        "Idempotency-Key",
     )
     assert "different request" in reused["detail"]
     assert contexts_named(runtime, "Other") == 0
     # Another path is another request, too.
-    assert_problem(client.post(f"/api/v1/contexts/{first.json()['id']}/suspend", headers=KEY),
-                   422, "idempotency-key-reused")
+    assert_problem(
+        client.post(f"/api/v1/contexts/{first.json()['id']}/suspend", headers=KEY),
+        422,
+        "idempotency-key-reused",
+    )
     assert client.get(f"/api/v1/contexts/{first.json()['id']}").json()["status"] == "active"
 
 
 def test_keys_belong_to_their_caller(client: TestClient, runtime: Runtime) -> None:
     root = root_id(client)
     api_user(client, "crm", [root])
-    grant(runtime, "crm", "root", {"access": True, "contexts.read": True,
-                                   "contexts.manage": True, "API IP Allow": "0.0.0.0/0"})
+    grant(
+        runtime,
+        "crm",
+        "root",
+        {
+            "access": True,
+            "contexts.read": True,
+            "contexts.manage": True,
+            "API IP Allow": "0.0.0.0/0",
+        },
+    )
     crm = TestClient(client.app, client=("127.0.0.1", 50002))
     crm.auth = ("crm", "pw of mrc 123")
     body = {"type": "account", "name": "Mine", "parent_id": root}
@@ -175,25 +228,38 @@ def test_a_failed_request_frees_its_key_and_answers_last_a_day(
     claim = Claim(uuid.UUID(admin), "retry-after-fix")
     other = fingerprint("POST", "/api/v1/contexts", "", b"{}")
     # Within a day the key is the first request's; after a day it is free again.
-    assert_problem(client.post("/api/v1/contexts", json={**good, "name": "Y"}, headers=headers),
-                   422, "idempotency-key-reused")
+    assert_problem(
+        client.post("/api/v1/contexts", json={**good, "name": "Y"}, headers=headers),
+        422,
+        "idempotency-key-reused",
+    )
     assert store.claim(claim, other, utcnow() + timedelta(hours=25)) is None
 
 
-def test_bad_keys_and_callers_without_credentials(client: TestClient, anonymous: TestClient) -> None:
+def test_bad_keys_and_callers_without_credentials(
+    client: TestClient, anonymous: TestClient
+) -> None:
     body = {"type": "account", "name": "X", "parent_id": root_id(client)}
     for key in (b"", b"x" * 256, "caf\u00e9".encode(), b'"a"b"'):
         answer = client.post("/api/v1/contexts", json=body, headers={"Idempotency-Key": key})
         assert_problem(answer, 422, "invalid-input", "Idempotency-Key")
-    assert_problem(anonymous.post("/api/v1/contexts", json=body, headers=KEY), 401,
-                   "unauthenticated")
+    assert_problem(
+        anonymous.post("/api/v1/contexts", json=body, headers=KEY), 401, "unauthenticated"
+    )
 
 
 def test_contracts_take_a_key_too(client: TestClient) -> None:
-    client.post("/api/v1/contexts", json={"type": "account", "name": "Acme",
-                                          "parent_id": root_id(client), "number": "CRM-1"})
-    body = {"external_id": "K-1", "account": "CRM-1", "product": "Portal", "status": "active",
-            "starts_on": "2026-01-01"}
+    client.post(
+        "/api/v1/contexts",
+        json={"type": "account", "name": "Acme", "parent_id": root_id(client), "number": "CRM-1"},
+    )
+    body = {
+        "external_id": "K-1",
+        "account": "CRM-1",
+        "product": "Portal",
+        "status": "active",
+        "starts_on": "2026-01-01",
+    }
     first = client.post("/api/v1/contracts", json=body, headers=KEY)
     again = client.post("/api/v1/contracts", json=body, headers=KEY)
     assert first.status_code == again.status_code == 201 and again.json() == first.json()

@@ -36,8 +36,12 @@ def account(client: TestClient, number: str) -> dict[str, Any]:
 
 
 def put(client: TestClient, external_id: str, number: str, **fields: Any) -> dict[str, Any]:
-    body = {"account": number, "product": "Portal", "status": "active",
-            "starts_on": day(-100).isoformat()}
+    body = {
+        "account": number,
+        "product": "Portal",
+        "status": "active",
+        "starts_on": day(-100).isoformat(),
+    }
     body.update({k: v.isoformat() if isinstance(v, date) else v for k, v in fields.items()})
     response = client.put(f"/api/v1/contracts/{external_id}", json=body)
     assert response.status_code in (200, 201), response.text
@@ -219,9 +223,10 @@ def test_two_nodes_checking_at_once_suspend_once(client: TestClient, runtime: Ru
         other.close()
     assert sum(len(r) for r in results) == 5
     suspended = events(client, "context.suspended")
-    assert sorted(e["target_id"] for e in suspended) == sorted(
-        {e["target_id"] for e in suspended}
-    ) and len(suspended) == 5
+    assert (
+        sorted(e["target_id"] for e in suspended) == sorted({e["target_id"] for e in suspended})
+        and len(suspended) == 5
+    )
 
 
 def test_the_server_runs_the_check_in_the_background(
@@ -245,10 +250,17 @@ def test_the_server_runs_the_check_in_the_background(
     finally:
         worker.stop()
     assert status == "suspended"
-    assert start_contract_worker(
-        Runtime(runtime.settings.model_copy(update={"contract_check_minutes": 0}),
-                runtime.engine, runtime.sessions, runtime.passwords)
-    ) is None
+    assert (
+        start_contract_worker(
+            Runtime(
+                runtime.settings.model_copy(update={"contract_check_minutes": 0}),
+                runtime.engine,
+                runtime.sessions,
+                runtime.passwords,
+            )
+        )
+        is None
+    )
 
 
 def test_the_command_prints_what_it_changed(tmp_path: Path) -> None:
@@ -259,16 +271,25 @@ def test_the_command_prints_what_it_changed(tmp_path: Path) -> None:
             service = ContextService(session, ACTOR)
             root = service.root()
             assert root is not None
-            service.create(ContextCreate(type=ContextType.ACCOUNT, name="Acme", number="CLI-1",
-                                         parent_id=root.id))
+            service.create(
+                ContextCreate(
+                    type=ContextType.ACCOUNT, name="Acme", number="CLI-1", parent_id=root.id
+                )
+            )
         from ostiary.contracts.schemas import ContractCreate
         from ostiary.contracts.services import ContractService
 
         with runtime.sessions() as session:
             contracts = ContractService(session, ACTOR, TODAY)
             contracts.create(
-                ContractCreate(external_id="K-1", account="CLI-1", product="Portal",
-                               status="active", starts_on=day(-60), ends_on=day(-20)),  # type: ignore[arg-type]
+                ContractCreate(
+                    external_id="K-1",
+                    account="CLI-1",
+                    product="Portal",
+                    status="active",
+                    starts_on=day(-60),
+                    ends_on=day(-20),
+                ),  # type: ignore[arg-type]
                 contracts.find_account("CLI-1"),
             )
     finally:

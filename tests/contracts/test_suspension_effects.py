@@ -69,16 +69,24 @@ def sign_in(browser: TestClient, client_id: str = "spa", **extra: str) -> Any:
     browser.cookies.clear()
     first = browser.get("/oauth2/authorize", params=authorize_params(client_id=client_id, **extra))
     page = browser.get(first.headers["location"]).text
-    return browser.post("/login", data={"flow": _field(page, "flow"), "csrf": _field(page, "csrf"),
-                                        "username": "jeremy", "password": PASSWORD})
+    return browser.post(
+        "/login",
+        data={
+            "flow": _field(page, "flow"),
+            "csrf": _field(page, "csrf"),
+            "username": "jeremy",
+            "password": PASSWORD,
+        },
+    )
 
 
 def choose(browser: TestClient, answer: Any, context_id: str) -> Any:
     assert answer.headers["location"].startswith("/login/context"), answer.headers
     page = browser.get(answer.headers["location"]).text
-    return browser.post("/login/context", data={"flow": _field(page, "flow"),
-                                                "csrf": _field(page, "csrf"),
-                                                "context": context_id})
+    return browser.post(
+        "/login/context",
+        data={"flow": _field(page, "flow"), "csrf": _field(page, "csrf"), "context": context_id},
+    )
 
 
 def tokens_from(browser: TestClient, answer: Any, client_id: str = "spa") -> dict[str, Any]:
@@ -93,13 +101,21 @@ def introspect(browser: TestClient, auth: tuple[str, str], token: str) -> dict[s
 
 
 def refresh(browser: TestClient, token: str) -> Any:
-    return browser.post("/oauth2/token", data={"grant_type": "refresh_token", "client_id": "spa",
-                                               "refresh_token": token})
+    return browser.post(
+        "/oauth2/token",
+        data={"grant_type": "refresh_token", "client_id": "spa", "refresh_token": token},
+    )
 
 
 def authz(admin: TestClient, context: str) -> bool:
-    answer = admin.post("/api/v1/authz/check", json={"checks": [
-        {"user": "jeremy", "context": context, "module": "portal", "right": "orders.read"}]})
+    answer = admin.post(
+        "/api/v1/authz/check",
+        json={
+            "checks": [
+                {"user": "jeremy", "context": context, "module": "portal", "right": "orders.read"}
+            ]
+        },
+    )
     return bool(answer.json()["results"][0]["allowed"])
 
 
@@ -130,8 +146,10 @@ def test_a_suspended_account_is_closed_to_its_user_who_keeps_their_other_one(
     # The chooser no longer offers it: the other account is the only one, so it is taken.
     again = sign_in(browser)
     assert again.headers["location"].startswith(REDIRECT)
-    assert introspect(browser, rs, tokens_from(browser, again)["access_token"])["context"]["id"] \
+    assert (
+        introspect(browser, rs, tokens_from(browser, again)["access_token"])["context"]["id"]
         == other
+    )
     # Asking for it by name gets a page that says why.
     page = sign_in(browser, context="acme0")
     assert page.status_code == 403 and "location" not in page.headers
@@ -146,8 +164,10 @@ def test_a_suspended_account_is_closed_to_its_user_who_keeps_their_other_one(
     assert introspect(browser, rs, tokens["access_token"])["active"] is True
     assert refresh(browser, tokens["refresh_token"]).status_code == 200
     assert authz(admin, "acme0")
-    actions = [e["action"] for e in admin.get(
-        "/api/v1/audit-events", params={"target": acme}).json()["items"]]
+    actions = [
+        e["action"]
+        for e in admin.get("/api/v1/audit-events", params={"target": acme}).json()["items"]
+    ]
     assert actions[:2] == ["context.reactivated", "context.suspended"]
 
 
@@ -169,11 +189,16 @@ def test_the_admin_api_refuses_a_bearer_token_of_a_suspended_account(
         assert ostiary is not None
         module_id = ostiary.id
     make_client(runtime, "console", module_id=module_id)
-    grant(runtime, "jeremy", "acme0",
-          {"access": True, "contexts.read": True, "API IP Allow": "0.0.0.0/0"}, group="Admins")
+    grant(
+        runtime,
+        "jeremy",
+        "acme0",
+        {"access": True, "contexts.read": True, "API IP Allow": "0.0.0.0/0"},
+        group="Admins",
+    )
     answer = sign_in(browser, client_id="console")
     if answer.headers["location"].startswith("/login/context"):
-        answer = choose(browser, answer, _id(admin, "acme0"))
+        answer = choose(browser, answer, world.contexts["acme0"])
     bearer = {"Authorization": f"Bearer {tokens_from(browser, answer, 'console')['access_token']}"}
     assert browser.get("/api/v1/contexts", headers=bearer).status_code == 200
 
@@ -186,8 +211,13 @@ def test_the_admin_api_refuses_a_bearer_token_of_a_suspended_account(
 def test_jeremy_over_basic_loses_the_rights_of_a_suspended_account(
     runtime: Runtime, admin: TestClient, world: World
 ) -> None:
-    grant(runtime, "jeremy", "acme0",
-          {"access": True, "contexts.read": True, "API IP Allow": "0.0.0.0/0"}, group="Admins")
+    grant(
+        runtime,
+        "jeremy",
+        "acme0",
+        {"access": True, "contexts.read": True, "API IP Allow": "0.0.0.0/0"},
+        group="Admins",
+    )
     jeremy = TestClient(admin.app, client=LOCAL_CLIENT)
     jeremy.auth = ("jeremy", PASSWORD)
     seen = jeremy.get("/api/v1/contexts").json()["items"]
@@ -215,16 +245,20 @@ def test_a_customer_below_a_suspended_account_is_closed_too(
     runtime: Runtime, admin: TestClient, world: World
 ) -> None:
     acme = world.contexts["acme0"]
-    customer = admin.post("/api/v1/contexts", json={"type": "customer", "name": "Shop",
-                                                    "key": "shop", "parent_id": acme}).json()
+    customer = admin.post(
+        "/api/v1/contexts",
+        json={"type": "customer", "name": "Shop", "key": "shop", "parent_id": acme},
+    ).json()
     with runtime.sessions() as session:
         shop = session.get(Context, uuid.UUID(customer["id"]))
         assert shop is not None
         user = uuid.UUID(world.user_id)
-        MembershipService(session, ACTOR).add(UserService(session, ACTOR, runtime.passwords)
-                                              .get(user), shop)
-        values = RightSets(session).resolve({"portal": {"portalAccess": True, "orders.read": True}},
-                                            place="rights", problems=[])
+        MembershipService(session, ACTOR).add(
+            UserService(session, ACTOR, runtime.passwords).get(user), shop
+        )
+        values = RightSets(session).resolve(
+            {"portal": {"portalAccess": True, "orders.read": True}}, place="rights", problems=[]
+        )
         groups = GroupService(session, ACTOR)
         with session.atomic():
             group, _ = groups.put(shop, "Portal users", role=None, rights=values)
