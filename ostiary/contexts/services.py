@@ -16,6 +16,7 @@ from ostiary.contexts.models import (
     Context,
     ContextStatus,
     ContextType,
+    SuspensionReason,
 )
 from ostiary.contexts.schemas import ContextCreate, ContextUpdate
 from ostiary.contexts.suspension import Suspensions
@@ -134,6 +135,11 @@ class ContextService:
                 name_key=name_key(data.name),
                 number=data.number,
                 status=data.status,
+                suspended_by=(
+                    SuspensionReason.ADMINISTRATOR
+                    if data.status is ContextStatus.SUSPENDED
+                    else None
+                ),
                 parent_id=parent.id if parent else None,
                 path=(parent.path if parent else "/") + context_id.hex + "/",
                 email_domains=data.email_domains,

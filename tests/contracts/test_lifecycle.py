@@ -201,6 +201,17 @@ def test_a_status_change_by_patch_is_a_hand_suspension(client: TestClient) -> No
     assert len(events(client, "context.reactivated")) == 1
 
 
+def test_a_context_created_suspended_is_suspended_by_hand(
+    client: TestClient, runtime: Runtime
+) -> None:
+    made = make_context(
+        client, root_id(client), "account", "Closed", number="S", status="suspended"
+    )
+    assert made["suspended_by"] == "administrator"
+    put(client, "S-1", "S")
+    assert check(runtime, TODAY) == [] and state(client, made) == ("suspended", "administrator")
+
+
 def test_two_nodes_checking_at_once_suspend_once(client: TestClient, runtime: Runtime) -> None:
     for n in range(5):
         account(client, f"R-{n}")

@@ -142,6 +142,8 @@ def test_a_suspended_account_is_closed_to_its_user_who_keeps_their_other_one(
     refused = refresh(browser, tokens["refresh_token"])
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
     assert not authz(admin, "acme0")
+    switchable = admin.get(f"/api/v1/users/{world.user_id}/switchable-contexts").json()
+    assert [c["context_id"] for c in switchable] == [other]
 
     # The chooser no longer offers it: the other account is the only one, so it is taken.
     again = sign_in(browser)
