@@ -156,6 +156,10 @@ def test_a_suspended_account_is_closed_to_its_user_who_keeps_their_other_one(
     page = sign_in(browser, context="acme0")
     assert page.status_code == 403 and "location" not in page.headers
     assert "Acme 0" in page.text and "suspended" in page.text
+    silent = browser.get(
+        "/oauth2/authorize", params=authorize_params(context="acme0", prompt="none")
+    )
+    assert parse_qs(urlsplit(silent.headers["location"]).query)["error"] == ["access_denied"]
     # The other account is untouched.
     assert introspect(browser, rs, elsewhere["access_token"])["active"] is True
     assert refresh(browser, elsewhere["refresh_token"]).status_code == 200

@@ -99,7 +99,7 @@ class AuthorizeService:
                     if str(c.id) == request.context or c.key == request.context
                 ]
                 if closed:
-                    return Suspended(closed[0].name)
+                    return self.suspended(request, closed[0])
                 return self.error(
                     request, OAuthError("access_denied", "that context is not open to this user")
                 )
@@ -108,7 +108,7 @@ class AuthorizeService:
             if not choices:
                 closed = self.suspended_for(user)
                 if closed:
-                    return Suspended(closed[0].name)
+                    return self.suspended(request, closed[0])
                 return self.error(
                     request,
                     OAuthError(
@@ -156,6 +156,14 @@ class AuthorizeService:
             for c in contexts
             if self.runtime.rights.effective(self.session, user, c, module).access
         ]
+
+    def suspended(self, request: AuthorizationRequest, context: Context) -> Outcome:
+        """Our page saying so; to the client when the user may not be shown a page."""
+        if "none" in request.prompt:
+            return self.error(
+                request, OAuthError("access_denied", f"access to {context.name} is suspended")
+            )
+        return Suspended(context.name)
 
     def suspended_for(self, user: User) -> list[Context]:
         """The user's contexts that are closed by a suspension, in tree order."""
