@@ -17,9 +17,9 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.responses import Response
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -162,9 +162,19 @@ class IdempotencyStore:
             )
 
 
-async def idempotency_key(request: Request, runtime: RuntimeDep, caller: CallerDep) -> None:
+async def idempotency_key(
+    request: Request,
+    runtime: RuntimeDep,
+    caller: CallerDep,
+    raw: Annotated[
+        str | None,
+        Header(
+            alias=HEADER,
+            description="Makes a repeat of this request get the first answer (24 hours).",
+        ),
+    ] = None,
+) -> None:
     """Claim the request's key for its caller, or answer with what the first request got."""
-    raw = request.headers.get(HEADER)
     if raw is None:
         return
     match = _KEY.match(raw.strip())

@@ -265,3 +265,7 @@ def test_contracts_take_a_key_too(client: TestClient) -> None:
     assert first.status_code == again.status_code == 201 and again.json() == first.json()
     without = client.post("/api/v1/contracts", json=body)
     assert_problem(without, 409, "already-exists", "external_id")
+    document = client.get("/api/v1/openapi.json").json()
+    for path in ("/api/v1/contracts", "/api/v1/contexts"):
+        parameters = document["paths"][path]["post"]["parameters"]
+        assert {"name": "Idempotency-Key", "in": "header"}.items() <= parameters[0].items()
