@@ -11,13 +11,14 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from ostiary import __version__
-from ostiary.api import authzen, health, problems
+from ostiary.api import authzen, health, idempotency, problems
 from ostiary.api.v1 import (
     audit,
     authz,
     branding,
     clients,
     contexts,
+    contracts,
     domains,
     groups,
     me,
@@ -32,6 +33,7 @@ from ostiary.api.v1 import (
     users,
     webhooks,
 )
+from ostiary.contracts.lifecycle import start_contract_worker
 from ostiary.messages.outbox import start_worker
 from ostiary.protocols.oidc import routes as oidc_routes
 from ostiary.runtime import Runtime
@@ -50,7 +52,11 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        workers = [start_worker(runtime), start_webhook_worker(runtime)]
+        workers = [
+            start_worker(runtime),
+            start_webhook_worker(runtime),
+            start_contract_worker(runtime),
+        ]
         yield
         for worker in workers:
             if worker is not None:
@@ -71,6 +77,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     )
     app.state.runtime = runtime
     problems.install(app)
+    idempotency.install(app)
     app.include_router(health.router)
     # Routes are matched in order, one regular expression each: the provider's endpoints and
     # the login pages, called most often, come before the many admin API routes, and among
@@ -98,6 +105,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         message_templates,
         messages,
         webhooks,
+        contracts,
         audit,
     )
     for module in routers:

@@ -278,6 +278,37 @@ def messages_send_pending(
     )
 
 
+contracts_app = typer.Typer(no_args_is_help=True, help="Contracts and the accounts they keep open.")
+app.add_typer(contracts_app, name="contracts")
+
+
+@contracts_app.command("check")
+def contracts_check(
+    today: Annotated[
+        str | None, typer.Option(help="Check as of this day (YYYY-MM-DD) instead of today")
+    ] = None,
+) -> None:
+    """Start due contracts, suspend accounts without one past the grace period, reactivate
+    those with one again (what the server does all along); print each change."""
+    from datetime import date
+
+    from ostiary.contracts.lifecycle import ContractLifecycle, utc_today
+
+    try:
+        day = date.fromisoformat(today) if today is not None else utc_today()
+    except ValueError:
+        raise _fail(f"--today: '{today}' is not a date like 2026-12-31") from None
+    runtime = _runtime()
+    prepare(runtime)
+    try:
+        changes = ContractLifecycle(runtime.sessions, runtime.settings.contract_grace_days).run(day)
+    finally:
+        runtime.close()
+    for change in changes:
+        out.print(str(change), markup=False, highlight=False, soft_wrap=True)
+    out.print(f"{len(changes)} change(s) as of {day.isoformat()}", highlight=False)
+
+
 def main() -> None:
     app()
 

@@ -143,6 +143,7 @@ UNIQUE_FIELDS: dict[str, str] = {
     "uq_user_groups_context_id_name": "name",
     "uq_clients_client_id": "client_id",
     "uq_external_identities_idp_subject": "subject",
+    "uq_contracts_external_id": "external_id",
 }
 _SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: ([\w.]+(?:, [\w.]+)*)")
 _SQLITE_COLUMNS: dict[str, str] = {

@@ -105,6 +105,12 @@ class Settings(BaseSettings):
     webhooks_allow_loopback: bool = Field(
         False, description="Allow receivers on this machine (loopback), over http too."
     )
+    contract_grace_days: int = Field(
+        14, ge=0, description="Days an account keeps access after its last contract ended."
+    )
+    contract_check_minutes: int = Field(
+        60, ge=0, description="How often each server process checks contracts; 0: never."
+    )
 
     password_min_length: int = Field(12, ge=8, le=64)
     argon2_time_cost: int = Field(2, ge=1)

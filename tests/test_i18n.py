@@ -16,6 +16,7 @@ SIGN_IN_PAGES = (
     "context.html",
     "logged_out.html",
     "oauth_error.html",
+    "suspended.html",
     "second_factor.html",
     "passkey_login.html",
     "account_security.html",

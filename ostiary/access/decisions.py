@@ -13,6 +13,7 @@ from ostiary.access.evaluation import EffectiveRights
 from ostiary.access.models import Module
 from ostiary.access.subjects import ContextRef, RightsPlace, UserRef, find_context, find_user
 from ostiary.access.values import API_IP_ALLOW, address_allowed
+from ostiary.contexts.closed import open_only
 from ostiary.contexts.models import Context
 from ostiary.db.session import OstiarySession
 from ostiary.errors import NotFound
@@ -127,13 +128,17 @@ class Switchable:
 def switchable_contexts(
     session: OstiarySession, rights: RightsCache, user: User
 ) -> list[Switchable]:
-    """The user's contexts in tree order, each with the modules open to them there."""
-    contexts = session.scalars(
-        select(Context)
-        .join(Membership, Membership.context_id == Context.id)
-        .where(Membership.user_id == user.id)
-        .order_by(Context.path)
-    ).all()
+    """The user's contexts in tree order, each with the modules open to them there; none
+    that is suspended."""
+    contexts = open_only(
+        session.core(),
+        session.scalars(
+            select(Context)
+            .join(Membership, Membership.context_id == Context.id)
+            .where(Membership.user_id == user.id)
+            .order_by(Context.path)
+        ).all(),
+    )
     modules = session.scalars(select(Module.key).order_by(Module.key)).all()
     return [
         Switchable(

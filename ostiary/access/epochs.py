@@ -2,9 +2,10 @@
 
 Changes that can alter effective rights raise a counter in the same transaction. Which counter
 follows from what changed: group rights and policies belong to a context, memberships and group
-memberships to a user, modules and ACLs to everyone. The session hook below finds them in the
-flush, so no service has to remember to do it; bulk UPDATE and DELETE statements on those
-tables raise the global counter, since their rows are not known.
+memberships to a user, modules and ACLs to everyone, a context's status (suspension) to each
+context of its subtree. The session hook below finds them in the flush, so no service has to
+remember to do it; bulk UPDATE and DELETE statements on those tables raise the global counter,
+since their rows are not known.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ostiary.access.models import (
     UserRight,
 )
 from ostiary.contexts.models import Context
+from ostiary.db.paths import prefix_range
 from ostiary.users.models import Membership, User, UserDomain
 
 GLOBAL = "global"
@@ -77,6 +79,12 @@ def scopes_of(session: Session, obj: object) -> set[str]:
     if isinstance(obj, User):
         return {user_scope(obj.id)}
     return set()
+
+
+def subtree_scopes(session: Session, path: str) -> set[str]:
+    """The counters of every context in the subtree at ``path``: what a suspension closes."""
+    rows = session.connection().execute(select(Context.id).where(prefix_range(Context.path, path)))
+    return {context_scope(context_id) for (context_id,) in rows}
 
 
 def bump(session: Session, scopes: Iterable[str]) -> None:
@@ -144,6 +152,8 @@ def _scopes_in_flush(session: Session) -> set[str]:
     for obj in session.dirty:
         if _changed(obj, session):
             scopes |= scopes_of(session, obj)
+        if isinstance(obj, Context) and _attribute_changed(obj, ("status",)):
+            scopes |= subtree_scopes(session, obj.path)
     for obj in list(session.new) + list(session.deleted):
         if not isinstance(obj, Context | User):
             scopes |= scopes_of(session, obj)

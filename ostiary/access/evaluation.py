@@ -4,7 +4,8 @@
 role is among the login's external roles, in alphabetical order of name; 3. e2: the user's groups
 in the context, alphabetically, later overwriting earlier; 4. e3: the user's own rights, when the
 instance allows them; 5. the context's access policy caps; 6. module rules: the module must be
-allowed for the context's type and its access right true, or nothing is granted.
+allowed for the context's type and its access right true, or nothing is granted. In a suspended
+context, or one below a suspended context, nothing is granted either.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, null, select, union_all
+from sqlalchemy import bindparam, literal, null, select, union_all
 
 from ostiary.access.models import (
     USER_PREFERENCES,
@@ -27,6 +28,7 @@ from ostiary.access.models import (
 )
 from ostiary.access.subjects import RightsHolder, RightsPlace
 from ostiary.access.values import TRUE, RightValue, present
+from ostiary.contexts.closed import SUSPENDED_AMONG, ancestors
 from ostiary.db.session import OstiarySession
 from ostiary.users.models import Membership
 
@@ -137,10 +139,14 @@ _POLICY_VALUES = select(PolicyRight.acl_id, PolicyRight.value).where(
 _MEMBERSHIP = select(Membership.user_id).where(
     Membership.user_id == bindparam("user_id"), Membership.context_id == bindparam("context_id")
 )
-# Step e2 and whether the user is a member at all, in one statement (one round trip on
-# PostgreSQL): membership comes back as a row whose group name is NULL, which no group has.
-_E2_AND_MEMBERSHIP = union_all(
-    _E2_VALUES, select(null(), null(), null()).where(_MEMBERSHIP.exists())
+# Step e2, whether the user is a member at all and whether the context is closed, in one
+# statement (one round trip on PostgreSQL): the last two come back as rows whose group name is
+# NULL, which no group has, and whose value says which.
+_MEMBER, _CLOSED = "member", "closed"
+_E2_MEMBERSHIP_CLOSED = union_all(
+    _E2_VALUES,
+    select(null(), null(), literal(_MEMBER)).where(_MEMBERSHIP.exists()),
+    select(null(), null(), literal(_CLOSED)).where(SUSPENDED_AMONG),
 )
 
 
@@ -168,8 +174,11 @@ class RightsEvaluator:
         if roles and user.delegated:
             e1 = db.execute(_E1_VALUES, {"context_id": context.id, "roles": roles})
             self._overlay(slots, by_id, _alphabetical(e1), Step.E1)
-        e2 = db.execute(_E2_AND_MEMBERSHIP, where).all()
-        member = any(group is None for group, _acl, _value in e2)
+        e2 = db.execute(
+            _E2_MEMBERSHIP_CLOSED, {**where, "ancestor_ids": ancestors(context.path)}
+        ).all()
+        marks = {value for group, _acl, value in e2 if group is None}
+        member, closed = _MEMBER in marks, _CLOSED in marks
         e2_values = [row for row in e2 if row[0] is not None]
         self._overlay(slots, by_id, _alphabetical(e2_values), Step.E2)
         if self.direct_user_rights:
@@ -179,7 +188,9 @@ class RightsEvaluator:
             policy = db.execute(_POLICY_VALUES, {"context_id": context.id})
             self._cap(slots, by_id, policy)
 
-        denial = self._denial(member, context, snapshot, slots)
+        denial = self._denial(member, context, snapshot, slots) or (
+            "the context is suspended" if closed else None
+        )
         if denial:
             return EffectiveRights(
                 snapshot.key, str(context.id), False, dict(snapshot.closed), denial

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import enum
 import uuid
+from datetime import date
 
-from sqlalchemy import ForeignKey, Index, String, text
+from sqlalchemy import Date, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ostiary.db.base import Base, IdMixin, TimestampMixin
@@ -22,6 +23,13 @@ class ContextStatus(enum.StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"
     CLOSED = "closed"
+
+
+class SuspensionReason(enum.StrEnum):
+    """Who suspended a context: the contract lifecycle lifts only its own suspensions."""
+
+    CONTRACT = "contract"
+    ADMINISTRATOR = "administrator"
 
 
 # Which parent types each type may sit under. Sub-accounts are accounts under accounts.
@@ -51,6 +59,11 @@ class Context(IdMixin, TimestampMixin, Base):
     name_key: Mapped[str] = mapped_column(binary_string(200), index=True)
     number: Mapped[str | None] = mapped_column(String(100), unique=True)
     status: Mapped[str] = mapped_column(String(16), default=ContextStatus.ACTIVE)
+    # Set while suspended: a SuspensionReason.
+    suspended_by: Mapped[str | None] = mapped_column(String(16))
+    # The day an administrator last reactivated it: contracts that ended before do not
+    # suspend it again.
+    reactivated_on: Mapped[date | None] = mapped_column(Date)
     parent_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("contexts.id", ondelete="RESTRICT"), index=True
     )

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ostiary.contexts.models import ContextStatus, ContextType
+from ostiary.contexts.models import ContextStatus, ContextType, SuspensionReason
 
 KEY_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -70,6 +70,9 @@ class ContextOut(BaseModel):
     name: str
     number: str | None
     status: ContextStatus
+    suspended_by: SuspensionReason | None = Field(
+        None, description="While suspended: by a contract's end or by an administrator."
+    )
     parent_id: uuid.UUID | None
     depth: int
     email_domains: list[str]

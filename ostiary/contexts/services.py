@@ -5,17 +5,25 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import func, or_, select, update
 
 from ostiary.audit.actor import Actor
 from ostiary.audit.services import AuditLog
-from ostiary.contexts.models import ALLOWED_PARENTS, Context, ContextStatus, ContextType
+from ostiary.contexts.models import (
+    ALLOWED_PARENTS,
+    Context,
+    ContextStatus,
+    ContextType,
+    SuspensionReason,
+)
 from ostiary.contexts.schemas import ContextCreate, ContextUpdate
+from ostiary.contexts.suspension import Suspensions
 from ostiary.db.paths import prefix_range, within_paths
 from ostiary.db.session import OstiarySession
 from ostiary.db.types import uuid7
-from ostiary.errors import NotFound, RuleViolation
+from ostiary.errors import AlreadyExists, NotFound, RuleViolation
 
 
 def name_key(name: str) -> str:
@@ -52,6 +60,9 @@ class ContextService:
     def get_by_key(self, key: str) -> Context | None:
         return self.session.scalars(select(Context).where(Context.key == key)).one_or_none()
 
+    def get_by_number(self, number: str) -> Context | None:
+        return self.session.scalars(select(Context).where(Context.number == number)).one_or_none()
+
     def root(self) -> Context | None:
         return self.session.scalars(
             select(Context).where(Context.type == ContextType.ROOT)
@@ -85,6 +96,33 @@ class ContextService:
 
     # -- changing ------------------------------------------------------------------------
 
+    def create_once(self, data: ContextCreate) -> tuple[Context, bool]:
+        """Create the context, or, when one with its external number exists and the request
+        says the same of it, that one (a CRM's retry); True when it was created. A request
+        racing with another for the same number meets the other's context."""
+        if data.number is not None:
+            found = self.get_by_number(data.number)
+            if found is not None:
+                return self._same_or_conflict(found, data), False
+        try:
+            return self.create(data), True
+        except AlreadyExists as exc:
+            found = self.get_by_number(data.number) if data.number is not None else None
+            if exc.field != "number" or found is None:
+                raise
+            return self._same_or_conflict(found, data), False
+
+    def _same_or_conflict(self, found: Context, data: ContextCreate) -> Context:
+        given = data.model_dump(exclude_unset=True)
+        given.setdefault("type", data.type)
+        same = all(_plain(getattr(found, field)) == _plain(value) for field, value in given.items())
+        if not same:
+            raise AlreadyExists(
+                f"number '{data.number}' belongs to a context that differs from this request",
+                field="number",
+            )
+        return found
+
     def create(self, data: ContextCreate) -> Context:
         with self.session.atomic():
             parent = self._parent_for(data.type, data.parent_id)
@@ -97,6 +135,11 @@ class ContextService:
                 name_key=name_key(data.name),
                 number=data.number,
                 status=data.status,
+                suspended_by=(
+                    SuspensionReason.ADMINISTRATOR
+                    if data.status is ContextStatus.SUSPENDED
+                    else None
+                ),
                 parent_id=parent.id if parent else None,
                 path=(parent.path if parent else "/") + context_id.hex + "/",
                 email_domains=data.email_domains,
@@ -116,7 +159,11 @@ class ContextService:
     def update(self, context: Context, data: ContextUpdate) -> Context:
         changes = {}
         with self.session.atomic():
-            for field in data.model_fields_set:
+            if "status" in data.model_fields_set:
+                if data.status is None:
+                    raise RuleViolation("status cannot be empty", field="status")
+                self._change_status(context, data.status)
+            for field in data.model_fields_set - {"status"}:
                 new = getattr(data, field)
                 if field in {"key", "name", "status"} and new is None:
                     raise RuleViolation(f"{field} cannot be empty", field=field)
@@ -167,6 +214,28 @@ class ContextService:
             )
         self.session.expire_all()
         return self.get(context.id)
+
+    def _change_status(self, context: Context, status: ContextStatus) -> None:
+        """Suspending or reactivating through a change of status is an administrator's, as
+        through the suspend and reactivate actions; other statuses are set plainly."""
+        suspensions = Suspensions(self.session, self.actor)
+        if status == context.status:
+            return
+        if status is ContextStatus.SUSPENDED:
+            suspensions.require_suspend(context)
+            return
+        if context.status == ContextStatus.SUSPENDED:
+            suspensions.require_reactivate(context, datetime.now(UTC).date())
+        if status != context.status:
+            self.audit.record(
+                self.actor,
+                "context.updated",
+                target_type="context",
+                target_id=context.id,
+                context_id=context.id,
+                changes={"status": [context.status, str(status)]},
+            )
+            context.status = status
 
     # -- rules ---------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from ostiary.access.models import (  # noqa: F401
     UserPreference,
     UserRight,
 )
+from ostiary.api.models import IdempotencyRecord  # noqa: F401
 from ostiary.audit.models import AuditEvent  # noqa: F401
 from ostiary.authn.factors.models import (  # noqa: F401
     FactorCounter,
@@ -27,6 +28,7 @@ from ostiary.authn.throttle import SignInThrottle  # noqa: F401
 from ostiary.branding.models import Branding  # noqa: F401
 from ostiary.clients.models import Client  # noqa: F401
 from ostiary.contexts.models import Context  # noqa: F401
+from ostiary.contracts.models import Contract  # noqa: F401
 from ostiary.db.base import Base
 from ostiary.keys.models import SigningKey  # noqa: F401
 from ostiary.messages.models import Message, MessageTemplate  # noqa: F401

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from ostiary.access.admin import AdminScope
 from ostiary.access.catalogue import Right
+from ostiary.api.idempotency import Idempotent
 from ostiary.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, next_cursor
 from ostiary.api.v1.deps import CallerDep, SessionDep, scope_for
 from ostiary.contexts.models import Context, ContextStatus, ContextType
 from ostiary.contexts.schemas import ContextCreate, ContextMove, ContextOut, ContextUpdate
 from ostiary.contexts.services import ContextQuery, ContextService
-from ostiary.errors import NotFound, RuleViolation
+from ostiary.contexts.suspension import Suspensions
+from ostiary.errors import AlreadyExists, NotFound, RuleViolation
 
 router = APIRouter(prefix="/contexts", tags=["contexts"])
 ReadScope = Annotated[AdminScope, Depends(scope_for(Right.CONTEXTS_READ))]
@@ -65,10 +68,22 @@ def search_contexts(
 
 
 @router.post(
-    "", response_model=ContextOut, status_code=status.HTTP_201_CREATED, summary="Create a context"
+    "",
+    response_model=ContextOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a context",
+    description="With an external number that exists already, the request is a retry: when it "
+    "says the same of that context, the answer is the context (200); otherwise 409 naming "
+    "`number`. An `Idempotency-Key` header makes any repeat get the first answer.",
+    responses={200: {"description": "The context with this number, as asked for"}},
+    dependencies=[Idempotent],
 )
 def create_context(
-    data: ContextCreate, session: SessionDep, caller: CallerDep, scope: ManageScope
+    data: ContextCreate,
+    response: Response,
+    session: SessionDep,
+    caller: CallerDep,
+    scope: ManageScope,
 ) -> Context:
     service = ContextService(session, caller.actor)
     if data.parent_id is not None:
@@ -80,7 +95,12 @@ def create_context(
             ) from None
     elif not scope.unrestricted:
         raise RuleViolation("a context needs a parent", field="parent_id")
-    return service.create(data)
+    context, created = service.create_once(data)
+    if not created:
+        if not scope.covers(context):
+            raise AlreadyExists("number is already taken", field="number")
+        response.status_code = status.HTTP_200_OK
+    return context
 
 
 @router.get("/{context_id}", response_model=ContextOut, summary="Read a context")
@@ -121,3 +141,29 @@ def move_context(
             f"no context with id '{data.parent_id}'", field="parent_id", refusal=exc.refusal
         ) from None
     return service.move(context, parent)
+
+
+@router.post(
+    "/{context_id}/suspend",
+    response_model=ContextOut,
+    summary="Suspend a context: closed to its users, with everything below it",
+    dependencies=[Idempotent],
+)
+def suspend_context(
+    context_id: uuid.UUID, session: SessionDep, caller: CallerDep, scope: ManageScope
+) -> Context:
+    context = _visible(ContextService(session, caller.actor), scope, context_id)
+    return Suspensions(session, caller.actor).require_suspend(context)
+
+
+@router.post(
+    "/{context_id}/reactivate",
+    response_model=ContextOut,
+    summary="Reactivate a suspended context",
+    dependencies=[Idempotent],
+)
+def reactivate_context(
+    context_id: uuid.UUID, session: SessionDep, caller: CallerDep, scope: ManageScope
+) -> Context:
+    context = _visible(ContextService(session, caller.actor), scope, context_id)
+    return Suspensions(session, caller.actor).require_reactivate(context, datetime.now(UTC).date())

@@ -14,6 +14,7 @@ from ostiary.authn.flow import LoginFlows, LoginState, Stage
 from ostiary.authn.models import BrowserSession
 from ostiary.branding.resolution import BrandingResolver
 from ostiary.clients.models import Client
+from ostiary.contexts.closed import open_only
 from ostiary.contexts.models import Context
 from ostiary.db.session import OstiarySession
 from ostiary.db.types import utcnow
@@ -44,7 +45,15 @@ class ShowStage:
     stage: Stage
 
 
-Outcome = Respond | ShowStage
+@dataclass(frozen=True)
+class Suspended:
+    """The login needs a context that is suspended: a page of ours says so, since the
+    application could only tell the user that access was denied."""
+
+    context_name: str
+
+
+Outcome = Respond | ShowStage | Suspended
 
 
 class AuthorizeService:
@@ -86,12 +95,22 @@ class AuthorizeService:
         if request.context is not None and chosen is None:
             match = [c for c in choices if str(c.id) == request.context or c.key == request.context]
             if not match:
+                closed = [
+                    c
+                    for c in self.suspended_for(user)
+                    if str(c.id) == request.context or c.key == request.context
+                ]
+                if closed:
+                    return self.suspended(request, closed[0])
                 return self.error(
                     request, OAuthError("access_denied", "that context is not open to this user")
                 )
             chosen = match[0].id
         if chosen is None and client.requires_context:
             if not choices:
+                closed = self.suspended_for(user)
+                if closed:
+                    return self.suspended(request, closed[0])
                 return self.error(
                     request,
                     OAuthError(
@@ -126,23 +145,43 @@ class AuthorizeService:
         return Respond(request.redirect_uri, params, request.response_mode == "form_post")
 
     def contexts_for(self, user: User, client: Client) -> list[Context]:
-        """The user's contexts where the client's module is open to them, in tree order."""
-        contexts = self.session.scalars(
-            select(Context)
-            .join(Membership, Membership.context_id == Context.id)
-            .where(Membership.user_id == user.id)
-            .order_by(Context.path)
-        ).all()
+        """The user's contexts where the client's module is open to them, in tree order;
+        never a suspended one."""
+        contexts = open_only(self.session.core(), self._memberships(user))
         if client.module_id is None:
-            return list(contexts)
+            return contexts
         module = self.runtime.clients.module_key(self.session, client.module_id)
         if module is None:
-            return list(contexts)
+            return contexts
         return [
             c
             for c in contexts
             if self.runtime.rights.effective(self.session, user, c, module).access
         ]
+
+    def suspended(self, request: AuthorizationRequest, context: Context) -> Outcome:
+        """Our page saying so; to the client when the user may not be shown a page."""
+        if "none" in request.prompt:
+            return self.error(
+                request, OAuthError("access_denied", f"access to {context.name} is suspended")
+            )
+        return Suspended(context.name)
+
+    def suspended_for(self, user: User) -> list[Context]:
+        """The user's contexts that are closed by a suspension, in tree order."""
+        contexts = self._memberships(user)
+        open_ids = {c.id for c in open_only(self.session.core(), contexts)}
+        return [c for c in contexts if c.id not in open_ids]
+
+    def _memberships(self, user: User) -> list[Context]:
+        return list(
+            self.session.scalars(
+                select(Context)
+                .join(Membership, Membership.context_id == Context.id)
+                .where(Membership.user_id == user.id)
+                .order_by(Context.path)
+            )
+        )
 
     def error(self, request: AuthorizationRequest, error: OAuthError) -> Respond:
         params = {"error": error.error, "error_description": error.description, "iss": self.issuer}

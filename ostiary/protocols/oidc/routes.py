@@ -33,7 +33,7 @@ from ostiary.protocols.oidc.authorization import (
     partial_request,
     single_valued,
 )
-from ostiary.protocols.oidc.authorize import AuthorizeService, Outcome, Respond
+from ostiary.protocols.oidc.authorize import AuthorizeService, Outcome, Respond, Suspended
 from ostiary.protocols.oidc.client_auth import authenticate_client
 from ostiary.protocols.oidc.discovery import provider_metadata
 from ostiary.protocols.oidc.errors import OAuthError, UntrustedRequest
@@ -87,6 +87,14 @@ def render_outcome(request: Request, runtime: Runtime, outcome: Outcome) -> Resp
                 headers=NO_STORE,
             )
         return RedirectResponse(outcome.url, status_code=303, headers=NO_STORE)
+    if isinstance(outcome, Suspended):
+        return templates.TemplateResponse(
+            request,
+            "suspended.html",
+            {"name": outcome.context_name},
+            status_code=403,
+            headers=NO_STORE,
+        )
     target = "/login" if outcome.stage is Stage.PASSWORD else "/login/context"
     return RedirectResponse(f"{target}?flow={outcome.flow_id}", status_code=303, headers=NO_STORE)
 

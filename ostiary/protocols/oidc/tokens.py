@@ -2,9 +2,10 @@
 
 A user's tokens name the grant they came from (``gid``): revoking the grant (code or refresh token
 reuse, revocation of the refresh token) revokes them, and they live only while the grant, the
-client, the user and the browser session do. A client's own token (client credentials) stands on
-the client alone: it names no grant, nothing is written when it is issued, and it lives while the
-client is enabled and its service account, if it has one, is active. Any access token can be
+client, the user, the browser session and the grant's context (not suspended) do. A client's
+own token (client credentials) stands on the client alone: it names no grant, nothing is
+written when it is issued, and it lives while the client is enabled and its service account, if
+it has one, is active. Any access token can be
 revoked by its ``jti`` (RFC 7009).
 """
 
@@ -24,6 +25,7 @@ from ostiary.access.models import Module
 from ostiary.authn.models import BrowserSession
 from ostiary.authn.sessions import SessionService
 from ostiary.clients.models import Client
+from ostiary.contexts.closed import closed
 from ostiary.contexts.models import Context
 from ostiary.db.session import OstiarySession
 from ostiary.db.types import utcnow
@@ -298,6 +300,8 @@ def grant_alive(
     the caller has it at hand already."""
     if grant.revoked_at is not None or grant.expires_at <= utcnow():
         return False
+    if grant.context_id is not None and closed(session.connection(), grant.context_id):
+        return False  # its context is suspended; the grant lives again if reactivated
     if client is None or client.id != grant.client_id:
         client = session.get(Client, grant.client_id)
     if client is None or not client.enabled:
