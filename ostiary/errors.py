@@ -143,12 +143,14 @@ UNIQUE_FIELDS: dict[str, str] = {
     "uq_user_groups_context_id_name": "name",
     "uq_clients_client_id": "client_id",
     "uq_external_identities_idp_subject": "subject",
+    "uq_invitations_context_id_pending_key": "email",
 }
 _SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: ([\w.]+(?:, [\w.]+)*)")
 _SQLITE_COLUMNS: dict[str, str] = {
     "users.username": "username",
     "users.email_key": "email",
     "contexts.number": "number",
+    "invitations.pending_key": "email",
     "contexts.type": "type",
 }
 
