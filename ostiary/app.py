@@ -19,6 +19,7 @@ from ostiary.api.v1 import (
     contexts,
     domains,
     groups,
+    invitations,
     me,
     me_password,
     message_templates,
@@ -35,6 +36,7 @@ from ostiary.protocols.oidc import routes as oidc_routes
 from ostiary.runtime import Runtime
 from ostiary.settings import Settings
 from ostiary.web import dev_outbox, login, reset, second_factor, security, setup
+from ostiary.web import invitations as invitation_pages
 
 API_PREFIX = "/api/v1"
 STATIC = Path(__file__).parent / "web" / "static"
@@ -74,6 +76,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(login.router)
     app.include_router(second_factor.router)
     app.include_router(reset.router)
+    app.include_router(invitation_pages.router)
     routers = (
         authz,
         contexts,
@@ -88,6 +91,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         modules,
         templates,
         clients,
+        invitations,
         message_templates,
         messages,
         audit,

@@ -42,7 +42,7 @@ class InvitationCreate(BaseModel):
 class InvitationBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    entries: list[dict[str, Any]] = Field(
+    entries: list[Any] = Field(
         description="Invitations as for POST /invitations, each checked on its own."
     )
 

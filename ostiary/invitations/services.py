@@ -133,6 +133,9 @@ class InvitationService:
         context = self._context(data.context_id, inviter.scope)
         groups = self._groups(context, data.groups)
         template = self._admin_template(context, data.as_administrator)
+        if data.as_administrator is None and template is not None:
+            # Implied, not asked for: only when the inviter could grant it.
+            template = template if self._may_grant(context, template, inviter) else None
         self._check_grants(context, groups, template, inviter)
         days = data.expires_in_days or self.settings.invitation_days
         self._make_room(context, data.email)
@@ -262,6 +265,14 @@ class InvitationService:
                 raise EscalationRefused(
                     exc.detail, field="as_administrator", refusal=exc.refusal
                 ) from None
+
+    def _may_grant(self, context: Context, template: AclTemplate, inviter: Inviter) -> bool:
+        values = TemplateService(self.session, inviter.actor).values(template)
+        try:
+            inviter.guard.check(context, values, target="template", target_id=template.id)
+        except EscalationRefused:
+            return False
+        return True
 
     def _make_room(self, context: Context, email: str) -> None:
         """Refuse a second live invitation, or a member; an expired one gives way."""
