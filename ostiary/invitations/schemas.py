@@ -32,7 +32,8 @@ class InvitationCreate(BaseModel):
     as_administrator: bool | None = Field(
         None,
         description="On acceptance, join the context's 'Administrators' group made from the "
-        "account-administrator template. Omitted: true when the context has no member yet.",
+        "account-administrator template. Omitted: true when the context has no member yet, the "
+        "invitation is not a lead's and the inviter could grant the template's rights.",
     )
     expires_in_days: int | None = Field(
         None, ge=1, le=90, description="Days the link works (default OSTIARY_INVITATION_DAYS)."

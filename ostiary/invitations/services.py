@@ -132,8 +132,10 @@ class InvitationService:
         """Checks first, writes after: an entry that fails has written nothing."""
         context = self._context(data.context_id, inviter.scope)
         groups = self._groups(context, data.groups)
-        template = self._admin_template(context, data.as_administrator)
-        if data.as_administrator is None and template is not None:
+        # A lead is a prospect, never an organization's contact person by default.
+        wanted = False if data.lead and data.as_administrator is None else data.as_administrator
+        template = self._admin_template(context, wanted)
+        if wanted is None and template is not None:
             # Implied, not asked for: only when the inviter could grant it.
             template = template if self._may_grant(context, template, inviter) else None
         self._check_grants(context, groups, template, inviter)
