@@ -30,6 +30,7 @@ from ostiary.protocols.oidc.authorize import AuthorizeService
 from ostiary.protocols.oidc.routes import NO_STORE, browser_token
 from ostiary.runtime import Runtime
 from ostiary.users.models import User, UserStatus
+from ostiary.web.reset import field_errors
 from ostiary.web.second_factor import after_password
 from ostiary.web.templating import templates
 
@@ -175,15 +176,14 @@ def register(
     }
     try:
         opened = acceptance.open(token)
+        _languages(request, opened)
         if not _csrf_ok(runtime, token, csrf):
             return RedirectResponse(HOME, status_code=303, headers=NO_STORE)
         user, invitation = acceptance.register(token, form)
     except LinkUnusable as exc:
         return _unusable(request, exc)
     except InvalidInput as exc:
-        errors: dict[str, list[str]] = {}
-        for problem in exc.problems:
-            errors.setdefault(problem.field, []).append(problem.message)
+        errors = field_errors(request, exc.problems)
         typed = {k: v for k, v in form.items() if k in FORM_FIELDS}
         return _view(request, runtime, session, token, opened, 422, errors=errors, values=typed)
     except RuleViolation as exc:
