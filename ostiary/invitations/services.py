@@ -83,6 +83,10 @@ class InvitationService:
         self.settings = runtime.settings
         self.audit = AuditLog(session)
         self.tokens = OneTimeTokens(session)
+        # Within one call (a batch), what holds for a context and the template once checked.
+        self._ready: set[uuid.UUID] = set()
+        self._template: AclTemplate | None = None
+        self._administered: set[uuid.UUID] = set()
 
     # -- inviting ------------------------------------------------------------------------
 
@@ -103,10 +107,12 @@ class InvitationService:
             chunk = list(enumerate(entries[start : start + CHUNK], start))
             try:
                 with self.session.atomic():
-                    results += [self._entry(index, entry, inviter) for index, entry in chunk]
+                    done = [self._entry(index, entry, inviter) for index, entry in chunk]
+                results += done
             except OstiaryError:
                 # A conflict only the database saw (a race with another writer): each entry of
                 # the chunk on its own then, so that only the one concerned fails.
+                self._administered.clear()
                 for index, entry in chunk:
                     try:
                         with self.session.atomic():
@@ -165,6 +171,8 @@ class InvitationService:
         )
         self.session.add(invitation)
         self.session.flush()
+        if invitation.as_administrator:
+            self._administered.add(context.id)
         self._send(invitation, context, token)
         self.audit.record(
             inviter.actor,
@@ -187,6 +195,8 @@ class InvitationService:
         if context is None:
             raise NotFound(f"no context with id '{context_id}'", field="context_id")
         scope.require(context)
+        if context.id in self._ready:
+            return context
         if context.status == ContextStatus.CLOSED:
             raise RuleViolation("nobody can be invited into a closed context", field="context_id")
         if domain_for(self.session, context) is None:
@@ -195,6 +205,7 @@ class InvitationService:
             )
         if not Messages(self.session, self.runtime).available(Channel.EMAIL):
             raise RuleViolation("no way to send e-mail is configured", field="email")
+        self._ready.add(context.id)
         return context
 
     def _groups(self, context: Context, refs: Sequence[str]) -> list[UserGroup]:
@@ -224,21 +235,40 @@ class InvitationService:
         or, when not said, if the context has no member yet (its first contact person)."""
         if wanted is False:
             return None
-        template = self.session.scalars(
-            select(AclTemplate).where(AclTemplate.key == ADMIN_TEMPLATE)
-        ).one_or_none()
+        if self._template is None:
+            self._template = self.session.scalars(
+                select(AclTemplate).where(AclTemplate.key == ADMIN_TEMPLATE)
+            ).one_or_none()
+        template = self._template
         fits = template is not None and context.type in template.context_types
         if wanted is None:
-            has_members = self.session.scalars(
-                select(Membership.user_id).where(Membership.context_id == context.id).limit(1)
-            ).first()
-            return template if fits and has_members is None else None
+            return template if fits and self._first_invitation(context) else None
         if not fits:
             raise RuleViolation(
                 f"the '{ADMIN_TEMPLATE}' template does not apply to {context.type} contexts",
                 field="as_administrator",
             )
         return template
+
+    def _first_invitation(self, context: Context) -> bool:
+        """Nobody is a member yet, and nobody else is invited as its administrator."""
+        if context.id in self._administered:
+            return False
+        member = self.session.scalars(
+            select(Membership.user_id).where(Membership.context_id == context.id).limit(1)
+        ).first()
+        first = member is None and (
+            self.session.scalars(
+                select(Invitation.id)
+                .where(*_state_filter(InvitationState.PENDING, utcnow()))
+                .where(Invitation.context_id == context.id, Invitation.as_administrator.is_(True))
+                .limit(1)
+            ).first()
+            is None
+        )
+        if not first:
+            self._administered.add(context.id)
+        return first
 
     def _check_grants(
         self,
@@ -269,6 +299,8 @@ class InvitationService:
                 ) from None
 
     def _may_grant(self, context: Context, template: AclTemplate, inviter: Inviter) -> bool:
+        if inviter.scope.unrestricted:
+            return True
         values = TemplateService(self.session, inviter.actor).values(template)
         try:
             inviter.guard.check(context, values, target="template", target_id=template.id)
