@@ -32,8 +32,9 @@ class InvitationCreate(BaseModel):
     as_administrator: bool | None = Field(
         None,
         description="On acceptance, join the context's 'Administrators' group made from the "
-        "account-administrator template. Omitted: true when the context has no member yet, the "
-        "invitation is not a lead's and the inviter could grant the template's rights.",
+        "account-administrator template. Omitted: true for the first invitation into a context "
+        "without members (none pending as administrator), unless it is a lead's or the inviter "
+        "could not grant the template's rights.",
     )
     expires_in_days: int | None = Field(
         None, ge=1, le=90, description="Days the link works (default OSTIARY_INVITATION_DAYS)."

@@ -3,7 +3,9 @@ and revoking, and what is stored of the links."""
 
 from __future__ import annotations
 
+import hashlib
 import re
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -251,12 +253,10 @@ def test_the_token_is_stored_only_as_a_hash(
     created = invite(client, world["city"], "h@city.example").json()
     token = token_in(outbox(runtime)[0])
     with runtime.sessions() as session:
-        invitation = session.get(Invitation, __import__("uuid").UUID(created["id"]))
+        invitation = session.get(Invitation, uuid.UUID(created["id"]))
         assert invitation is not None
         row = session.get(OneTimeToken, invitation.token_id)
         assert row is not None and row.purpose == "invitation"
-        import hashlib
-
         assert row.token_hash == hashlib.sha256(token.encode()).hexdigest()
         assert token not in repr(
             [(c.name, getattr(invitation, c.key, None)) for c in Invitation.__table__.columns]
@@ -287,6 +287,15 @@ def test_a_batch_answers_per_entry(
     assert failed[999]["field"] == "email" and failed[999]["status"] == 409
     assert all(r["id"] for r in results if r["outcome"] == "created")
     assert len(outbox(runtime)) == body["created"]
+    # City Group has a member; of a batch into the empty branch, only the first invitation
+    # makes its administrator.
+    into_branch = [{"context_id": world["branch"], "email": f"b{n}@x.example"} for n in range(3)]
+    assert client.post(f"{URL}/batch", json={"entries": into_branch}).json()["created"] == 3
+    with runtime.sessions() as session:
+        administrators = session.scalars(
+            select(Invitation.email).where(Invitation.as_administrator.is_(True))
+        ).all()
+    assert administrators == ["b0@x.example"]
     listed = client.get(URL, params={"context": world["city"], "limit": 500}).json()
     assert len(listed["items"]) == 500 and listed["next_cursor"]
 

@@ -89,12 +89,20 @@ def test_of_two_acceptances_at_once_exactly_one_wins(runtime: Runtime, city: Con
         Acceptance(runtime, second, None).register(token, FORM)
     assert refused.value.reason is Unusable.ACCEPTED
     with runtime.sessions() as session:
-        assert session.scalar(select(func.count()).select_from(User).where(
-            User.email_key == "jeremy@city.example"
-        )) == 1
-        assert session.scalar(
-            select(func.count()).select_from(Membership).where(Membership.context_id == city.id)
-        ) == 1
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(User)
+                .where(User.email_key == "jeremy@city.example")
+            )
+            == 1
+        )
+        assert (
+            session.scalar(
+                select(func.count()).select_from(Membership).where(Membership.context_id == city.id)
+            )
+            == 1
+        )
 
 
 def test_a_group_deleted_meanwhile_is_left_out(runtime: Runtime, city: Context) -> None:
@@ -117,8 +125,11 @@ def test_a_group_deleted_meanwhile_is_left_out(runtime: Runtime, city: Context) 
         user, _ = Acceptance(runtime, session, None).register(token, FORM)
         context = session.get(Context, city.id)
         assert context is not None
-        names = {g.name for g in GroupService(session, Actor("t", "cli")).list(context)
-                 if user.id in {m.user_id for m in g.members}}
+        names = {
+            g.name
+            for g in GroupService(session, Actor("t", "cli")).list(context)
+            if user.id in {m.user_id for m in g.members}
+        }
         assert names == {"Kept", "Administrators"}
 
 

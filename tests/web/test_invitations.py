@@ -5,6 +5,7 @@ second factor at acceptance, and leads."""
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from email.message import EmailMessage
@@ -265,7 +266,7 @@ def test_links_that_no_longer_work_say_why(
     with runtime.sessions() as session, session.atomic():
         session.execute(
             update(Invitation)
-            .where(Invitation.id == __import__("uuid").UUID(expired["id"]))
+            .where(Invitation.id == uuid.UUID(expired["id"]))
             .values(expires_at=utcnow() - timedelta(seconds=1))
         )
     client.post(f"{URL}/{revoked['id']}/revoke")
