@@ -40,9 +40,10 @@ from ostiary.invitations.services import (
 )
 from ostiary.messages.purposes import Channel
 from ostiary.runtime import Runtime
+from ostiary.users.lifecycle import LifecycleAction
 from ostiary.users.memberships import MembershipService
-from ostiary.users.models import TwoFactor, User, UserStatus
-from ostiary.users.schemas import UserCreate
+from ostiary.users.models import DomainKind, TwoFactor, User, UserStatus
+from ostiary.users.schemas import UserCreate, UserUpdate
 from ostiary.users.services import UserService
 
 _USERNAME_CHARS = re.compile(r"[^a-z0-9._@+-]")
@@ -117,11 +118,13 @@ class Acceptance:
         """Make the account and accept. ``InvalidInput`` names each bad field; the link then
         stays usable."""
         opened = self.open(token)
-        if opened.account is not None:
+        if opened.account is not None and not completes_draft(opened.account):
             raise RuleViolation(
                 "an account with this e-mail address exists: sign in to accept", field="email"
             )
         setup = self._setup(opened, form)
+        if opened.account is not None:
+            return self._complete(token, opened, opened.account, setup), opened.invitation
         domain = domain_for(self.session, opened.context)
         if domain is None:
             raise RuleViolation("this context takes no invited users", field="token")
@@ -148,6 +151,22 @@ class Acceptance:
             actor = Actor(user.username, "web", user.id, self.client_address)
             self._accept(opened, user, actor, new_account=True)
         return user, invitation
+
+    def _complete(self, token: str, opened: Opened, user: User, setup: AccountSetup) -> User:
+        """A draft account with the address (made by an administrator or an import, never
+        signed in) becomes the person's: their details, their password, active."""
+        password_hash = self.runtime.passwords.hash(setup.password)
+        actor = Actor(user.username, "web", user.id, self.client_address)
+        users = UserService(self.session, actor, self.runtime.passwords)
+        given = setup.model_dump(include={"first_name", "last_name", "phone", "language"})
+        with self.session.atomic():
+            self._consume(token)
+            users.update(user, UserUpdate(**{k: v for k, v in given.items() if v is not None}))
+            users.set_password_hash(user, password_hash)
+            users.act(user, LifecycleAction.ACTIVATE)
+            MembershipService(self.session, actor).add(user, opened.context)
+            self._accept(opened, user, actor, new_account=False)
+        return user
 
     def _setup(self, opened: Opened, form: Mapping[str, str]) -> AccountSetup:
         secret = ("password", "confirmation")
@@ -262,6 +281,16 @@ class Acceptance:
         values = TemplateService(self.session, groups.actor).values(template)
         group, _ = groups.put(context, ADMIN_GROUP, role=None, rights=values)
         return group
+
+
+def completes_draft(user: User) -> bool:
+    """Whether accepting sets up this existing account, rather than signing in with it."""
+    return (
+        user.status == UserStatus.DRAFT
+        and user.domain.kind == DomainKind.LOCAL
+        and not user.service_account
+        and user.password_hash is None
+    )
 
 
 def _unique(problems: list[FieldProblem]) -> list[FieldProblem]:

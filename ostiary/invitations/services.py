@@ -42,7 +42,7 @@ from ostiary.invitations.schemas import EntryError, EntryResult, InvitationCreat
 from ostiary.messages.purposes import Channel
 from ostiary.messages.services import Messages
 from ostiary.runtime import Runtime
-from ostiary.users.models import DomainKind, Membership, User, UserDomain
+from ostiary.users.models import DomainKind, Membership, User, UserDomain, UserStatus
 
 INVITATION_PURPOSE = "invitation"
 ADMIN_TEMPLATE = "account-administrator"
@@ -254,8 +254,12 @@ class InvitationService:
         """Nobody is a member yet, and nobody else is invited as its administrator."""
         if context.id in self._administered:
             return False
+        # Drafts (imported, never signed in) do not count: they cannot administer anything.
         member = self.session.scalars(
-            select(Membership.user_id).where(Membership.context_id == context.id).limit(1)
+            select(Membership.user_id)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.context_id == context.id, User.status != UserStatus.DRAFT)
+            .limit(1)
         ).first()
         first = member is None and (
             self.session.scalars(
@@ -309,12 +313,17 @@ class InvitationService:
         return True
 
     def _make_room(self, context: Context, email: str) -> None:
-        """Refuse a second live invitation, or a member; an expired one gives way."""
+        """Refuse a second live invitation, or a member (but for a draft, which accepting
+        sets up); an expired invitation gives way."""
         key = email.casefold()
         member = self.session.scalars(
             select(User.id)
             .join(Membership, Membership.user_id == User.id)
-            .where(User.email_key == key, Membership.context_id == context.id)
+            .where(
+                User.email_key == key,
+                Membership.context_id == context.id,
+                User.status != UserStatus.DRAFT,
+            )
         ).first()
         if member is not None:
             raise AlreadyExists(f"{email} is a member of this context already", field="email")

@@ -23,7 +23,13 @@ from ostiary.authn.sessions import CookiePolicy, SessionService
 from ostiary.contexts.models import Context
 from ostiary.db.session import OstiarySession
 from ostiary.errors import InvalidInput, RuleViolation
-from ostiary.invitations.acceptance import Acceptance, LinkUnusable, Opened, Unusable
+from ostiary.invitations.acceptance import (
+    Acceptance,
+    LinkUnusable,
+    Opened,
+    Unusable,
+    completes_draft,
+)
 from ostiary.invitations.models import Invitation
 from ostiary.protocols.oidc.authorization import AuthorizationRequest
 from ostiary.protocols.oidc.authorize import AuthorizeService
@@ -105,7 +111,7 @@ def _view(
     invitation, account = opened.invitation, opened.account
     if user is not None:
         view = "join" if user.email_key == invitation.email_key else "mismatch"
-    elif account is not None:
+    elif account is not None and not completes_draft(account):
         view = "sign-in" if account.status == UserStatus.ACTIVE else "blocked"
     else:
         view = "register"

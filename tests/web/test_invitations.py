@@ -444,3 +444,24 @@ def test_german_pages(client: TestClient, browser: TestClient, runtime: Runtime,
     page = open_link(browser, outbox_link(runtime, JEREMY))
     assert page.text.startswith('<!doctype html>\n<html lang="de">')
     assert "Konto" in page.text
+
+
+def test_a_draft_account_is_set_up_by_accepting(
+    client: TestClient, browser: TestClient, runtime: Runtime, city: str
+) -> None:
+    # Imported from the CRM as a draft member of City Group, then invited.
+    draft = make_user(client, "jeremy", email=JEREMY, context_ids=[city], first_name="J.")
+    assert draft["status"] == "draft"
+    invite(client, city, JEREMY)
+    page = open_link(browser, outbox_link(runtime, JEREMY))
+    assert 'action="/invite/register"' in page.text
+    assert register(browser, outbox_link(runtime, JEREMY)).status_code == 303
+    jeremy = user_by_email(runtime, JEREMY)
+    assert (str(jeremy.id), jeremy.username, jeremy.status) == (draft["id"], "jeremy", "active")
+    assert jeremy.first_name == "Jeremy" and jeremy.password_hash
+    assert groups_of(client, city, draft["id"]) == {"Administrators"}
+    actions = {
+        e["action"]
+        for e in client.get("/api/v1/audit-events", params={"target": draft["id"]}).json()["items"]
+    }
+    assert {"user.updated", "user.password_set", "user.activated"} <= actions
