@@ -24,6 +24,7 @@ from ostiary.audit.actor import Actor
 from ostiary.audit.services import AuditLog
 from ostiary.authn.models import OneTimeToken
 from ostiary.authn.tokens import OneTimeTokens
+from ostiary.clients.models import Client
 from ostiary.clients.schemas import problems_of
 from ostiary.contexts.models import Context, ContextStatus
 from ostiary.db.paths import within_paths
@@ -40,7 +41,7 @@ from ostiary.errors import (
 from ostiary.invitations.models import Invitation, InvitationState, InvitationStatus
 from ostiary.invitations.schemas import EntryError, EntryResult, InvitationCreate
 from ostiary.messages.purposes import Channel
-from ostiary.messages.services import Messages
+from ostiary.messages.services import Messages, display_name
 from ostiary.runtime import Runtime
 from ostiary.users.models import DomainKind, Membership, User, UserDomain, UserStatus
 
@@ -61,6 +62,18 @@ class Inviter:
     scope: AdminScope
     guard: GrantGuard
     name: str
+
+
+def inviter_name(session: OstiarySession, user: User) -> str:
+    """How the e-mail names who invites: the person, or for a client's service account (a CRM
+    calling with client credentials) the client's name."""
+    if user.service_account:
+        name = session.scalars(
+            select(Client.name).where(Client.service_account_user_id == user.id)
+        ).first()
+        if name:
+            return name
+    return display_name(user)
 
 
 def link_for(runtime: Runtime, token: str) -> str:

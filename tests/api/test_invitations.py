@@ -336,3 +336,30 @@ def test_without_the_right_nothing(anonymous: TestClient, client: TestClient) ->
     anonymous.auth = ("plain", "pw of nialp 123")
     assert_problem(anonymous.get(URL), 403, "forbidden")
     assert_problem(anonymous.post(f"{URL}/batch", json={"entries": []}), 403, "forbidden")
+
+
+def test_a_crm_invites_a_lead_with_client_credentials(
+    client: TestClient, world: dict[str, Any], runtime: Runtime
+) -> None:
+    from tests.api.test_service_accounts import bearer, register, token_for
+
+    registered = register(client, "crm", name="SmartPlan CRM")
+    account = registered["service_account_user_id"]
+    root = world["root"]
+    assert client.put(f"/api/v1/users/{account}/contexts/{root}").status_code == 204
+    rights = {"access": True, "invitations.manage": True, "API IP Allow": "127.0.0.0/8"}
+    group = client.post(
+        f"/api/v1/contexts/{root}/groups", json={"name": "CRM", "rights": {"ostiary": rights}}
+    ).json()
+    assert client.put(f"/api/v1/contexts/{root}/groups/{group['id']}/members/{account}")
+    token = token_for(client, "crm", registered["client_secret"])
+    sent = client.post(
+        URL,
+        json={"context_id": world["other"], "email": "lead@prospect.example", "lead": True},
+        headers=bearer(token),
+        auth=None,
+    )
+    assert sent.status_code == 201, sent.text
+    assert sent.json()["inviter"] == "SmartPlan CRM" and sent.json()["lead"] is True
+    [mail] = outbox(runtime)
+    assert mail.subject == "SmartPlan CRM invites you to Other Ltd"

@@ -19,8 +19,7 @@ from ostiary.api.v1.deps import CallerDep, RuntimeDep, SessionDep, scope_for
 from ostiary.db.types import utcnow
 from ostiary.invitations.models import InvitationState
 from ostiary.invitations.schemas import BatchOut, InvitationBatch, InvitationCreate, InvitationOut
-from ostiary.invitations.services import InvitationService, Inviter
-from ostiary.messages.services import display_name
+from ostiary.invitations.services import InvitationService, Inviter, inviter_name
 
 router = APIRouter(prefix="/invitations", tags=["invitations"])
 Scope = Annotated[AdminScope, Depends(scope_for(Right.INVITATIONS_MANAGE))]
@@ -28,7 +27,7 @@ Scope = Annotated[AdminScope, Depends(scope_for(Right.INVITATIONS_MANAGE))]
 
 def _inviter(session: SessionDep, caller: CallerDep, runtime: RuntimeDep, scope: Scope) -> Inviter:
     guard = GrantGuard(session, runtime.rights, caller.user, scope)
-    return Inviter(caller.actor, scope, guard, display_name(caller.user))
+    return Inviter(caller.actor, scope, guard, inviter_name(session, caller.user))
 
 
 InviterDep = Annotated[Inviter, Depends(_inviter)]
