@@ -128,8 +128,7 @@ class Acceptance:
         domain = domain_for(self.session, opened.context)
         if domain is None:
             raise RuleViolation("this context takes no invited users", field="token")
-        # Hashed before the transaction, so that no write lock waits for argon2.
-        password_hash = self.runtime.passwords.hash(setup.password)
+        password_hash = self._hash(setup.password)
         invitation = opened.invitation
         actor = Actor(invitation.email, "web", None, self.client_address)
         with self.session.atomic():
@@ -152,10 +151,16 @@ class Acceptance:
             self._accept(opened, user, actor, new_account=True)
         return user, invitation
 
+    def _hash(self, password: str) -> str:
+        """Hashed outside any transaction: what was read so far is let go first, so that no
+        write lock (SQLite's) waits for argon2. The link is checked again when it is used."""
+        self.session.commit()
+        return self.runtime.passwords.hash(password)
+
     def _complete(self, token: str, opened: Opened, user: User, setup: AccountSetup) -> User:
         """A draft account with the address (made by an administrator or an import, never
         signed in) becomes the person's: their details, their password, active."""
-        password_hash = self.runtime.passwords.hash(setup.password)
+        password_hash = self._hash(setup.password)
         actor = Actor(user.username, "web", user.id, self.client_address)
         users = UserService(self.session, actor, self.runtime.passwords)
         given = setup.model_dump(include={"first_name", "last_name", "phone", "language"})

@@ -3,7 +3,9 @@ database, groups deleted meanwhile, and re-sending into a conflict."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -14,6 +16,7 @@ from ostiary.access.catalogue import Right
 from ostiary.access.groups import GroupService
 from ostiary.access.guard import GrantGuard
 from ostiary.audit.actor import Actor
+from ostiary.audit.models import AuditEvent
 from ostiary.contexts.models import Context, ContextType
 from ostiary.contexts.services import ContextService
 from ostiary.db.session import OstiarySession
@@ -152,3 +155,35 @@ def test_a_resend_cannot_make_two_pending_invitations(runtime: Runtime, city: Co
             visible_paths=None, state=InvitationState.EXPIRED
         )
         assert expired.sent_count == 1
+
+
+def test_racing_acceptances_make_one_account(runtime: Runtime, city: Context) -> None:
+    token = invite(runtime, city, "racer@city.example")
+    racers = 6
+    barrier = threading.Barrier(racers)
+
+    def attempt(_: int) -> object:
+        with runtime.sessions() as session:
+            barrier.wait()
+            try:
+                return Acceptance(runtime, session, None).register(token, FORM)[0].id
+            except LinkUnusable as exc:
+                return exc
+
+    with ThreadPoolExecutor(racers) as pool:
+        results = list(pool.map(attempt, range(racers)))
+    losers = [r for r in results if isinstance(r, LinkUnusable)]
+    assert len(losers) == racers - 1
+    with runtime.sessions() as session:
+        assert (
+            session.scalar(
+                select(func.count()).select_from(User).where(User.email_key == "racer@city.example")
+            )
+            == 1
+        )
+        accepted = session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "invitation.accepted")
+        )
+    assert accepted == 1
