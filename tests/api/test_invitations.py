@@ -117,7 +117,9 @@ def test_a_second_pending_invitation_is_refused(client: TestClient, world: dict[
 
 
 def test_a_member_is_not_invited_again(client: TestClient, world: dict[str, Any]) -> None:
-    make_user(client, "member", context_ids=[world["city"]], email="member@city.example")
+    make_user(
+        client, "member", status="active", context_ids=[world["city"]], email="member@city.example"
+    )
     assert_problem(invite(client, world["city"], "member@city.example"), 409, "already-exists")
 
 
