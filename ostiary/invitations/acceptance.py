@@ -25,7 +25,7 @@ from ostiary.audit.services import AuditLog
 from ostiary.authn.factors.policy import CHANNELS
 from ostiary.authn.tokens import OneTimeTokens
 from ostiary.clients.schemas import problems_of
-from ostiary.contexts.models import Context
+from ostiary.contexts.models import Context, ContextStatus
 from ostiary.db.session import OstiarySession
 from ostiary.db.types import utcnow
 from ostiary.errors import FieldProblem, InvalidInput, NotFound, RuleViolation
@@ -56,6 +56,7 @@ class Unusable(enum.StrEnum):
     EXPIRED = "expired"
     REVOKED = "revoked"
     ACCEPTED = "accepted"
+    CLOSED = "closed"
 
 
 class LinkUnusable(NotFound):
@@ -103,6 +104,8 @@ class Acceptance:
             raise LinkUnusable(Unusable.INVALID)
         context = self.session.get(Context, invitation.context_id)
         assert context is not None
+        if context.status == ContextStatus.CLOSED:
+            raise LinkUnusable(Unusable.CLOSED)
         account = self.session.scalars(
             select(User).where(User.email_key == invitation.email_key)
         ).one_or_none()

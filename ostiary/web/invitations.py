@@ -50,6 +50,7 @@ REASONS = {
     "again.",
     Unusable.REVOKED: "This invitation was withdrawn.",
     Unusable.ACCEPTED: "This invitation was accepted already. Sign in with your account.",
+    Unusable.CLOSED: "This organization is closed and takes no new members.",
 }
 FORM_FIELDS = ("first_name", "last_name", "phone", "language")
 

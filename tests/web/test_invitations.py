@@ -280,6 +280,13 @@ def test_links_that_no_longer_work_say_why(
     page = open_link(browser, old_link)
     assert page.status_code == 404 and unusable(page) == "invalid"
     assert unusable(open_link(browser, "/invite?token=made-up")) == "invalid"
+    closing = invite(client, city, "closing@citygroup.example")
+    closing_link = outbox_link(runtime, "closing@citygroup.example")
+    assert client.patch(f"/api/v1/contexts/{city}", json={"status": "closed"}).status_code == 200
+    page = open_link(browser, closing_link)
+    assert page.status_code == 410 and unusable(page) == "closed"
+    assert closing["state"] == "pending"
+    assert client.patch(f"/api/v1/contexts/{city}", json={"status": "active"}).status_code == 200
     assert unusable(browser.get("/invite")) == "invalid"
     # Posting the form with a dead link creates nothing.
     browser.get(old_link)
