@@ -21,6 +21,7 @@ from ostiary.api.v1 import (
     contracts,
     domains,
     groups,
+    invitations,
     me,
     me_password,
     message_templates,
@@ -40,6 +41,7 @@ from ostiary.runtime import Runtime
 from ostiary.settings import Settings
 from ostiary.web import branding as branding_pages
 from ostiary.web import dev_outbox, login, reset, second_factor, security, setup
+from ostiary.web import invitations as invitation_pages
 from ostiary.webhooks.worker import start_webhook_worker
 
 API_PREFIX = "/api/v1"
@@ -87,6 +89,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(second_factor.router)
     app.include_router(reset.router)
     app.include_router(branding_pages.router)
+    app.include_router(invitation_pages.router)
     routers = (
         authz,
         contexts,
@@ -102,6 +105,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         templates,
         clients,
         branding,
+        invitations,
         message_templates,
         messages,
         webhooks,

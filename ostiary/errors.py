@@ -144,12 +144,14 @@ UNIQUE_FIELDS: dict[str, str] = {
     "uq_clients_client_id": "client_id",
     "uq_external_identities_idp_subject": "subject",
     "uq_contracts_external_id": "external_id",
+    "uq_invitations_context_id_pending_key": "email",
 }
 _SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: ([\w.]+(?:, [\w.]+)*)")
 _SQLITE_COLUMNS: dict[str, str] = {
     "users.username": "username",
     "users.email_key": "email",
     "contexts.number": "number",
+    "invitations.pending_key": "email",
     "contexts.type": "type",
 }
 

@@ -124,6 +124,13 @@ class Settings(BaseSettings):
         "", description="Proxies whose X-Forwarded-For is trusted; empty trusts none."
     )
     setup_link_minutes: int = Field(60, ge=1)
+    # -- invitations (docs/onboarding.md) --------------------------------------------------
+    invitation_days: int = Field(
+        7, ge=1, le=90, description="How long an invitation link works, unless it says."
+    )
+    invitation_batch_max: int = Field(
+        10_000, ge=1, description="Most entries of one batch of invitations."
+    )
     # -- passwords and brute force (docs/authentication.md) --------------------------------
     password_reset_minutes: int = Field(
         30, ge=5, le=1440, description="How long a password reset link works."

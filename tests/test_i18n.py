@@ -22,6 +22,7 @@ SIGN_IN_PAGES = (
     "account_security.html",
     "forgot.html",
     "reset.html",
+    "invitation.html",
 )
 # Words that German writes as English does.
 SAME_IN_GERMAN = frozenset({"Code", "Passkey", "Passkeys", "SMS"})
@@ -64,6 +65,9 @@ def test_german_translates_every_text_of_the_sign_in_pages() -> None:
     from ostiary.web.reset import RULE_TEXTS, WAIT_MINUTES, WAIT_SECONDS
 
     texts |= set(RULE_TEXTS.values()) | {WAIT_SECONDS, WAIT_MINUTES}
+    from ostiary.web.invitations import REASONS
+
+    texts |= set(REASONS.values())
     missing = sorted(t for t in texts if german.gettext(t) == t and t not in SAME_IN_GERMAN)
     assert texts and not missing
 

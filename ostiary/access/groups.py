@@ -195,13 +195,22 @@ class GroupService:
                 target="group",
                 target_id=group.id,
             )
+            self.join(group, user)
+        return True
+
+    def join(self, group: UserGroup, user: User) -> bool:
+        """Add a member without a grant check: for joins that were checked when offered (an
+        accepted invitation). The user must be a member of the group's context already."""
+        if self.session.get(GroupMember, (group.id, user.id)) is not None:
+            return False
+        with self.session.atomic():
             self.session.add(GroupMember(group_id=group.id, user_id=user.id))
             self.audit.record(
                 self.actor,
                 "group.member_added",
                 target_type="user",
                 target_id=user.id,
-                context_id=context.id,
+                context_id=group.context_id,
                 changes={"group": group.name},
             )
         return True

@@ -24,7 +24,6 @@ class OneTimeTokens:
 
     def issue(self, purpose: str, user_id: uuid.UUID | None, lifetime: timedelta) -> str:
         """A new token; earlier unused tokens of the same purpose and user stop working."""
-        token = secrets.token_urlsafe(32)
         if user_id is not None:
             self.session.execute(
                 delete(OneTimeToken).where(
@@ -33,15 +32,31 @@ class OneTimeTokens:
                     OneTimeToken.used_at.is_(None),
                 )
             )
-        self.session.add(
-            OneTimeToken(
-                purpose=purpose,
-                token_hash=_hash(token),
-                user_id=user_id,
-                expires_at=utcnow() + lifetime,
-            )
-        )
+        token, _ = self.create(purpose, lifetime, user_id=user_id)
         return token
+
+    def create(
+        self, purpose: str, lifetime: timedelta, *, user_id: uuid.UUID | None = None
+    ) -> tuple[str, OneTimeToken]:
+        """A new token and its row, leaving other tokens alone (links that belong to
+        something else than a user, such as an invitation)."""
+        token = secrets.token_urlsafe(32)
+        row = OneTimeToken(
+            purpose=purpose,
+            token_hash=_hash(token),
+            user_id=user_id,
+            expires_at=utcnow() + lifetime,
+        )
+        self.session.add(row)
+        return token, row
+
+    def find(self, purpose: str, token: str) -> OneTimeToken | None:
+        """The token whether live, used or expired, to tell a visitor which it is."""
+        return self.session.scalars(
+            select(OneTimeToken).where(
+                OneTimeToken.purpose == purpose, OneTimeToken.token_hash == _hash(token)
+            )
+        ).one_or_none()
 
     def peek(self, purpose: str, token: str) -> OneTimeToken | None:
         """The live token, without consuming it."""

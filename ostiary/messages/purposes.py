@@ -103,6 +103,11 @@ PURPOSES: dict[str, Purpose] = {
                 _DAYS,
                 _ORGANIZATION,
                 Variable("inviter", "Name of the person who invites", "John Smith"),
+                Variable(
+                    "message",
+                    "The inviter's own words (may be empty)",
+                    "Welcome aboard: this is where you see the consumption of our sites.",
+                ),
             ),
         ),
         Purpose(

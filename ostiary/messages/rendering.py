@@ -6,10 +6,11 @@ render with the purpose's sample values, is refused when it is saved, not when i
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta
+from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from ostiary.errors import FieldProblem
@@ -52,8 +53,15 @@ def _environment(part: str) -> SandboxedEnvironment:
     return _HTML if part == "html" else _PLAIN
 
 
+@functools.lru_cache(maxsize=512)
+def _compiled(part: str, source: str) -> Template:
+    # Compiling is most of a message's cost; a batch of invitations renders one source
+    # thousands of times. Compiled templates are immutable and safe to share between threads.
+    return _environment(part).from_string(source)
+
+
 def _render_part(part: str, source: str, variables: Mapping[str, object]) -> str:
-    return _environment(part).from_string(source).render(variables)
+    return _compiled(part, source).render(variables)
 
 
 def _finish(part: str, value: str, channel: Channel) -> str:

@@ -49,6 +49,7 @@ RULE_TEXTS = {
     RULE_USERNAME: "The password must not contain your username.",
     RULE_EMAIL: "The password must not contain the name of your e-mail address.",
     "match": "The two passwords are not the same.",
+    "required": "This is needed: sign-in codes are sent to it by SMS.",
 }
 
 
@@ -171,7 +172,7 @@ def reset_submit(
     except NotFound:
         return _page(request, "reset.html", 404, expired=True)
     except InvalidInput as exc:
-        return _form(request, runtime, user, token, _errors(request, exc.problems), status=422)
+        return _form(request, runtime, user, token, field_errors(request, exc.problems), status=422)
     return _page(request, "reset.html", done=True)
 
 
@@ -194,7 +195,7 @@ def _form(
     )
 
 
-def _errors(request: Request, problems: list[FieldProblem]) -> dict[str, list[str]]:
+def field_errors(request: Request, problems: list[FieldProblem]) -> dict[str, list[str]]:
     """Each field's problems in the page's language."""
     translate = Translator(page_language(request))
     found: dict[str, list[str]] = {}
