@@ -158,6 +158,7 @@ class Messages:
         channel: Channel | str | None = None,
         language: str | None = None,
         context: Context | uuid.UUID | None = None,
+        address: str | None = None,
     ) -> Message:
         """Render the purpose's template for the recipient and queue the message.
 
@@ -165,8 +166,9 @@ class Messages:
         name fill in) or a bare address. ``channel`` defaults to e-mail for users and to what
         the address looks like otherwise. ``language`` overrides the user's; the instance
         default applies when neither is known. ``context`` picks that context's templates
-        (see the lookup in docs/messages.md). Every variable of the purpose must be given;
-        ``name``, ``username`` and ``site_url`` are filled in.
+        (see the lookup in docs/messages.md). ``address`` sends a user's message elsewhere
+        than their profile says (a new address or number being verified). Every variable of
+        the purpose must be given; ``name``, ``username`` and ``site_url`` are filled in.
         """
         spec = self._purpose(purpose)
         given = dict(variables or {})
@@ -174,7 +176,7 @@ class Messages:
         chosen = self._channel(spec, to, channel)
         if not self.available(chosen):
             raise RuleViolation(f"no way to send {chosen} messages is configured", field="channel")
-        recipient = self._recipient(to, chosen)
+        recipient = self._recipient(to, chosen, address)
         user = recipient.user
         language = language or (user.language if user else None)
         context_id = context.id if isinstance(context, Context) else context
@@ -216,7 +218,7 @@ class Messages:
             raise ValueError(f"'{purpose.key}' is not sent by {chosen}")
         return chosen
 
-    def _recipient(self, to: User | str, channel: Channel) -> Recipient:
+    def _recipient(self, to: User | str, channel: Channel, address: str | None) -> Recipient:
         if not isinstance(to, User):
             address = to.strip()
             if not address:
@@ -224,7 +226,7 @@ class Messages:
             return Recipient(address, None)
         if to.status == UserStatus.DELETED:
             raise RuleViolation("the user is deleted", field="to")
-        address = to.email if channel is Channel.EMAIL else to.phone
+        address = address or (to.email if channel is Channel.EMAIL else to.phone)
         if not address:
             what = "e-mail address" if channel is Channel.EMAIL else "phone number"
             field = "email" if channel is Channel.EMAIL else "phone"

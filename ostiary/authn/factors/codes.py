@@ -146,10 +146,7 @@ def check_sent_code(
     if not hmac.compare_digest(digest, code_hash or ""):
         return Verdict.WRONG
     used = session.execute(
-        update(model)
-        .where(live)
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
+        update(model).where(live).values(used_at=now).execution_options(synchronize_session=False)
     )
     if used.rowcount != 1:  # type: ignore[attr-defined]
         return Verdict.SPENT
