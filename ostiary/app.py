@@ -21,6 +21,7 @@ from ostiary.api.v1 import (
     groups,
     me,
     me_password,
+    me_profile,
     message_templates,
     messages,
     modules,
@@ -34,7 +35,7 @@ from ostiary.messages.outbox import start_worker
 from ostiary.protocols.oidc import routes as oidc_routes
 from ostiary.runtime import Runtime
 from ostiary.settings import Settings
-from ostiary.web import dev_outbox, login, reset, second_factor, security, setup
+from ostiary.web import dev_outbox, login, profile, reset, second_factor, security, setup
 
 API_PREFIX = "/api/v1"
 STATIC = Path(__file__).parent / "web" / "static"
@@ -85,6 +86,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         user_factors,
         me,
         me_password,
+        me_profile,
         modules,
         templates,
         clients,
@@ -97,6 +99,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(authzen.router)
     app.include_router(setup.router)
     app.include_router(security.router)
+    app.include_router(profile.router)
     app.include_router(dev_outbox.router)
     # Vendored scripts of the sign-in and account pages (no CDN, no build step).
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

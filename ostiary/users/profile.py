@@ -36,10 +36,18 @@ from ostiary.users.verification import CHANNELS, ContactVerifications
 
 log = logging.getLogger(__name__)
 
-WHAT = {ContactField.EMAIL: "e-mail address", ContactField.PHONE: "phone number"}
 PURPOSES = {ContactField.EMAIL: "email-verification", ContactField.PHONE: "phone-verification"}
 DELEGATED = "your profile comes from your organization's identity provider: change it there"
 TAKEN = "this e-mail address cannot be used: it belongs to another account"
+SAME = {
+    ContactField.EMAIL: "this is your e-mail address already",
+    ContactField.PHONE: "this is your phone number already",
+}
+SMS_REFUSED = "codes are not sent by SMS to this number here: use another number"
+CANNOT_SEND = {
+    ContactField.EMAIL: "this server cannot send e-mail now",
+    ContactField.PHONE: "this server cannot send SMS now",
+}
 REASONS = {
     Verdict.WRONG: "the code is not correct",
     Verdict.EXPIRED: "the code has expired: ask for a new one",
@@ -142,18 +150,13 @@ class ProfileService:
         refuse_if_delegated(user, str(field))
         current = user.email_key if field is ContactField.EMAIL else user.phone
         if current == (value.casefold() if field is ContactField.EMAIL else value):
-            raise RuleViolation(f"this is your {WHAT[field]} already", field=str(field))
+            raise RuleViolation(SAME[field], field=str(field))
         if field is ContactField.EMAIL:
             self._refuse_taken(user, value)
         elif not sms_allowed(self.runtime.settings, value):
-            raise RuleViolation(
-                "codes are not sent by SMS to this number here: use another number",
-                field=str(field),
-            )
+            raise RuleViolation(SMS_REFUSED, field=str(field))
         if not self.messages.available(CHANNELS[field]):
-            raise RuleViolation(
-                f"this server cannot send to a new {WHAT[field]} now", field=str(field)
-            )
+            raise RuleViolation(CANNOT_SEND[field], field=str(field))
         minutes = self.runtime.settings.verification_minutes
         with self.session.atomic():
             issued = self.verifications.issue(user, field, value)
