@@ -4,15 +4,12 @@ a local HTTP gateway) comes back, and every way of getting that wrong changes no
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
@@ -21,51 +18,17 @@ from ostiary.app import create_app
 from ostiary.audit.models import AuditEvent
 from ostiary.authn.models import BrowserSession
 from ostiary.db.types import utcnow
-from ostiary.messages.outbox import MessageWorker
 from ostiary.runtime import Runtime
 from ostiary.users.models import ContactVerification, User
 from tests.conftest import LOCAL_CLIENT
 from tests.helpers import assert_problem, make_user
-from tests.messages.servers import GatewayLog, Mailbox, sms_gateway, smtp_server
+from tests.users.support import Peers, real_peers
 
 PASSWORD = "a long passphrase of forty-two"
 OLD = "jane@old.example"
 NEW = "jane@new.example"
 PHONE = "+41446681800"
 NEW_PHONE = "+41791234567"
-
-
-@dataclass
-class Peers:
-    runtime: Runtime
-    mailbox: Mailbox
-    gateway: GatewayLog
-
-    def deliver(self) -> None:
-        MessageWorker(self.runtime).run_once()
-
-    def mails_to(self, address: str) -> list[Any]:
-        self.deliver()
-        return [m for m in self.mailbox.received if address in m.rcpt_tos]
-
-    def code_mailed_to(self, address: str) -> str:
-        mails = self.mails_to(address)
-        assert mails, f"nothing was mailed to {address}"
-        body = mails[-1].message.get_body(("plain",)).get_content()
-        return re.search(r"\b(\d{6})\b", body).group(1)  # type: ignore[union-attr]
-
-    def link_mailed_to(self, address: str) -> str:
-        body = self.mails_to(address)[-1].message.get_body(("plain",)).get_content()
-        return re.search(r"(http\S+/account/verify-email\?token=\S+)", body).group(1)  # type: ignore[union-attr]
-
-    def texts_to(self, number: str) -> list[str]:
-        self.deliver()
-        return [r["body"]["text"] for r in self.gateway.requests if r["body"]["to"] == number]
-
-    def code_texted_to(self, number: str) -> str:
-        texts = self.texts_to(number)
-        assert texts, f"no SMS went to {number}"
-        return re.search(r"\b(\d{6})\b", texts[-1]).group(1)  # type: ignore[union-attr]
 
 
 @pytest.fixture
@@ -75,11 +38,8 @@ def settings_overrides() -> dict[str, object]:
 
 @pytest.fixture
 def peers(runtime: Runtime) -> Iterator[Peers]:
-    gateway = GatewayLog()
-    with smtp_server() as (port, mailbox), sms_gateway(gateway) as url:
-        runtime.settings.smtp_url = SecretStr(f"smtp://127.0.0.1:{port}")
-        runtime.settings.sms_gateway_url = url
-        yield Peers(runtime, mailbox, gateway)
+    with real_peers(runtime) as found:
+        yield found
 
 
 @pytest.fixture
