@@ -219,12 +219,13 @@ def confirm(
 
 def _request_change(
     request: Request,
-    runtime: Runtime,
-    session: OstiarySession,
-    csrf: str,
+    runtime: RuntimeDep,
+    session: SessionDep,
     field: ContactField,
-    value: str,
+    csrf: Annotated[str, Form()],
+    value: Annotated[str, Form()] = "",
 ) -> Response:
+    """A new e-mail address or phone number: the code goes there, the code page comes next."""
     found = checked(request, runtime, session, csrf)
     if found is None:
         return _home()
@@ -257,28 +258,6 @@ def _request_change(
     return RedirectResponse(f"{HOME}/{field}/verify", status_code=303, headers=NO_STORE)
 
 
-@router.post("/account/email")
-def change_email(
-    request: Request,
-    runtime: RuntimeDep,
-    session: SessionDep,
-    csrf: Annotated[str, Form()],
-    email: Annotated[str, Form()] = "",
-) -> Response:
-    return _request_change(request, runtime, session, csrf, ContactField.EMAIL, email)
-
-
-@router.post("/account/phone")
-def change_phone(
-    request: Request,
-    runtime: RuntimeDep,
-    session: SessionDep,
-    csrf: Annotated[str, Form()],
-    phone: Annotated[str, Form()] = "",
-) -> Response:
-    return _request_change(request, runtime, session, csrf, ContactField.PHONE, phone)
-
-
 def _code_page(
     request: Request,
     runtime: Runtime,
@@ -305,7 +284,7 @@ def _code_page(
 
 
 def _show_code_page(
-    request: Request, runtime: Runtime, session: OstiarySession, field: ContactField
+    request: Request, runtime: RuntimeDep, session: SessionDep, field: ContactField
 ) -> Response:
     found = signed_in(request, runtime, session)
     if found is None:
@@ -315,11 +294,11 @@ def _show_code_page(
 
 def _enter_code(
     request: Request,
-    runtime: Runtime,
-    session: OstiarySession,
-    csrf: str,
+    runtime: RuntimeDep,
+    session: SessionDep,
     field: ContactField,
-    code: str,
+    csrf: Annotated[str, Form()],
+    code: Annotated[str, Form()] = "",
 ) -> Response:
     found = checked(request, runtime, session, csrf)
     if found is None:
@@ -339,38 +318,6 @@ def _enter_code(
             request, runtime, session, browser, user, field, status=exc.status, error=error
         )
     return _home(changed=field)
-
-
-@router.get("/account/email/verify")
-def email_code_page(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
-    return _show_code_page(request, runtime, session, ContactField.EMAIL)
-
-
-@router.post("/account/email/verify")
-def verify_email(
-    request: Request,
-    runtime: RuntimeDep,
-    session: SessionDep,
-    csrf: Annotated[str, Form()],
-    code: Annotated[str, Form()] = "",
-) -> Response:
-    return _enter_code(request, runtime, session, csrf, ContactField.EMAIL, code)
-
-
-@router.get("/account/phone/verify")
-def phone_code_page(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
-    return _show_code_page(request, runtime, session, ContactField.PHONE)
-
-
-@router.post("/account/phone/verify")
-def verify_phone(
-    request: Request,
-    runtime: RuntimeDep,
-    session: SessionDep,
-    csrf: Annotated[str, Form()],
-    code: Annotated[str, Form()] = "",
-) -> Response:
-    return _enter_code(request, runtime, session, csrf, ContactField.PHONE, code)
 
 
 # -- the link in the e-mail ------------------------------------------------------------------
@@ -405,3 +352,9 @@ def use_link(
     if user.language:
         request.state.language_preferences = [user.language]
     return _link_page(request, done=user.email)
+
+
+# Last: ``/account/{field}`` must not shadow the routes above.
+router.add_api_route("/account/{field}", _request_change, methods=["POST"])
+router.add_api_route("/account/{field}/verify", _show_code_page, methods=["GET"])
+router.add_api_route("/account/{field}/verify", _enter_code, methods=["POST"])

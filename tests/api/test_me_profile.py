@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
-from ostiary.access.modules import ModuleService
 from ostiary.app import create_app
 from ostiary.audit.models import AuditEvent
 from ostiary.authn.models import BrowserSession
@@ -318,23 +317,12 @@ def test_without_credentials_nothing(anonymous: TestClient) -> None:
 def test_a_bearer_token_needs_a_recent_sign_in_to_change_the_address(
     runtime: Runtime, peers: Peers
 ) -> None:
-    from tests.api.test_authorization import grant
-    from tests.authn.support import password, redirected_code, start
-    from tests.protocols.oidc.conftest import make_client, make_world
-    from tests.protocols.oidc.test_attacks import exchange
+    from tests.authn.support import ostiary_bearer
+    from tests.protocols.oidc.conftest import make_world
 
     make_world(runtime)
-    with runtime.sessions() as session:
-        ostiary = ModuleService(session, None).find("ostiary")  # type: ignore[arg-type]
-        assert ostiary is not None
-        module_id = ostiary.id
-    make_client(runtime, "console", module_id=module_id)
-    grant(runtime, "jeremy", "acme0", {"access": True})
     with TestClient(create_app(runtime), client=LOCAL_CLIENT, follow_redirects=False) as browser:
-        fields = start(browser, client_id="console")
-        code = redirected_code(password(browser, fields))
-        token = exchange(browser, code, client_id="console").json()["access_token"]  # type: ignore[arg-type]
-        bearer = {"Authorization": f"Bearer {token}"}
+        bearer = ostiary_bearer(runtime, browser)
         assert browser.get("/api/v1/me", headers=bearer).json()["username"] == "jeremy"
         with runtime.sessions() as session, session.atomic():
             session.execute(update(BrowserSession).values(auth_time=utcnow() - timedelta(hours=1)))

@@ -18,7 +18,7 @@ from ostiary.authn.models import BrowserSession
 from ostiary.db.types import utcnow
 from ostiary.runtime import Runtime
 from ostiary.users.models import User
-from tests.authn.support import USERNAME, form_fields
+from tests.authn.support import USERNAME, page_csrf, sign_in_at
 from tests.conftest import LOCAL_CLIENT
 from tests.protocols.oidc.conftest import PASSWORD, make_world
 from tests.users.support import Peers, real_peers
@@ -45,19 +45,8 @@ def browser(runtime: Runtime, peers: Peers) -> Iterator[TestClient]:
         yield client
 
 
-def _csrf(page: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
-
-
 def _sign_in(browser: TestClient) -> str:
-    first = browser.get("/account")
-    assert first.status_code == 303 and first.headers["location"].startswith("/login?flow=")
-    fields = form_fields(browser.get(first.headers["location"]).text)
-    back = browser.post("/login", data={**fields, "username": USERNAME, "password": PASSWORD})
-    assert back.status_code == 303 and back.headers["location"] == "/account"
-    page = browser.get("/account")
-    assert page.status_code == 200
-    return page.text
+    return sign_in_at(browser, "/account")
 
 
 def _user(runtime: Runtime) -> User:
@@ -81,7 +70,7 @@ def test_names_and_language_with_errors_next_to_the_field(
 ) -> None:
     page = _sign_in(browser)
     assert 'value="Jeremy"' in page and OLD in page
-    csrf = _csrf(page)
+    csrf = page_csrf(page)
     bad = browser.post(
         "/account/profile",
         data={"csrf": csrf, "first_name": "Jem", "last_name": "x" * 101, "language": "de"},
@@ -115,11 +104,11 @@ def test_a_new_address_by_the_code_page_after_confirming_it_is_you(
     browser: TestClient, runtime: Runtime, peers: Peers
 ) -> None:
     page = _sign_in(browser)
-    csrf = _csrf(page)
+    csrf = page_csrf(page)
     _stale(runtime)
     stale = browser.get("/account").text
     assert 'action="/account/confirm"' in stale and 'action="/account/email"' not in stale
-    refused = browser.post("/account/email", data={"csrf": csrf, "email": NEW})
+    refused = browser.post("/account/email", data={"csrf": csrf, "value": NEW})
     assert refused.status_code == 403 and peers.mails_to(NEW) == []
     wrong = browser.post("/account/confirm", data={"csrf": csrf, "secret": "not it"})
     assert wrong.status_code == 401 and _error(wrong.text, "confirm")
@@ -127,11 +116,11 @@ def test_a_new_address_by_the_code_page_after_confirming_it_is_you(
         browser.post("/account/confirm", data={"csrf": csrf, "secret": PASSWORD}).status_code == 303
     )
 
-    invalid = browser.post("/account/email", data={"csrf": csrf, "email": "not an address"})
+    invalid = browser.post("/account/email", data={"csrf": csrf, "value": "not an address"})
     assert invalid.status_code == 422
     assert _error(invalid.text, "email") == "Enter a valid e-mail address."
     assert 'value="not an address"' in invalid.text
-    asked = browser.post("/account/email", data={"csrf": csrf, "email": NEW})
+    asked = browser.post("/account/email", data={"csrf": csrf, "value": NEW})
     assert asked.status_code == 303 and asked.headers["location"] == "/account/email/verify"
     code_page = browser.get("/account/email/verify").text
     assert "j•••••@new.example" in code_page
@@ -149,10 +138,10 @@ def test_a_new_address_by_the_code_page_after_confirming_it_is_you(
 
 
 def test_a_new_phone_number_by_sms(browser: TestClient, runtime: Runtime, peers: Peers) -> None:
-    csrf = _csrf(_sign_in(browser))
-    bad = browser.post("/account/phone", data={"csrf": csrf, "phone": "079 123"})
+    csrf = page_csrf(_sign_in(browser))
+    bad = browser.post("/account/phone", data={"csrf": csrf, "value": "079 123"})
     assert bad.status_code == 422 and "international" in _error(bad.text, "phone")
-    asked = browser.post("/account/phone", data={"csrf": csrf, "phone": "+41 79 123 45 67"})
+    asked = browser.post("/account/phone", data={"csrf": csrf, "value": "+41 79 123 45 67"})
     assert asked.headers["location"] == "/account/phone/verify"
     code = peers.code_texted_to("+41791234567")
     done = browser.post("/account/phone/verify", data={"csrf": csrf, "code": code})
@@ -163,7 +152,7 @@ def test_a_new_phone_number_by_sms(browser: TestClient, runtime: Runtime, peers:
 def test_a_taken_address_is_said_next_to_the_field(
     browser: TestClient, runtime: Runtime, peers: Peers
 ) -> None:
-    csrf = _csrf(_sign_in(browser))
+    csrf = page_csrf(_sign_in(browser))
     with runtime.sessions() as session, session.atomic():
         from ostiary.audit.actor import Actor
         from ostiary.users.schemas import UserCreate
@@ -172,7 +161,7 @@ def test_a_taken_address_is_said_next_to_the_field(
         UserService(session, Actor("t", "cli"), runtime.passwords).create(
             UserCreate(username="other", domain="ENTERPRISE", email=NEW)
         )
-    taken = browser.post("/account/email", data={"csrf": csrf, "email": NEW})
+    taken = browser.post("/account/email", data={"csrf": csrf, "value": NEW})
     assert taken.status_code == 409
     assert _error(taken.text, "email") == "This e-mail address cannot be used."
     assert f'value="{NEW}"' in taken.text and peers.mails_to(NEW) == []
@@ -181,8 +170,8 @@ def test_a_taken_address_is_said_next_to_the_field(
 def test_the_mailed_link_asks_before_it_changes_the_address(
     browser: TestClient, runtime: Runtime, peers: Peers
 ) -> None:
-    csrf = _csrf(_sign_in(browser))
-    browser.post("/account/email", data={"csrf": csrf, "email": NEW})
+    csrf = page_csrf(_sign_in(browser))
+    browser.post("/account/email", data={"csrf": csrf, "value": NEW})
     link = peers.link_mailed_to(NEW)
     token = link.split("token=")[1]
     # Opened in another browser, without a session: a mail scanner's GET changes nothing.
@@ -205,8 +194,8 @@ def test_german_pages(browser: TestClient, runtime: Runtime) -> None:
     set_user(runtime, language="de")
     page = _sign_in(browser)
     assert "Ihr Profil" in page and "Vorname" in page
-    csrf = _csrf(page)
-    bad = browser.post("/account/email", data={"csrf": csrf, "email": "kaputt"})
+    csrf = page_csrf(page)
+    bad = browser.post("/account/email", data={"csrf": csrf, "value": "kaputt"})
     assert _error(bad.text, "email") == "Geben Sie eine gültige E-Mail-Adresse ein."
 
 
@@ -226,7 +215,7 @@ def test_delegated_users_see_their_profile_read_only(browser: TestClient, runtim
     shown = browser.get("/account").text
     assert 'id="profile-delegated"' in shown and 'action="/account/profile"' not in shown
     refused = browser.post(
-        "/account/profile", data={"csrf": _csrf(page), "first_name": "Eve", "last_name": "X"}
+        "/account/profile", data={"csrf": page_csrf(page), "first_name": "Eve", "last_name": "X"}
     )
     assert refused.status_code == 422 and "identity provider" in _error(refused.text, "first_name")
     assert _user(runtime).first_name == "Jeremy"
