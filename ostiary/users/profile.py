@@ -151,9 +151,13 @@ class ProfileService:
         current = user.email_key if field is ContactField.EMAIL else user.phone
         if current == (value.casefold() if field is ContactField.EMAIL else value):
             raise RuleViolation(SAME[field], field=str(field))
-        if field is ContactField.EMAIL:
-            self._refuse_taken(user, value)
-        elif not sms_allowed(self.runtime.settings, value):
+        if field is ContactField.EMAIL and self._taken(user, value):
+            # Counted like a code sent, so that addresses cannot be probed faster than codes
+            # can be sent; beyond the limit the answer is 429 whether or not it is taken.
+            with self.session.atomic():
+                self.verifications.take_user_send(user)
+            raise AlreadyExists(TAKEN, field="email")
+        if field is ContactField.PHONE and not sms_allowed(self.runtime.settings, value):
             raise RuleViolation(SMS_REFUSED, field=str(field))
         if not self.messages.available(CHANNELS[field]):
             raise RuleViolation(CANNOT_SEND[field], field=str(field))
@@ -219,8 +223,8 @@ class ProfileService:
     def _apply(self, user: User, row: ContactVerification) -> None:
         field = ContactField(row.field)
         former = user.email
-        if field is ContactField.EMAIL:
-            self._refuse_taken(user, row.new_value)
+        if field is ContactField.EMAIL and self._taken(user, row.new_value):
+            raise AlreadyExists(TAKEN, field="email")
         self._users().update(user, UserUpdate(**{str(field): row.new_value}))
         self._notify(
             user,
@@ -229,12 +233,11 @@ class ProfileService:
             address=former,
         )
 
-    def _refuse_taken(self, user: User, email: str) -> None:
+    def _taken(self, user: User, email: str) -> bool:
         other = self.session.scalar(
             select(User.id).where(User.email_key == email.casefold(), User.id != user.id)
         )
-        if other is not None:
-            raise AlreadyExists(TAKEN, field="email")
+        return other is not None
 
     def _notify(
         self, user: User, purpose: str, variables: dict[str, object], *, address: str | None = None

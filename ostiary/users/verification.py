@@ -129,14 +129,19 @@ class ContactVerifications:
         if latest is not None and now - latest < resend:
             wait = int((latest + resend - now).total_seconds()) + 1
             raise Throttled(wait, f"a code was just sent: ask again in {wait} seconds")
-        user_key = f"verify-send:user:{user.id}"
-        if not self.user_sends.take(user_key, now=now):
-            wait = self.user_sends.retry_after(user_key, now=now)
-            raise Throttled(wait, f"too many codes were sent lately: ask again in {wait} seconds")
+        self.take_user_send(user, now)
         address_key = address_sends_key(CHANNELS[field], value)
         if not self.address_sends.take(address_key, now=now):
             wait = self.address_sends.retry_after(address_key, now=now)
             raise Throttled(wait, f"too many codes went there lately: ask again in {wait} seconds")
+
+    def take_user_send(self, user: User, now: datetime | None = None) -> None:
+        """Count one request of the user against their sending limit; ``Throttled`` beyond it."""
+        now = now or self.clock()
+        key = f"verify-send:user:{user.id}"
+        if not self.user_sends.take(key, now=now):
+            wait = self.user_sends.retry_after(key, now=now)
+            raise Throttled(wait, f"too many codes were sent lately: ask again in {wait} seconds")
 
     # -- reading -----------------------------------------------------------------------------
 

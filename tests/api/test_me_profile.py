@@ -300,6 +300,21 @@ def test_a_taken_address_is_refused_at_request_and_at_verification(
     assert updates(runtime) == []
 
 
+def test_taken_addresses_cannot_be_probed_faster_than_codes_are_sent(
+    client: TestClient, jane: TestClient, runtime: Runtime
+) -> None:
+    make_user(client, "john", email="john@example.com")
+    for _ in range(runtime.settings.two_factor_sends_per_user):
+        probe = jane.post("/api/v1/me/email", json={"email": "john@example.com"})
+        assert_problem(probe, 409, "already-exists", "email")
+    assert_problem(
+        jane.post("/api/v1/me/email", json={"email": "john@example.com"}), 429, "throttled"
+    )
+    assert_problem(
+        jane.post("/api/v1/me/email", json={"email": "free@new.example"}), 429, "throttled"
+    )
+
+
 def test_the_same_value_is_refused(jane: TestClient) -> None:
     assert_problem(
         jane.post("/api/v1/me/email", json={"email": OLD.upper()}), 422, "rule-violation", "email"
