@@ -23,6 +23,7 @@ from sqlalchemy import select
 from ostiary.audit.actor import Actor
 from ostiary.audit.services import AuditLog
 from ostiary.authn.factors.codes import Verdict, mask, sms_allowed
+from ostiary.authn.throttle import Throttled
 from ostiary.db.session import OstiarySession
 from ostiary.db.types import utcnow
 from ostiary.errors import AlreadyExists, Forbidden, OstiaryError, RuleViolation
@@ -66,22 +67,17 @@ class VerificationFailed(OstiaryError):
         self.verdict = verdict
 
 
-class TooManyTries(OstiaryError):
-    kind = "throttled"
-    status = 429
-    title = "Too many attempts"
+class TooManyTries(Throttled):
+    """The user entered too many wrong codes lately: the code was not even compared."""
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(
-            f"too many wrong codes lately: try again in {retry_after} seconds", field="code"
+            retry_after, f"too many wrong codes lately: try again in {retry_after} seconds"
         )
-        self.retry_after = retry_after
+        self.field = "code"
 
     def extensions(self) -> dict[str, object]:
-        return {"field": "code", "retry_after": self.retry_after}
-
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.retry_after)}
+        return {"field": "code", **super().extensions()}
 
 
 @dataclass(frozen=True)
@@ -200,8 +196,7 @@ class ProfileService:
             else:
                 self._failed(user, field, verdict)
         if verdict is Verdict.LOCKED:
-            key = f"verify-tries:user:{user.id}"
-            raise TooManyTries(self.verifications.user_tries.retry_after(key))
+            raise TooManyTries(self.verifications.tries_retry_after(user))
         if verdict is not Verdict.OK:
             raise VerificationFailed(verdict)
         return user

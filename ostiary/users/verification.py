@@ -57,6 +57,10 @@ def _binding(field: ContactField | str, value: str) -> str:
     return f"{field}:{value}"
 
 
+def _tries_key(user: User) -> str:
+    return f"verify-tries:user:{user.id}"
+
+
 def _live(user_id: uuid.UUID, field: ContactField) -> ColumnElement[bool]:
     return (
         (ContactVerification.user_id == user_id)
@@ -166,7 +170,7 @@ class ContactVerifications:
         """One entry of the code for ``field`` (and, when given, the value it must be for).
         Counted as a try of the user and of the code before the comparison."""
         now = self.clock()
-        tries = f"verify-tries:user:{user.id}"
+        tries = _tries_key(user)
         if not self.user_tries.take(tries, now=now):
             return Verdict.LOCKED, None
         row = self.session.scalars(
@@ -194,6 +198,10 @@ class ContactVerifications:
             if row.link_token_id is not None:
                 self.tokens.consume_id(row.link_token_id)
         return verdict, row
+
+    def tries_retry_after(self, user: User) -> int:
+        """Seconds until the user may enter codes again."""
+        return self.user_tries.retry_after(_tries_key(user), now=self.clock())
 
     def check_link(self, token: str) -> ContactVerification | None:
         """The verification whose link this is, used up; None when the link is unknown,

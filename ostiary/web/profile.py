@@ -126,7 +126,7 @@ def _page(
 
 
 def _refused(exc: OstiaryError, field: str) -> dict[str, str]:
-    if isinstance(exc, Throttled | TooManyTries):
+    if isinstance(exc, Throttled):
         return {field: THROTTLED}
     if isinstance(exc, AlreadyExists):
         return {"email": REFUSALS[rules.TAKEN]}
