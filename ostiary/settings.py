@@ -184,6 +184,13 @@ class Settings(BaseSettings):
     step_up_minutes: int = Field(
         5, ge=1, description="How recent a sign-in must be to change a factor without asking."
     )
+    verification_minutes: int = Field(
+        15,
+        ge=1,
+        le=1440,
+        description="How long the code or link that confirms a new e-mail address or phone "
+        "number works.",
+    )
     webauthn_rp_name: str = Field("Ostiary", description="The name passkeys are saved under.")
     authorization_code_seconds: int = Field(60, ge=10, le=600)
 

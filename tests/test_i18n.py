@@ -23,9 +23,12 @@ SIGN_IN_PAGES = (
     "forgot.html",
     "reset.html",
     "invitation.html",
+    "account_profile.html",
+    "account_verify.html",
+    "account_verify_link.html",
 )
 # Words that German writes as English does.
-SAME_IN_GERMAN = frozenset({"Code", "Passkey", "Passkeys", "SMS"})
+SAME_IN_GERMAN = frozenset({"Code", "Name", "Passkey", "Passkeys", "SMS"})
 
 
 def test_accept_language_orders_by_quality_then_position() -> None:
@@ -68,6 +71,11 @@ def test_german_translates_every_text_of_the_sign_in_pages() -> None:
     from ostiary.web.invitations import REASONS
 
     texts |= set(REASONS.values())
+    from ostiary.web import profile
+
+    texts |= {*profile.REFUSALS.values(), *profile.INVALID.values(), *profile.VERDICTS.values()}
+    texts |= {*profile.CHANGED.values(), profile.THROTTLED, profile.LINK_FAILED}
+    texts |= {profile.CONFIRM_FAILED}
     missing = sorted(t for t in texts if german.gettext(t) == t and t not in SAME_IN_GERMAN)
     assert texts and not missing
 

@@ -88,3 +88,12 @@ class OneTimeTokens:
         return self.session.scalars(
             select(OneTimeToken).where(OneTimeToken.token_hash == _hash(token))
         ).one()
+
+    def consume_id(self, token_id: uuid.UUID) -> None:
+        """Mark a token used that served its purpose another way (a code sent with the link)."""
+        self.session.execute(
+            update(OneTimeToken)
+            .where(OneTimeToken.id == token_id, OneTimeToken.used_at.is_(None))
+            .values(used_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )

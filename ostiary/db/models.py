@@ -41,6 +41,7 @@ from ostiary.protocols.oidc.models import (  # noqa: F401
     UsedClientAssertion,
 )
 from ostiary.users.models import (  # noqa: F401
+    ContactVerification,
     ExternalIdentity,
     Membership,
     User,

@@ -70,6 +70,8 @@ _CODE = Variable("code", "The one-time code, digits only", "482913")
 _MINUTES = Variable("minutes", "Minutes until the code or link expires", 10)
 _LINK = Variable("link", "The link to open", "https://login.example.com/reset?token=sample")
 _DAYS = Variable("days", "Days until the link expires", 7)
+_CHANGED_FIELD = Variable("field", "What changes: 'email' or 'phone'", "email")
+_NEW_VALUE = Variable("new_value", "The new address or number, partly hidden", "j•••@new.example")
 _ORGANIZATION = Variable("organization", "Name of the organization (context)", "Acme Ltd")
 
 PURPOSES: dict[str, Purpose] = {
@@ -121,6 +123,20 @@ PURPOSES: dict[str, Purpose] = {
             "Confirm a phone number by code",
             (Channel.SMS,),
             (_CODE, _MINUTES),
+        ),
+        Purpose(
+            "contact-change-requested",
+            "To the account's current e-mail address: a new e-mail address or phone number was "
+            "asked for and waits for its verification",
+            (Channel.EMAIL,),
+            (_CHANGED_FIELD, _NEW_VALUE, _MINUTES),
+        ),
+        Purpose(
+            "contact-changed",
+            "To the account's former (or, for a phone number, current) e-mail address: the new "
+            "e-mail address or phone number was verified and now applies",
+            (Channel.EMAIL,),
+            (_CHANGED_FIELD, _NEW_VALUE),
         ),
         Purpose(
             "account-activation",

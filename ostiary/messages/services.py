@@ -163,6 +163,7 @@ class Messages:
         language: str | None = None,
         context: Context | uuid.UUID | None = None,
         brand: Brand | None = None,
+        address: str | None = None,
     ) -> Message:
         """Render the purpose's template for the recipient and queue the message.
 
@@ -172,8 +173,10 @@ class Messages:
         default applies when neither is known. ``context`` picks that context's templates
         (see the lookup in docs/messages.md). ``brand``: the branding of the flow that
         caused the message; else the context's, else the recipient's contexts' (see
-        ``ostiary.branding.resolution``). Every variable of the purpose must be given; the
-        common ones (``name``, ``site_url``, ``brand_name``, ...) are filled in.
+        ``ostiary.branding.resolution``). ``address`` sends a user's message elsewhere than
+        their profile says (a new address or number being verified). Every variable of the
+        purpose must be given; the common ones (``name``, ``site_url``, ``brand_name``, ...)
+        are filled in.
         """
         spec = self._purpose(purpose)
         given = dict(variables or {})
@@ -181,7 +184,7 @@ class Messages:
         chosen = self._channel(spec, to, channel)
         if not self.available(chosen):
             raise RuleViolation(f"no way to send {chosen} messages is configured", field="channel")
-        recipient = self._recipient(to, chosen)
+        recipient = self._recipient(to, chosen, address)
         user = recipient.user
         language = language or (user.language if user else None)
         context_id = context.id if isinstance(context, Context) else context
@@ -255,7 +258,7 @@ class Messages:
             raise ValueError(f"'{purpose.key}' is not sent by {chosen}")
         return chosen
 
-    def _recipient(self, to: User | str, channel: Channel) -> Recipient:
+    def _recipient(self, to: User | str, channel: Channel, address: str | None) -> Recipient:
         if not isinstance(to, User):
             address = to.strip()
             if not address:
@@ -263,7 +266,7 @@ class Messages:
             return Recipient(address, None)
         if to.status == UserStatus.DELETED:
             raise RuleViolation("the user is deleted", field="to")
-        address = to.email if channel is Channel.EMAIL else to.phone
+        address = address or (to.email if channel is Channel.EMAIL else to.phone)
         if not address:
             what = "e-mail address" if channel is Channel.EMAIL else "phone number"
             field = "email" if channel is Channel.EMAIL else "phone"

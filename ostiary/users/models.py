@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ostiary.authn.factors.models import SentCodeMixin
 from ostiary.db.base import Base, IdMixin, TimestampMixin
 from ostiary.db.types import binary_string, utcnow
 
@@ -118,6 +119,29 @@ class ExternalIdentity(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="external_identities")
+
+
+class ContactField(enum.StrEnum):
+    """What a user verifies before it is theirs."""
+
+    EMAIL = "email"
+    PHONE = "phone"
+
+
+class ContactVerification(SentCodeMixin, Base):
+    """A new e-mail address or phone number of a user, waiting for the code sent to it (and,
+    for an address, the link). The profile changes only when it is verified."""
+
+    __tablename__ = "contact_verifications"
+    __table_args__ = (Index("ix_contact_verifications_user_id_field", "user_id", "field"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    field: Mapped[str] = mapped_column(String(8))
+    new_value: Mapped[str] = mapped_column(String(320))
+    # The one-time token of the link in the e-mail; none for a phone number.
+    link_token_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("one_time_tokens.id", ondelete="SET NULL")
+    )
 
 
 class UserSearchTerm(Base):

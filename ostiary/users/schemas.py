@@ -184,3 +184,72 @@ class MembershipOut(BaseModel):
     context_name: str
     context_type: ContextType
     since: datetime
+
+
+# -- self-service (ostiary.users.profile) ---------------------------------------------------
+
+
+class ProfileUpdate(BaseModel):
+    """What a user changes at once; only the fields given, ``null`` clears."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    first_name: Name | None = None
+    last_name: Name | None = None
+    language: Language | None = None
+
+
+class EmailChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email
+
+
+class PhoneChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    phone: Phone
+
+
+Code = Annotated[str, Field(min_length=1, max_length=32, description="The code that was sent")]
+
+
+class EmailVerification(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: Code
+    email: Email | None = Field(
+        None, description="The address the code is for; when given, it must be the one waiting"
+    )
+
+
+class PhoneVerification(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: Code
+    phone: Phone | None = Field(
+        None, description="The number the code is for; when given, it must be the one waiting"
+    )
+
+
+class PendingChangeOut(BaseModel):
+    field: Literal["email", "phone"]
+    value: str = Field(description="The new address or number, in effect once verified")
+    expires_at: datetime
+
+
+class ProfileOut(BaseModel):
+    username: str
+    domain: str
+    managed_externally: bool = Field(
+        description="The user's data comes from their identity provider (a delegated domain) "
+        "and cannot be changed here"
+    )
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    phone: str | None
+    language: str | None
+    pending: list[PendingChangeOut] = Field(
+        description="New e-mail addresses or phone numbers waiting for their verification"
+    )

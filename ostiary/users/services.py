@@ -20,7 +20,14 @@ from ostiary.errors import InvalidInput, InvalidTransition, NotFound, RuleViolat
 from ostiary.users.domains import DomainService
 from ostiary.users.lifecycle import LifecycleAction, next_status
 from ostiary.users.memberships import MembershipService
-from ostiary.users.models import DomainKind, TwoFactor, User, UserDomain, UserStatus
+from ostiary.users.models import (
+    ContactVerification,
+    DomainKind,
+    TwoFactor,
+    User,
+    UserDomain,
+    UserStatus,
+)
 from ostiary.users.schemas import DELETED_PREFIX, UserCreate, UserUpdate
 
 AUDIT_ACTIONS = {
@@ -279,6 +286,7 @@ def anonymize(session: OstiarySession, audit: AuditLog, user: User) -> None:
     user.external_identities.clear()
     session.execute(delete(GroupMember).where(GroupMember.user_id == user.id))
     session.execute(delete(UserRight).where(UserRight.user_id == user.id))
+    session.execute(delete(ContactVerification).where(ContactVerification.user_id == user.id))
     session.execute(delete(OneTimeToken).where(OneTimeToken.user_id == user.id))
     from ostiary.authn.factors.services import forget_factors
 

@@ -42,12 +42,12 @@ router = APIRouter(include_in_schema=False)
 HOME = "/account/security"
 
 
-def _csrf(runtime: Runtime, browser: BrowserSession) -> str:
+def csrf_token(runtime: Runtime, browser: BrowserSession) -> str:
     key = runtime.settings.effective_secret_key
     return hmac.new(key, f"account-csrf:{browser.id}".encode(), hashlib.sha256).hexdigest()
 
 
-def _signed_in(
+def signed_in(
     request: Request, runtime: Runtime, session: OstiarySession
 ) -> tuple[BrowserSession, User] | None:
     browser = SessionService(session, runtime.settings).resolve(browser_token(request, runtime))
@@ -59,16 +59,16 @@ def _signed_in(
     return browser, user
 
 
-def _checked(
+def checked(
     request: Request, runtime: Runtime, session: OstiarySession, csrf: str
 ) -> tuple[BrowserSession, User] | None:
-    found = _signed_in(request, runtime, session)
-    if found is None or not hmac.compare_digest(_csrf(runtime, found[0]), csrf):
+    found = signed_in(request, runtime, session)
+    if found is None or not hmac.compare_digest(csrf_token(runtime, found[0]), csrf):
         return None
     return found
 
 
-def _actor(request: Request, user: User) -> Actor:
+def actor_of(request: Request, user: User) -> Actor:
     return Actor(user.username, "web", user.id, request.client.host if request.client else None)
 
 
@@ -87,10 +87,10 @@ def _page(
     error: str | None = None,
     **extra: object,
 ) -> Response:
-    overview = FactorService(session, runtime, _actor(request, user)).overview(user)
+    overview = FactorService(session, runtime, actor_of(request, user)).overview(user)
     show_users_brand(request, session, user)
     context = {
-        "csrf": _csrf(runtime, browser),
+        "csrf": csrf_token(runtime, browser),
         "user": user,
         "factors": overview,
         "fresh": fresh(browser, runtime.settings),
@@ -106,17 +106,52 @@ def _page(
 
 @router.get("/account/security")
 def security_page(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
-    found = _signed_in(request, runtime, session)
+    found = signed_in(request, runtime, session)
     if found is None:
-        # Sign in first, then come back here.
-        with session.atomic():
-            state = LoginState(
-                request=AuthorizationRequest(client_id="", redirect_uri=HOME, scope=[]),
-                return_to=HOME,
-            )
-            flow = AuthorizeService(runtime, session).flows.begin(state)
-        return RedirectResponse(f"/login?flow={flow.id}", status_code=303, headers=NO_STORE)
+        return sign_in_first(runtime, session, HOME)
     return _page(request, runtime, session, *found)
+
+
+def sign_in_first(runtime: Runtime, session: OstiarySession, return_to: str) -> Response:
+    """A login that comes back to ``return_to`` (a page of this server)."""
+    with session.atomic():
+        state = LoginState(
+            request=AuthorizationRequest(client_id="", redirect_uri=return_to, scope=[]),
+            return_to=return_to,
+        )
+        flow = AuthorizeService(runtime, session).flows.begin(state)
+    return RedirectResponse(f"/login?flow={flow.id}", status_code=303, headers=NO_STORE)
+
+
+def prove_again(
+    request: Request,
+    runtime: Runtime,
+    session: OstiarySession,
+    browser: BrowserSession,
+    user: User,
+    method: str,
+    secret: str,
+) -> bool:
+    """The password, or a code of the authenticator app, again: the session is recent for
+    ``OSTIARY_STEP_UP_MINUTES``. Counted like second-factor entries."""
+    stage = SecondFactorStage(session, runtime)
+    with session.atomic():
+        ok = stage.codes.take_try(user)
+        if ok and method == "totp":
+            ok = TotpService(session, runtime).verify(user, secret)
+        elif ok:
+            ok = runtime.passwords.verify(user.password_hash, secret)
+        if ok:
+            stage.codes.passed(user)
+            mark(browser)
+            AuditLog(session).record(
+                actor_of(request, user),
+                "session.reauthenticated",
+                target_type="user",
+                target_id=user.id,
+                changes={"method": "totp" if method == "totp" else "pwd"},
+            )
+    return ok
 
 
 def _refuse(request: Request, runtime: Runtime) -> Response:
@@ -133,28 +168,11 @@ def confirm(
     secret: Annotated[str, Form()] = "",
 ) -> Response:
     """Prove it is you again: the password, or a code of the authenticator app."""
-    found = _checked(request, runtime, session, csrf)
+    found = checked(request, runtime, session, csrf)
     if found is None:
         return _refuse(request, runtime)
     browser, user = found
-    stage = SecondFactorStage(session, runtime)
-    with session.atomic():
-        ok = stage.codes.take_try(user)
-        if ok and method == "totp":
-            ok = TotpService(session, runtime).verify(user, secret)
-        elif ok:
-            ok = runtime.passwords.verify(user.password_hash, secret)
-        if ok:
-            stage.codes.passed(user)
-            mark(browser)
-            AuditLog(session).record(
-                _actor(request, user),
-                "session.reauthenticated",
-                target_type="user",
-                target_id=user.id,
-                changes={"method": "totp" if method == "totp" else "pwd"},
-            )
-    if not ok:
+    if not prove_again(request, runtime, session, browser, user, method, secret):
         return _page(
             request,
             runtime,
@@ -170,7 +188,7 @@ def confirm(
 def _fresh_or_none(
     request: Request, runtime: Runtime, session: OstiarySession, csrf: str
 ) -> tuple[BrowserSession, User] | None:
-    found = _checked(request, runtime, session, csrf)
+    found = checked(request, runtime, session, csrf)
     if found is None or not fresh(found[0], runtime.settings):
         return None
     if found[1].domain.kind != DomainKind.LOCAL or found[1].service_account:
@@ -203,7 +221,7 @@ def confirm_totp(
         return _home()
     browser, user = found
     try:
-        codes = FactorService(session, runtime, _actor(request, user)).confirm_totp(user, code)
+        codes = FactorService(session, runtime, actor_of(request, user)).confirm_totp(user, code)
     except RuleViolation:
         service = TotpService(session, runtime)
         pending = service.pending(user)
@@ -229,7 +247,7 @@ def remove_totp(
 ) -> Response:
     found = _fresh_or_none(request, runtime, session, csrf)
     if found is not None:
-        TotpService(session, runtime).remove(found[1], _actor(request, found[1]))
+        TotpService(session, runtime).remove(found[1], actor_of(request, found[1]))
     return _home()
 
 
@@ -241,7 +259,7 @@ def new_recovery_codes(
     if found is None:
         return _home()
     browser, user = found
-    codes = RecoveryCodes(session).generate(user, _actor(request, user))
+    codes = RecoveryCodes(session).generate(user, actor_of(request, user))
     return _page(request, runtime, session, browser, user, recovery_codes=codes)
 
 
@@ -278,11 +296,11 @@ def register_passkey(
     try:
         with session.atomic():
             PasskeyService(session, runtime).register(
-                user, browser.id, uuid.UUID(challenge), credential, name, _actor(request, user)
+                user, browser.id, uuid.UUID(challenge), credential, name, actor_of(request, user)
             )
             recovery = RecoveryCodes(session)
             codes = (
-                recovery.generate(user, _actor(request, user))
+                recovery.generate(user, actor_of(request, user))
                 if not recovery.remaining(user)
                 else None
             )
@@ -311,7 +329,7 @@ def remove_passkey(
 ) -> Response:
     found = _fresh_or_none(request, runtime, session, csrf)
     if found is not None:
-        FactorService(session, runtime, _actor(request, found[1])).remove_passkey(
+        FactorService(session, runtime, actor_of(request, found[1])).remove_passkey(
             found[1], passkey_id
         )
     return _home()

@@ -73,3 +73,40 @@ def set_user(runtime: Runtime, username: str = USERNAME, **fields: Any) -> None:
         user = session.scalars(select(User).where(User.username == username)).one()
         for name, value in fields.items():
             setattr(user, name, value)
+
+
+def ostiary_bearer(runtime: Runtime, browser: TestClient) -> dict[str, str]:
+    """Jeremy signs in through the pages to a client of the ``ostiary`` module (the world of
+    ``make_world``): the Authorization header of his access token for ``/api/v1/me``."""
+    from ostiary.access.modules import ModuleService
+    from tests.api.test_authorization import grant
+    from tests.protocols.oidc.conftest import make_client
+    from tests.protocols.oidc.test_attacks import exchange
+
+    with runtime.sessions() as session:
+        ostiary = ModuleService(session, None).find("ostiary")  # type: ignore[arg-type]
+        assert ostiary is not None
+        module_id = ostiary.id
+    make_client(runtime, "console", module_id=module_id)
+    grant(runtime, USERNAME, "acme0", {"access": True})
+    fields = start(browser, client_id="console")
+    code = redirected_code(password(browser, fields))
+    answer = exchange(browser, code, client_id="console")  # type: ignore[arg-type]
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def page_csrf(page: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+
+
+def sign_in_at(browser: TestClient, path: str) -> str:
+    """Open an account page without a session: its login comes back to it. The page's text."""
+    first = browser.get(path)
+    assert first.status_code == 303 and first.headers["location"].startswith("/login?flow=")
+    fields = form_fields(browser.get(first.headers["location"]).text)
+    back = browser.post("/login", data={**fields, "username": USERNAME, "password": PASSWORD})
+    assert back.status_code == 303 and back.headers["location"] == path
+    page = browser.get(path)
+    assert page.status_code == 200
+    return page.text

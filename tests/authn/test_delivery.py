@@ -15,14 +15,19 @@ from pydantic import SecretStr
 from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
-from ostiary.access.modules import ModuleService
 from ostiary.app import create_app
 from ostiary.authn.models import BrowserSession
 from ostiary.db.types import utcnow
 from ostiary.messages.outbox import MessageWorker
 from ostiary.runtime import Runtime
-from tests.api.test_authorization import grant
-from tests.authn.support import enter, password, redirected_code, set_user, start
+from tests.authn.support import (
+    enter,
+    ostiary_bearer,
+    password,
+    redirected_code,
+    set_user,
+    start,
+)
 from tests.conftest import LOCAL_CLIENT
 from tests.helpers import assert_problem
 from tests.messages.servers import GatewayLog, sms_gateway, smtp_server
@@ -88,18 +93,7 @@ def test_no_phone_number_is_said_plainly(browser: TestClient, runtime: Runtime) 
 def test_a_bearer_token_needs_a_recent_sign_in_to_change_a_factor(
     browser: TestClient, runtime: Runtime
 ) -> None:
-    with runtime.sessions() as session:
-        ostiary = ModuleService(session, None).find("ostiary")  # type: ignore[arg-type]
-        assert ostiary is not None
-        module_id = ostiary.id
-    make_client(runtime, "console", module_id=module_id)
-    grant(runtime, "jeremy", "acme0", {"access": True})
-    fields = start(browser, client_id="console")
-    code = redirected_code(password(browser, fields))
-    answer = exchange(browser, code, client_id="console")  # type: ignore[arg-type]
-    assert answer.status_code == 200, answer.text
-    token = answer.json()["access_token"]
-    bearer = {"Authorization": f"Bearer {token}"}
+    bearer = ostiary_bearer(runtime, browser)
     assert browser.get("/api/v1/me/second-factors", headers=bearer).status_code == 200
     assert browser.post("/api/v1/me/authenticator-app", headers=bearer).status_code == 201
     with runtime.sessions() as session, session.atomic():

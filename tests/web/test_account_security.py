@@ -16,7 +16,7 @@ from ostiary.app import create_app
 from ostiary.authn.models import BrowserSession
 from ostiary.db.types import utcnow
 from ostiary.runtime import Runtime
-from tests.authn.support import USERNAME, form_fields
+from tests.authn.support import page_csrf, sign_in_at
 from tests.conftest import LOCAL_CLIENT
 from tests.protocols.oidc.conftest import PASSWORD, make_world
 
@@ -33,25 +33,14 @@ def browser(runtime: Runtime) -> Any:
         yield client
 
 
-def _csrf(page: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
-
-
 def _sign_in(browser: TestClient) -> str:
-    first = browser.get("/account/security")
-    assert first.status_code == 303 and first.headers["location"].startswith("/login?flow=")
-    fields = form_fields(browser.get(first.headers["location"]).text)
-    back = browser.post("/login", data={**fields, "username": USERNAME, "password": PASSWORD})
-    assert back.status_code == 303 and back.headers["location"] == "/account/security"
-    page = browser.get("/account/security")
-    assert page.status_code == 200
-    return page.text
+    return sign_in_at(browser, "/account/security")
 
 
 def test_set_up_an_authenticator_app_from_the_page(browser: TestClient, runtime: Runtime) -> None:
     page = _sign_in(browser)
     assert "No authenticator app is set up." in page
-    csrf = _csrf(page)
+    csrf = page_csrf(page)
     # A forged form is refused.
     forged = browser.post("/account/security/authenticator-app", data={"csrf": "x"})
     assert forged.status_code == 303

@@ -1,10 +1,11 @@
 """``/api/v1/me``: the signed-in user's own second factors (self-service).
 
 Authenticated like the rest of the API (HTTP Basic, or a bearer token for the ``ostiary``
-module), without any admin right. What changes a factor needs a recent proof: HTTP Basic gives
-the password with the request; a bearer token's browser session must have signed in (or
-confirmed it was the user again) within ``OSTIARY_STEP_UP_MINUTES``, else the answer is 403
-``reauthentication-required`` and the application signs the user in again (``prompt=login``).
+module), without any admin right. What changes a factor (or the e-mail address or phone number,
+``ostiary.api.v1.me_profile``) needs a recent proof: HTTP Basic gives the password with the
+request; a bearer token's browser session must have signed in (or confirmed it was the user
+again) within ``OSTIARY_STEP_UP_MINUTES``, else the answer is 403 ``reauthentication-required``
+and the application signs the user in again (``prompt=login``).
 """
 
 from __future__ import annotations
@@ -46,10 +47,11 @@ def _me(caller: CallerDep) -> User:
 Me = Annotated[User, Depends(_me)]
 
 
-def _recent_proof(request: Request, session: SessionDep, runtime: RuntimeDep, me: Me) -> User:
+def require_recent_proof(request: Request, session: SessionDep, runtime: RuntimeDep) -> None:
+    """A dependency of changes that need a recent sign-in (step-up)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer":
-        return me  # HTTP Basic: the password came with this very request.
+        return  # HTTP Basic: the password came with this very request.
     valid = AccessTokens(
         session,
         runtime.keys,
@@ -65,9 +67,12 @@ def _recent_proof(request: Request, session: SessionDep, runtime: RuntimeDep, me
             browser = None
     if browser is None or not fresh(browser, runtime.settings):
         raise ReauthenticationRequired(
-            f"changing a factor needs a sign-in within the last "
+            f"this change needs a sign-in within the last "
             f"{runtime.settings.step_up_minutes} minutes: sign in again (prompt=login)"
         )
+
+
+def _recent_proof(me: Me, _: Annotated[None, Depends(require_recent_proof)]) -> User:
     return me
 
 

@@ -28,12 +28,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 
 from ostiary.audit.actor import Actor
 from ostiary.audit.services import AuditLog
 from ostiary.authn.factors.limits import WindowCounter
-from ostiary.authn.factors.models import SecondFactorCode
+from ostiary.authn.factors.models import SecondFactorCode, SentCodeMixin
 from ostiary.branding.resolution import Brand
 from ostiary.db.session import OstiarySession
 from ostiary.db.types import utcnow, uuid7
@@ -41,6 +41,7 @@ from ostiary.messages.delivery import delivery_mode
 from ostiary.messages.purposes import Channel
 from ostiary.messages.services import Messages
 from ostiary.runtime import Runtime
+from ostiary.settings import Settings
 from ostiary.users.models import User
 
 PURPOSE = "second-factor-code"
@@ -79,6 +80,80 @@ def tries_key(user_id: uuid.UUID) -> str:
     return f"2fa-tries:user:{user_id}"
 
 
+class CodeHasher:
+    """Codes of digits from ``secrets``, and their HMAC: keyed by the server's secret under a
+    label of their use, salted with the code's id and what the code is bound to."""
+
+    def __init__(self, settings: Settings, label: bytes) -> None:
+        self.length = settings.two_factor_code_length
+        self._key = hmac.new(settings.effective_secret_key, label, hashlib.sha256).digest()
+
+    def new_code(self) -> str:
+        return f"{secrets.randbelow(10**self.length):0{self.length}d}"
+
+    def digest(self, code_id: uuid.UUID, code: str, *, bound_to: str = "") -> str:
+        message = f"{code_id}:{bound_to}:{code}" if bound_to else f"{code_id}:{code}"
+        return hmac.new(self._key, message.encode(), hashlib.sha256).hexdigest()
+
+
+def sms_allowed(settings: Settings, phone: str) -> bool:
+    """Whether the instance sends codes by SMS to this number (``OSTIARY_TWO_FACTOR_SMS_PATTERN``)."""
+    pattern = settings.two_factor_sms_pattern
+    return not pattern or re.fullmatch(pattern, phone) is not None
+
+
+def address_sends_key(channel: Channel, address: str) -> str:
+    """The counter of codes sent to one phone number or mailbox, whatever they were for."""
+    digest = hashlib.sha256(f"{channel}:{address.casefold()}".encode()).hexdigest()
+    return f"2fa-send:address:{digest}"
+
+
+def replace_live_codes(
+    session: OstiarySession, model: type[SentCodeMixin], owner: ColumnElement[bool], now: datetime
+) -> None:
+    """Every live code of ``owner`` stops working (a newer one is on its way)."""
+    session.execute(
+        update(model)
+        .where(owner, model.used_at.is_(None), model.replaced_at.is_(None))
+        .values(replaced_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def check_sent_code(
+    session: OstiarySession,
+    model: type[SentCodeMixin],
+    code_id: uuid.UUID,
+    entered: str,
+    hasher: CodeHasher,
+    *,
+    tries: int,
+    now: datetime,
+    bound_to: str = "",
+) -> Verdict:
+    """One entry of a live code: the code's try is counted atomically before the comparison
+    (parallel guesses cannot pass ``tries``), and a match uses the code up, exactly once."""
+    live = (model.id == code_id) & model.used_at.is_(None) & model.replaced_at.is_(None)
+    reserved = session.execute(
+        update(model)
+        .where(live, model.attempts < tries)
+        .values(attempts=model.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if reserved.rowcount != 1:  # type: ignore[attr-defined]
+        return Verdict.SPENT
+    code_hash = session.scalar(select(model.code_hash).where(model.id == code_id))
+    digest = hasher.digest(code_id, "".join(entered.split()), bound_to=bound_to)
+    if not hmac.compare_digest(digest, code_hash or ""):
+        return Verdict.WRONG
+    used = session.execute(
+        update(model).where(live).values(used_at=now).execution_options(synchronize_session=False)
+    )
+    if used.rowcount != 1:  # type: ignore[attr-defined]
+        return Verdict.SPENT
+    return Verdict.OK
+
+
 def mask(channel: Channel, address: str) -> str:
     """Enough of an address for the user to recognise it, not enough to learn it."""
     if channel is Channel.SMS:
@@ -100,9 +175,7 @@ class CodeService:
         self.settings = runtime.settings
         self.clock = clock
         self.audit = AuditLog(session)
-        self._key = hmac.new(
-            self.settings.effective_secret_key, b"ostiary/second-factor-codes/v1", hashlib.sha256
-        ).digest()
+        self.hasher = CodeHasher(self.settings, b"ostiary/second-factor-codes/v1")
         window = timedelta(minutes=self.settings.two_factor_window_minutes)
         self.user_sends = WindowCounter(
             session, limit=self.settings.two_factor_sends_per_user, window=window
@@ -113,13 +186,6 @@ class CodeService:
         self.user_tries = WindowCounter(
             session, limit=self.settings.two_factor_user_tries, window=window
         )
-
-    def digest(self, code_id: uuid.UUID, code: str) -> str:
-        return hmac.new(self._key, f"{code_id}:{code}".encode(), hashlib.sha256).hexdigest()
-
-    def new_code(self) -> str:
-        length = self.settings.two_factor_code_length
-        return f"{secrets.randbelow(10**length):0{length}d}"
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -141,7 +207,7 @@ class CodeService:
             address = user.phone if channel is Channel.SMS else user.email
             if not address or delivery_mode(self.settings, channel) is None:
                 result.unavailable.append(channel)
-            elif channel is Channel.SMS and not self._sms_allowed(address):
+            elif channel is Channel.SMS and not sms_allowed(self.settings, address):
                 result.sms_blocked = True
             else:
                 targets.append((channel, address))
@@ -171,12 +237,12 @@ class CodeService:
         allowed = [
             (channel, address)
             for channel, address in targets
-            if self.address_sends.take(self._address_key(channel, address), now=now)
+            if self.address_sends.take(address_sends_key(channel, address), now=now)
         ]
         if not allowed:
             return self._throttled(result, user, actor, "address")
-        code = self.new_code()
-        self._replace_live_codes(user.id, now)
+        code = self.hasher.new_code()
+        replace_live_codes(self.session, SecondFactorCode, SecondFactorCode.user_id == user.id, now)
         row = SecondFactorCode(
             id=uuid7(),
             user_id=user.id,
@@ -186,7 +252,7 @@ class CodeService:
             created_at=now,
             expires_at=now + timedelta(minutes=self.settings.two_factor_code_minutes),
         )
-        row.code_hash = self.digest(row.id, code)
+        row.code_hash = self.hasher.digest(row.id, code)
         self.session.add(row)
         messages = Messages(self.session, self.runtime)
         variables = {"code": code, "minutes": self.settings.two_factor_code_minutes}
@@ -203,15 +269,6 @@ class CodeService:
         )
         return result
 
-    def _sms_allowed(self, phone: str) -> bool:
-        pattern = self.settings.two_factor_sms_pattern
-        return not pattern or re.fullmatch(pattern, phone) is not None
-
-    @staticmethod
-    def _address_key(channel: Channel, address: str) -> str:
-        digest = hashlib.sha256(f"{channel}:{address.casefold()}".encode()).hexdigest()
-        return f"2fa-send:address:{digest}"
-
     def _throttled(self, result: Sent, user: User, actor: Actor, by: str) -> Sent:
         result.throttled = True
         self.audit.record(
@@ -222,18 +279,6 @@ class CodeService:
             changes={"by": by},
         )
         return result
-
-    def _replace_live_codes(self, user_id: uuid.UUID, now: datetime) -> None:
-        self.session.execute(
-            update(SecondFactorCode)
-            .where(
-                SecondFactorCode.user_id == user_id,
-                SecondFactorCode.used_at.is_(None),
-                SecondFactorCode.replaced_at.is_(None),
-            )
-            .values(replaced_at=now)
-            .execution_options(synchronize_session=False)
-        )
 
     def has_live_code(self, user_id: uuid.UUID, flow_id: uuid.UUID) -> bool:
         return self._current(user_id, flow_id) is not None
@@ -262,36 +307,18 @@ class CodeService:
         if expires_at <= now:
             self._failed(user, actor, Verdict.EXPIRED)
             return Verdict.EXPIRED
-        reserved = self.session.execute(
-            update(SecondFactorCode)
-            .where(
-                SecondFactorCode.id == code_id,
-                SecondFactorCode.attempts < self.settings.two_factor_code_tries,
-                SecondFactorCode.used_at.is_(None),
-                SecondFactorCode.replaced_at.is_(None),
-            )
-            .values(attempts=SecondFactorCode.attempts + 1)
-            .execution_options(synchronize_session=False)
+        verdict = check_sent_code(
+            self.session,
+            SecondFactorCode,
+            code_id,
+            code,
+            self.hasher,
+            tries=self.settings.two_factor_code_tries,
+            now=now,
         )
-        if reserved.rowcount != 1:  # type: ignore[attr-defined]
-            self._failed(user, actor, Verdict.SPENT)
-            return Verdict.SPENT
-        code_hash = self.session.scalar(
-            select(SecondFactorCode.code_hash).where(SecondFactorCode.id == code_id)
-        )
-        entered = "".join(code.split())
-        if not hmac.compare_digest(self.digest(code_id, entered), code_hash or ""):
-            self._failed(user, actor, Verdict.WRONG)
-            return Verdict.WRONG
-        used = self.session.execute(
-            update(SecondFactorCode)
-            .where(SecondFactorCode.id == code_id, SecondFactorCode.used_at.is_(None))
-            .values(used_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if used.rowcount != 1:  # type: ignore[attr-defined]
-            self._failed(user, actor, Verdict.SPENT)
-            return Verdict.SPENT
+        if verdict is not Verdict.OK:
+            self._failed(user, actor, verdict)
+            return verdict
         self.passed(user)
         return Verdict.OK
 

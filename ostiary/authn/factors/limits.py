@@ -51,6 +51,15 @@ class WindowCounter:
             return 0
         return row.count
 
+    def retry_after(self, key: str, *, now: datetime | None = None) -> int:
+        """Seconds until the current window of ``key`` is over (0 when none is running)."""
+        now = now or utcnow()
+        row = self.session.get(FactorCounter, key, populate_existing=True)
+        if row is None:
+            return 0
+        left = (row.window_start + self.window - now).total_seconds()
+        return max(int(left) + 1, 0) if left > 0 else 0
+
     def reset(self, key: str) -> None:
         self.session.execute(
             update(FactorCounter)

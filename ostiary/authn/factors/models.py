@@ -13,8 +13,22 @@ from ostiary.db.base import Base, IdMixin
 from ostiary.db.types import utcnow
 
 
-class SecondFactorCode(IdMixin, Base):
-    """A code sent by SMS and/or e-mail for one login flow. Only an HMAC of it is stored."""
+class SentCodeMixin(IdMixin):
+    """A code sent by a message, checked by ``ostiary.authn.factors.codes.check_sent_code``.
+    Only an HMAC of it is stored."""
+
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    # Wrong entries so far; raised atomically before each comparison.
+    attempts: Mapped[int] = mapped_column(default=0)
+    used_at: Mapped[datetime | None] = mapped_column()
+    # Set when a newer code was sent to the user: this one no longer works.
+    replaced_at: Mapped[datetime | None] = mapped_column()
+
+
+class SecondFactorCode(SentCodeMixin, Base):
+    """A code sent by SMS and/or e-mail for one login flow."""
 
     __tablename__ = "second_factor_codes"
 
@@ -24,15 +38,7 @@ class SecondFactorCode(IdMixin, Base):
     flow_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("login_flows.id", ondelete="CASCADE"), index=True
     )
-    code_hash: Mapped[str] = mapped_column(String(64))
     channels: Mapped[list[str]] = mapped_column()
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column()
-    # Wrong entries so far; raised atomically before each comparison.
-    attempts: Mapped[int] = mapped_column(default=0)
-    used_at: Mapped[datetime | None] = mapped_column()
-    # Set when a newer code was sent to the user: this one no longer works.
-    replaced_at: Mapped[datetime | None] = mapped_column()
 
 
 class FactorCounter(Base):
