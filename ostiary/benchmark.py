@@ -378,8 +378,6 @@ class UserFactory:
         return self.plan.homes[min(index, len(weights) - 1)]
 
 
-
-
 # -- filling -----------------------------------------------------------------------------
 
 

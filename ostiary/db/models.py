@@ -27,6 +27,7 @@ from ostiary.authn.throttle import SignInThrottle  # noqa: F401
 from ostiary.clients.models import Client  # noqa: F401
 from ostiary.contexts.models import Context  # noqa: F401
 from ostiary.db.base import Base
+from ostiary.imports.models import UserImport  # noqa: F401
 from ostiary.keys.models import SigningKey  # noqa: F401
 from ostiary.messages.models import Message, MessageTemplate  # noqa: F401
 from ostiary.protocols.oidc.models import (  # noqa: F401
