@@ -27,6 +27,7 @@ from ostiary.api.v1 import (
     templates,
     user_access,
     user_factors,
+    user_imports,
     user_throttle,
     users,
 )
@@ -79,6 +80,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         contexts,
         groups,
         domains,
+        user_imports,
         users,
         user_access,
         user_throttle,

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import JSON, Connection, Engine, Table, create_engine, func, select, text
 from sqlalchemy.engine import URL, make_url

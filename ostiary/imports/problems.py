@@ -51,3 +51,15 @@ class InvalidFile(OstiaryError):
             "errors": [p.as_dict() for p in self.problems[:MAX_LISTED]],
             "more_errors": max(0, len(self.problems) - MAX_LISTED) or None,
         }
+
+
+class FileTooLarge(OstiaryError):
+    kind = "file-too-large"
+    status = 413
+    title = "File too large"
+
+
+class NotCsv(OstiaryError):
+    kind = "unsupported-media-type"
+    status = 415
+    title = "Unsupported media type"

@@ -241,7 +241,7 @@ class UserImportService:
             if job.rows_done >= total and job.status == ImportStatus.RUNNING:
                 self._finish(job, counts)
         except InvalidFile as exc:
-            self._fail(job, exc.problems)
+            self.fail(job, exc.problems)
             raise
         return ImportReport(
             job.id,
@@ -297,7 +297,7 @@ class UserImportService:
                 },
             )
 
-    def _fail(self, job: UserImport, problems: list[RowProblem]) -> None:
+    def fail(self, job: UserImport, problems: list[RowProblem]) -> None:
         with self.session.atomic():
             job.status = ImportStatus.FAILED
             job.finished_at = utcnow()
