@@ -136,7 +136,10 @@ def test_rerun_updates_changed_fields_and_groups(
         (",,,,,,,,acme,", "line 3, username: is empty"),
         ("x,,,,,,,,,", "line 3, context: is empty"),
         ("x,taken@EXAMPLE.com,,,,,,,acme,", "line 3, email: the e-mail address is already taken"),
-        ("ann,other@example.com,,,,,,,acme,", "line 3, username: username 'ann' is already on line 2"),
+        (
+            "ann,other@example.com,,,,,,,acme,",
+            "line 3, username: username 'ann' is already on line 2",
+        ),
         ("y,ANN@example.com,,,,,,,acme,", "line 3, email: the e-mail address is already on line 2"),
         ("x,,,,,,,,acme", "line 3: has 9 fields, the header 10"),
     ],
@@ -173,7 +176,9 @@ def test_bom_semicolons_quotes_and_line_numbers_of_multiline_fields(
     runtime: Runtime, world: dict[str, Any]
 ) -> None:
     text = '\ufeffusername;last_name;context\n"q";"two\nlines";acme\nr;;nowhere\n'
-    assert problems_of(runtime, text) == ["line 4, context: no context with key or number 'nowhere'"]
+    assert problems_of(runtime, text) == [
+        "line 4, context: no context with key or number 'nowhere'"
+    ]
     report = run(runtime, text.replace("nowhere", "acme"))
     assert report.counts.created == 2
 
@@ -205,7 +210,9 @@ def test_dry_run_counts_and_writes_nothing(runtime: Runtime, world: dict[str, An
 def test_an_interrupted_import_continues_where_it_stopped(
     client: TestClient, runtime: Runtime, world: dict[str, Any]
 ) -> None:
-    text = rows(*(f"u{i:03},u{i}@example.com,U,Number{i},,,,active,acme,Readers" for i in range(25)))
+    text = rows(
+        *(f"u{i:03},u{i}@example.com,U,Number{i},,,,active,acme,Readers" for i in range(25))
+    )
     before = count(runtime, AuditEvent, AuditEvent.action == "user.created")
     first = run(runtime, text, chunk_rows=10, stop_after_chunks=2)
     assert (first.finished, first.rows_done, first.counts.created) == (False, 20, 20)

@@ -7,7 +7,7 @@ import threading
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Header, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from ostiary.access.admin import AdminScope
 from ostiary.access.catalogue import Right
@@ -25,6 +25,22 @@ MAX_BYTES = 64 * 1024 * 1024
 logger = logging.getLogger("ostiary.imports")
 
 
+async def _csv_body(request: Request) -> bytes:
+    """The CSV file of the request, refused early when it is not CSV or too large."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() != "text/csv":
+        raise NotCsv("send the file as text/csv")
+    data = bytearray()
+    async for part in request.stream():
+        data += part
+        if len(data) > MAX_BYTES:
+            raise FileTooLarge(f"an import file may have at most {MAX_BYTES // 2**20} MiB")
+    return bytes(data)
+
+
+CsvBody = Annotated[bytes, Depends(_csv_body)]
+
+
 def _service(
     runtime: Runtime, session: SessionDep, actor_user: User, scope: AdminScope
 ) -> UserImportService:
@@ -36,6 +52,12 @@ def _service(
     "/import",
     response_model=ImportReportOut,
     summary="Import users from a CSV file",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
     responses={
         202: {"model": ImportJobOut, "description": "A large file: the import runs as a job"},
         413: {"description": "The file is larger than 64 MiB"},
@@ -44,19 +66,14 @@ def _service(
     },
 )
 def import_users(
-    body: Annotated[bytes, Body(media_type="text/csv")],
     session: SessionDep,
     runtime: RuntimeDep,
     caller: CallerDep,
     scope: ManageScope,
-    content_type: Annotated[str, Header()] = "",
+    body: CsvBody,  # after signing in: a caller without credentials learns nothing else
     dry_run: bool = False,
     skip_invalid: bool = False,
 ) -> Response:
-    if content_type.split(";")[0].strip().lower() != "text/csv":
-        raise NotCsv("send the file as text/csv")
-    if len(body) > MAX_BYTES:
-        raise FileTooLarge(f"an import file may have at most {MAX_BYTES // 2**20} MiB")
     options = ImportOptions(dry_run=dry_run, skip_invalid=skip_invalid)
     service = _service(runtime, session, caller.user, scope)
     validated = service.validate(body, options)
