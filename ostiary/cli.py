@@ -249,7 +249,8 @@ def users_import(
     except InvalidFile as exc:
         for problem in exc.problems:
             err.print(str(problem), markup=False, highlight=False, soft_wrap=True)
-        raise _fail(f"nothing imported: {exc.detail}") from None
+        lines = len({problem.line for problem in exc.problems})
+        raise _fail(f"nothing imported: {lines} bad row(s) in the file") from None
     except KeyboardInterrupt:
         raise _fail("interrupted; run the same command again to continue", 130) from None
     except OstiaryError as exc:

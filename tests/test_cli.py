@@ -84,3 +84,28 @@ def test_config_reads_a_toml_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize("args", [["apply", "missing.yaml"], ["serve", "--workers", "0"]])
 def test_bad_arguments_exit_non_zero(tmp_path: Path, args: list[str]) -> None:
     assert run(tmp_path, *args).returncode != 0
+
+
+def test_users_import_reports_validates_and_is_idempotent(tmp_path: Path) -> None:
+    password = {"OSTIARY_BOOTSTRAP_ADMIN_PASSWORD": "a fine first password"}
+    good = tmp_path / "users.csv"
+    good.write_text("username,email,domain,context\nimp,imp@example.com,CSP,root\n")
+    first = run(tmp_path, "users", "import", str(good), **password)
+    assert first.returncode == 0, first.stderr
+    assert "1 rows: 1 created, 0 updated, 0 unchanged, 0 invalid" in first.stdout
+    again = run(tmp_path, "users", "import", str(good), **password)
+    assert "0 created, 0 updated, 1 unchanged" in again.stdout
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "username,email,domain,context\nok,ok@example.com,CSP,root\n"
+        "no,no@,CSP,root\nelse,,CSP,nowhere\n"
+    )
+    result = run(tmp_path, "users", "import", str(bad), **password)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("line 3, email: ")
+    assert lines[1] == "line 4, context: no context with key or number 'nowhere'"
+    assert lines[-1] == "error: nothing imported: 2 bad row(s) in the file"
+    dry = run(tmp_path, "users", "import", str(good), "--dry-run", **password)
+    assert dry.stdout.startswith("dry run, nothing written: 1 rows: 0 created")
