@@ -25,7 +25,7 @@ from ostiary.imports.models import ImportStatus, UserImport
 from ostiary.imports.planning import Outcome, Planner, RowPlan
 from ostiary.imports.problems import MAX_LISTED, InvalidFile, RowProblem
 from ostiary.imports.references import References
-from ostiary.imports.rows import ImportRow, parse_row
+from ostiary.imports.rows import ImportRow, parse_rows
 from ostiary.imports.writing import write_chunk
 
 CHUNK_ROWS = 1000
@@ -129,8 +129,7 @@ class UserImportService:
         rows: list[ImportRow | None] = []
         seen_names: dict[str, int] = {}
         seen_emails: dict[str, int] = {}
-        for raw in csv_file.rows:
-            parsed = parse_row(raw)
+        for parsed in parse_rows(csv_file.rows):
             if isinstance(parsed, list):
                 problems += parsed
                 rows.append(None)

@@ -142,5 +142,7 @@ def _joined(batch: _Batch, actor: Actor, plan: RowPlan, now: Any) -> None:
             "removed": sorted(str(g) for g in plan.groups_removed),
         }
         batch.events.append(event_row(actor, "group.members_changed", **target, changes=changes))
-    if plan.joins or plan.groups_added or plan.groups_removed:
+    # No rights can be cached yet for a user this chunk creates: their counter stays unset
+    # (read as 0) rather than a row per new user.
+    if plan.current is not None and (plan.joins or plan.groups_added or plan.groups_removed):
         batch.scopes.add(epochs.user_scope(plan.user_id))

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the fixture world is imported, and named by the tests that use it)
 """``POST /api/v1/users/import``: reach, escalation, small and large files."""
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def usernames(client: TestClient, prefix: str) -> list[str]:
     return [u["username"] for u in items]
 
 
-def test_small_file_is_answered_with_its_report(client: TestClient, world: dict[str, Any]) -> None:  # noqa: F811
+def test_small_file_is_answered_with_its_report(client: TestClient, world: dict[str, Any]) -> None:
     text = "username,email,context,status\nimp1,imp1@example.com,acme-sub,active\n"
     report = post(client, text)
     assert report.status_code == 200, report.text
@@ -36,7 +37,7 @@ def test_small_file_is_answered_with_its_report(client: TestClient, world: dict[
 
 def test_bad_file_is_problem_json_naming_the_line(
     client: TestClient, world: dict[str, Any]
-) -> None:  # noqa: F811
+) -> None:
     text = "username,email,context\nok1,ok1@example.com,acme\nbad,not-an-address,acme\n"
     body = assert_problem(post(client, text), 422, "invalid-file", "email")
     assert body["line"] == 3
@@ -49,7 +50,7 @@ def test_bad_file_is_problem_json_naming_the_line(
 
 def test_contact_person_reaches_only_their_subtree(
     client: TestClient,
-    world: dict[str, Any],  # noqa: F811
+    world: dict[str, Any],
 ) -> None:
     me: TestClient = world["as_contact"]
     inside = post(me, "username,context\nnew1,acme-sub\n")
@@ -71,7 +72,7 @@ def test_contact_person_reaches_only_their_subtree(
     assert usernames(client, "new2") == []
 
 
-def test_no_group_stronger_than_the_caller(client: TestClient, world: dict[str, Any]) -> None:  # noqa: F811
+def test_no_group_stronger_than_the_caller(client: TestClient, world: dict[str, Any]) -> None:
     me: TestClient = world["as_contact"]
     refused = post(me, "username,context,groups\nclimber,acme,Strong\n")
     body = assert_problem(refused, 422, "invalid-file", "groups")
@@ -90,7 +91,7 @@ def settings_overrides() -> dict[str, object]:
     return {"import_sync_rows": 3}
 
 
-def test_large_file_runs_as_a_job_with_progress(client: TestClient, world: dict[str, Any]) -> None:  # noqa: F811
+def test_large_file_runs_as_a_job_with_progress(client: TestClient, world: dict[str, Any]) -> None:
     text = "username,context\n" + "".join(f"job{i:02},acme\n" for i in range(12))
     started = post(client, text)
     assert started.status_code == 202, started.text
