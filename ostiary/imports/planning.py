@@ -196,8 +196,8 @@ class _RowPlanner:
             "id": plan.user_id,
             "username": row.username,
             "domain_id": plan.domain.id,
-            "status": status,
-            "two_factor": TwoFactor.INHERIT,
+            "status": str(status),
+            "two_factor": str(TwoFactor.INHERIT),
             "password_hash": row.password_hash,
             "security_stamp": uuid.uuid4(),
             "service_account": False,
@@ -252,7 +252,7 @@ class _RowPlanner:
         for action in allowed_actions(old):
             if next_status(old, action) is new:
                 plan.status_action = action
-                plan.columns["status"] = new
+                plan.columns["status"] = str(new)
                 if new is not UserStatus.ACTIVE:
                     plan.columns["security_stamp"] = uuid.uuid4()
                 return
