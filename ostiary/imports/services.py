@@ -144,25 +144,37 @@ class UserImportService:
             guard=self.guard,
         )
         expected = Counts()
-        with self.session.no_autoflush:
-            planner = Planner(self.session.connection(), references)
-            for start in range(0, len(rows), options.chunk_rows):
-                part = [
-                    (i, r) for i, r in enumerate(rows[start : start + options.chunk_rows], start)
-                ]
-                good = [(i, r) for i, r in part if r is not None]
-                for (i, _row), plan in zip(good, planner.plan([r for _, r in good]), strict=True):
-                    if isinstance(plan, list):
-                        problems += plan
-                        rows[i] = None
-                    else:
-                        expected.add([plan])
+        problems += self._plan_all(rows, references, options.chunk_rows, expected)
         # Validation only read: end the transaction, so that no lock is held meanwhile.
         self.session.rollback()
         if problems and not options.skip_invalid:
             raise InvalidFile(problems, refusal=references.refused)
         problems.sort(key=lambda p: p.line)
         return Validated(csv_file, rows, problems, references, expected)
+
+    def _plan_all(
+        self,
+        rows: list[ImportRow | None],
+        references: References,
+        chunk_rows: int,
+        expected: Counts,
+    ) -> list[RowProblem]:
+        """Plan every good row against the database; rows that fail there become None."""
+        problems: list[RowProblem] = []
+        planner = Planner(self.session.connection(), references)
+        for start in range(0, len(rows), chunk_rows):
+            good = [
+                (i, row)
+                for i, row in enumerate(rows[start : start + chunk_rows], start)
+                if row is not None
+            ]
+            for (i, _row), plan in zip(good, planner.plan([r for _, r in good]), strict=True):
+                if isinstance(plan, list):
+                    problems += plan
+                    rows[i] = None
+                else:
+                    expected.add([plan])
+        return problems
 
     # -- import ------------------------------------------------------------------------
 
