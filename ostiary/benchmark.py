@@ -24,8 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import JSON, Connection, Engine, Table, create_engine, func, select, text
 from sqlalchemy.engine import URL, make_url
@@ -47,11 +46,11 @@ from ostiary.users.models import (
     UserDomain,
     UserSearchTerm,
     UserStatus,
-    search_terms,
 )
 from ostiary.users.schemas import DELETED_PREFIX
 from ostiary.users.search import UserQuery, search_page
-from ostiary.users.services import PERSONAL_FIELDS, UserService
+from ostiary.users.services import PERSONAL_FIELDS, UserService, profile_columns
+from ostiary.users.terms import term_rows
 
 SEARCH_GOAL_MS = 50.0
 READ_GOAL_MS = 5.0
@@ -272,10 +271,6 @@ class ContextPlanner:
 # -- users -------------------------------------------------------------------------------
 
 
-class _Profile:
-    """Receives the profile fields as ``UserService`` sets them, derived keys included."""
-
-
 class UserFactory:
     def __init__(
         self,
@@ -328,7 +323,7 @@ class UserFactory:
     def _anonymized(self, row: dict[str, Any], now: datetime) -> dict[str, Any]:
         """What ``UserService._anonymize`` leaves of a deleted user."""
         row["username"] = f"{DELETED_PREFIX}{row['id'].hex}"
-        row.update(_profile_columns(dict.fromkeys(PERSONAL_FIELDS - {"username"})))
+        row.update(profile_columns(dict.fromkeys(PERSONAL_FIELDS - {"username"})))
         row["two_factor"] = TwoFactor.INHERIT.value
         row["deleted_at"] = now
         return row
@@ -349,7 +344,7 @@ class UserFactory:
             "phone": self._phone() if self.rng.random() < 0.65 else None,
             "language": self.rng.choices(LANGUAGES, LANGUAGE_WEIGHTS)[0],
         }
-        return {"username": local.lower(), **_profile_columns(profile)}
+        return {"username": local.lower(), **profile_columns(profile)}
 
     def _phone(self) -> str:
         prefix, digits = self.rng.choice(PHONE_PLANS)
@@ -381,19 +376,6 @@ class UserFactory:
         weights = self.plan.home_cum_weights
         index = bisect.bisect_right(weights, self.rng.random() * weights[-1])
         return self.plan.homes[min(index, len(weights) - 1)]
-
-
-def _term_rows(user: dict[str, Any]) -> list[dict[str, Any]]:
-    """The user's search words, chosen by the code that keeps them for ``UserService``."""
-    found = search_terms(cast(User, SimpleNamespace(**user)))
-    return [{"term": term, "user_id": user["id"], "field": field} for term, field in sorted(found)]
-
-
-def _profile_columns(values: dict[str, Any]) -> dict[str, Any]:
-    """The profile and its derived keys, set by ``UserService``'s own code so they cannot drift."""
-    profile = _Profile()
-    UserService._set_profile(cast(User, profile), values)
-    return dict(vars(profile))
 
 
 # -- filling -----------------------------------------------------------------------------
@@ -522,17 +504,17 @@ def _fill_users(
         now = utcnow()
         user_rows: list[dict[str, Any]] = []
         membership_rows: list[dict[str, Any]] = []
-        term_rows: list[dict[str, Any]] = []
+        terms: list[dict[str, Any]] = []
         for _ in range(min(batch, count - done)):
             row, joined = factory.make(now)
             user_rows.append(row)
             membership_rows.extend(joined)
-            term_rows.extend(_term_rows(row))
+            terms.extend(term_rows(row))
         with engine.begin() as connection:
             _tune_for_loading(connection)
             write_rows(connection, _table("users"), user_rows)
             write_rows(connection, _table("memberships"), membership_rows)
-            write_rows(connection, _table("user_search_terms"), term_rows)
+            write_rows(connection, _table("user_search_terms"), terms)
         done += len(user_rows)
         if progress is not None and (done % (batch * 10) == 0 or done == count):
             progress(f"  {done:,} of {count:,} users written")

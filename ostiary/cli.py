@@ -205,6 +205,63 @@ def bench(
     out.print(render_report(report), highlight=False, soft_wrap=True)
 
 
+users_app = typer.Typer(no_args_is_help=True, help="Users in bulk.")
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("import")
+def users_import(
+    file: Annotated[Path, typer.Argument(help="CSV file of users", exists=True, dir_okay=False)],
+    dry_run: Annotated[bool, typer.Option(help="Validate and count, write nothing")] = False,
+    skip_invalid: Annotated[
+        bool, typer.Option(help="Import the good rows and report the bad ones")
+    ] = False,
+) -> None:
+    """Import users from a CSV file (docs/import.md): validated first, idempotent, resumable."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from ostiary.audit.actor import Actor
+    from ostiary.imports.problems import InvalidFile
+    from ostiary.imports.services import ImportOptions, UserImportService
+
+    runtime = _runtime()
+    prepare(runtime)
+    options = ImportOptions(dry_run=dry_run, skip_invalid=skip_invalid)
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+    try:
+        with runtime.sessions() as session:
+            service = UserImportService(session, Actor(label="cli", via="cli"))
+            validated = service.validate(file.read_bytes(), options)
+            with bar:
+                task = bar.add_task("importing", total=len(validated.rows))
+                report = service.run(
+                    validated,
+                    options,
+                    progress=lambda done, total: bar.update(task, completed=done),
+                )
+    except InvalidFile as exc:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False, highlight=False, soft_wrap=True)
+        lines = len({problem.line for problem in exc.problems})
+        raise _fail(f"nothing imported: {lines} bad row(s) in the file") from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted; run the same command again to continue", 130) from None
+    except OstiaryError as exc:
+        raise _fail(f"import stopped: {exc}") from None
+    finally:
+        runtime.close()
+    for problem in report.problems:
+        err.print(f"skipped {problem}", markup=False, highlight=False, soft_wrap=True)
+    out.print(report.summary(), highlight=False, soft_wrap=True)
+
+
 keys_app = typer.Typer(no_args_is_help=True, help="Signing keys of the OpenID provider.")
 app.add_typer(keys_app, name="keys")
 

@@ -131,6 +131,12 @@ class Settings(BaseSettings):
     invitation_batch_max: int = Field(
         10_000, ge=1, description="Most entries of one batch of invitations."
     )
+    import_sync_rows: int = Field(
+        1000,
+        ge=0,
+        description="CSV imports over the API of at most this many rows are answered with "
+        "their report; larger ones run as a job.",
+    )
     # -- passwords and brute force (docs/authentication.md) --------------------------------
     password_reset_minutes: int = Field(
         30, ge=5, le=1440, description="How long a password reset link works."

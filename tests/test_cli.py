@@ -84,3 +84,78 @@ def test_config_reads_a_toml_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize("args", [["apply", "missing.yaml"], ["serve", "--workers", "0"]])
 def test_bad_arguments_exit_non_zero(tmp_path: Path, args: list[str]) -> None:
     assert run(tmp_path, *args).returncode != 0
+
+
+def test_users_import_reports_validates_and_is_idempotent(tmp_path: Path) -> None:
+    password = {"OSTIARY_BOOTSTRAP_ADMIN_PASSWORD": "a fine first password"}
+    good = tmp_path / "users.csv"
+    good.write_text("username,email,domain,context\nimp,imp@example.com,CSP,root\n")
+    first = run(tmp_path, "users", "import", str(good), **password)
+    assert first.returncode == 0, first.stderr
+    assert "1 rows: 1 created, 0 updated, 0 unchanged, 0 invalid" in first.stdout
+    again = run(tmp_path, "users", "import", str(good), **password)
+    assert "0 created, 0 updated, 1 unchanged" in again.stdout
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "username,email,domain,context\nok,ok@example.com,CSP,root\n"
+        "no,no@,CSP,root\nelse,,CSP,nowhere\n"
+    )
+    result = run(tmp_path, "users", "import", str(bad), **password)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("line 3, email: ")
+    assert lines[1] == "line 4, context: no context with key or number 'nowhere'"
+    assert lines[-1] == "error: nothing imported: 2 bad row(s) in the file"
+    dry = run(tmp_path, "users", "import", str(good), "--dry-run", **password)
+    assert dry.stdout.startswith("dry run, nothing written: 1 rows: 0 created")
+
+
+def test_users_import_killed_midway_continues_when_run_again(tmp_path: Path) -> None:
+    import signal
+    import sqlite3
+    import time
+
+    password = {"OSTIARY_BOOTSTRAP_ADMIN_PASSWORD": "a fine first password"}
+    assert run(tmp_path, "migrate", **password).returncode == 0
+    rows = 4000
+    file = tmp_path / "many.csv"
+    file.write_text(
+        "username,domain,last_name,context\n"
+        + "".join(f"k{i:05},CSP,Kill{i},root\n" for i in range(rows))
+    )
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("OSTIARY_")}
+    environment.update(password)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ostiary.cli", "users", "import", str(file)],
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    database = sqlite3.connect(tmp_path / "ostiary.db", timeout=30)
+    try:
+        done = 0
+        for _ in range(1200):
+            found = database.execute("select max(rows_done) from user_imports").fetchone()
+            done = (found and found[0]) or 0
+            if done or process.poll() is not None:
+                break
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        assert 0 < done < rows, "the import ended before it could be killed midway"
+        again = run(tmp_path, "users", "import", str(file), **password)
+        assert again.returncode == 0, again.stderr
+        assert "continued after row" in again.stdout
+        users = database.execute("select count(*) from users where username like 'k%'")
+        created = database.execute(
+            "select count(*), count(distinct target_id) from audit_events "
+            "where action = 'user.created' and changes like '%Kill%'"
+        )
+        assert users.fetchone()[0] == rows
+        assert created.fetchone() == (rows, rows)
+    finally:
+        database.close()
+        if process.poll() is None:
+            process.kill()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Delete, Update, bindparam, event, inspect, select
+from sqlalchemy import Connection, Delete, Update, bindparam, event, inspect, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
@@ -88,18 +88,20 @@ def subtree_scopes(session: Session, path: str) -> set[str]:
 
 
 def bump(session: Session, scopes: Iterable[str]) -> None:
+    # On the connection, not the session: this runs inside a flush.
+    bump_on(session.connection(), scopes)
+
+
+def bump_on(connection: Connection, scopes: Iterable[str]) -> None:
+    """Raise the counters of ``scopes`` in one statement (also for bulk writes in Core)."""
     names = sorted(set(scopes))
     if not names:
         return
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    for scope in names:
-        stmt = insert(RightsEpoch).values(scope=scope, epoch=1)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[RightsEpoch.scope], set_={"epoch": RightsEpoch.epoch + 1}
-        )
-        # On the connection, not the session: this runs inside a flush.
-        session.connection().execute(stmt)
+    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(RightsEpoch).on_conflict_do_update(
+        index_elements=[RightsEpoch.scope], set_={"epoch": RightsEpoch.epoch + 1}
+    )
+    connection.execute(stmt, [{"scope": scope, "epoch": 1} for scope in names])
 
 
 _READ = select(RightsEpoch.scope, RightsEpoch.epoch).where(

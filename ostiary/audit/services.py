@@ -15,6 +15,7 @@ from ostiary.audit.models import AuditEvent
 from ostiary.contexts.models import Context
 from ostiary.db.paths import within_paths
 from ostiary.db.session import OstiarySession
+from ostiary.db.types import utcnow, uuid7
 from ostiary.errors import Refusal
 
 # Never written into an event, whatever the caller passes.
@@ -31,6 +32,31 @@ def _scrub(changes: Mapping[str, Any]) -> dict[str, Any]:
         else:
             clean[key] = value
     return clean
+
+
+def event_row(
+    actor: Actor,
+    action: str,
+    *,
+    target_type: str,
+    target_id: uuid.UUID | str | None,
+    context_id: uuid.UUID | None = None,
+    changes: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The columns of an audit event; ``record`` adds it to the session, bulk writes insert it."""
+    return {
+        "id": uuid7(),
+        "occurred_at": utcnow(),
+        "actor_id": actor.user_id,
+        "actor": actor.label,
+        "via": actor.via,
+        "client_address": actor.client_address,
+        "action": action,
+        "target_type": target_type,
+        "target_id": str(target_id) if target_id is not None else None,
+        "context_id": context_id,
+        "changes": _scrub(changes or {}),
+    }
 
 
 @dataclass(frozen=True)
@@ -62,15 +88,14 @@ class AuditLog:
         changes: Mapping[str, Any] | None = None,
     ) -> AuditEvent:
         event = AuditEvent(
-            actor_id=actor.user_id,
-            actor=actor.label,
-            via=actor.via,
-            client_address=actor.client_address,
-            action=action,
-            target_type=target_type,
-            target_id=str(target_id) if target_id is not None else None,
-            context_id=context_id,
-            changes=_scrub(changes or {}),
+            **event_row(
+                actor,
+                action,
+                target_type=target_type,
+                target_id=target_id,
+                context_id=context_id,
+                changes=changes,
+            )
         )
         self.session.add(event)
         return event

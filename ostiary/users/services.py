@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import delete
@@ -47,6 +47,18 @@ PERSONAL_FIELDS = frozenset({"username", "email", "phone", "first_name", "last_n
 
 def _key(value: str | None) -> str | None:
     return value.casefold() if value else None
+
+
+_KEYED = (("email", "email_key"), ("first_name", "first_name_key"), ("last_name", "last_name_key"))
+
+
+def profile_columns(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Profile fields as stored: each with its lower-cased key beside it, where it has one."""
+    columns = dict(values)
+    for field, key in _KEYED:
+        if field in values:
+            columns[key] = _key(values[field])
+    return columns
 
 
 class UserService:
@@ -205,14 +217,8 @@ class UserService:
 
     @staticmethod
     def _set_profile(user: User, values: dict[str, Any]) -> None:
-        for field, value in values.items():
+        for field, value in profile_columns(values).items():
             setattr(user, field, value)
-            if field == "email":
-                user.email_key = _key(value)
-            elif field == "first_name":
-                user.first_name_key = _key(value)
-            elif field == "last_name":
-                user.last_name_key = _key(value)
 
     def _check_credentials(
         self,

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Mapping
+from types import SimpleNamespace
+from typing import Any, cast
+
 from sqlalchemy import delete, event, insert, inspect
 from sqlalchemy.orm import Session, UOWTransaction
 
 from ostiary.users.models import User, UserSearchTerm, search_terms
 
 _WATCHED = ("username", "email_key", "first_name_key", "last_name_key", "status")
+
+
+def _rows(user_id: uuid.UUID, found: set[tuple[str, str]]) -> list[dict[str, Any]]:
+    return [{"term": term, "user_id": user_id, "field": field} for term, field in sorted(found)]
+
+
+def term_rows(user: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The search-term rows of a user given by its column values (bulk writes of users)."""
+    return _rows(user["id"], search_terms(cast(User, SimpleNamespace(**user))))
 
 
 def _changed(user: User) -> bool:
@@ -22,6 +36,6 @@ def _sync_terms(session: Session, _flush: UOWTransaction) -> None:
     connection = session.connection()
     for user in users:
         connection.execute(delete(UserSearchTerm).where(UserSearchTerm.user_id == user.id))
-        rows = [{"term": t, "user_id": user.id, "field": f} for t, f in sorted(search_terms(user))]
+        rows = _rows(user.id, search_terms(user))
         if rows:
             connection.execute(insert(UserSearchTerm), rows)

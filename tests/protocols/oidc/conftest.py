@@ -74,24 +74,43 @@ def make_world(runtime: Runtime, *, contexts: int = 1) -> World:
     """A portal module, an account (or several) where the user may use it, and the user."""
     with runtime.sessions() as session:
         modules = ModuleService(session, ACTOR)
-        modules.put(ModuleSpec("portal", "Portal", [], "portalAccess",
-                               [AclSpec("portalAccess", "Module"), AclSpec("orders.read", "Orders")]))
+        modules.put(
+            ModuleSpec(
+                "portal",
+                "Portal",
+                [],
+                "portalAccess",
+                [AclSpec("portalAccess", "Module"), AclSpec("orders.read", "Orders")],
+            )
+        )
         service = ContextService(session, ACTOR)
         root = service.root()
         assert root is not None
         made = {}
         for i in range(contexts):
             made[f"acme{i}"] = service.create(
-                ContextCreate(key=f"acme{i}", type=ContextType.ACCOUNT, name=f"Acme {i}", parent_id=root.id)
+                ContextCreate(
+                    key=f"acme{i}", type=ContextType.ACCOUNT, name=f"Acme {i}", parent_id=root.id
+                )
             )
         user = UserService(session, ACTOR, runtime.passwords).create(
-            UserCreate(username="jeremy", domain="ENTERPRISE", status=UserStatus.ACTIVE, email="jeremy@city.example",
-                       first_name="Jeremy", last_name="Mills", password=PASSWORD),  # type: ignore[arg-type]
+            UserCreate(
+                username="jeremy",
+                domain="ENTERPRISE",
+                status=UserStatus.ACTIVE,
+                email="jeremy@city.example",
+                first_name="Jeremy",
+                last_name="Mills",
+                password=PASSWORD,
+            ),  # type: ignore[arg-type]
             contexts=list(made.values()),
         )
         problems: list = []
-        values = RightSets(session).resolve({"portal": {"portalAccess": True, "orders.read": True}},
-                                            place="rights", problems=problems)
+        values = RightSets(session).resolve(
+            {"portal": {"portalAccess": True, "orders.read": True}},
+            place="rights",
+            problems=problems,
+        )
         groups = GroupService(session, ACTOR)
         for context in made.values():
             group, _ = groups.put(context, "Portal users", role=None, rights=values)
@@ -103,9 +122,13 @@ def make_client(runtime: Runtime, client_id: str, **fields: object) -> None:
     with runtime.sessions() as session, session.atomic():
         module = ModuleService(session, ACTOR).find("portal")
         values: dict[str, object] = {
-            "client_id": client_id, "name": client_id, "module_id": module.id if module else None,
-            "public": True, "token_endpoint_auth_method": "none",
-            "redirect_uris": [REDIRECT], "post_logout_redirect_uris": ["http://127.0.0.1:9/bye"],
+            "client_id": client_id,
+            "name": client_id,
+            "module_id": module.id if module else None,
+            "public": True,
+            "token_endpoint_auth_method": "none",
+            "redirect_uris": [REDIRECT],
+            "post_logout_redirect_uris": ["http://127.0.0.1:9/bye"],
             "grant_types": ["authorization_code", "refresh_token"],
             "scopes": ["openid", "profile", "email", "offline_access"],
         }

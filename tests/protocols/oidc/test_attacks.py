@@ -35,8 +35,15 @@ def browser(runtime: Runtime) -> Any:
 
 
 def authorize_params(**extra: str) -> dict[str, str]:
-    params = {"client_id": "spa", "redirect_uri": REDIRECT, "response_type": "code", "scope": "openid offline_access",
-              "state": "st", "code_challenge": s256(VERIFIER), "code_challenge_method": "S256"}
+    params = {
+        "client_id": "spa",
+        "redirect_uri": REDIRECT,
+        "response_type": "code",
+        "scope": "openid offline_access",
+        "state": "st",
+        "code_challenge": s256(VERIFIER),
+        "code_challenge_method": "S256",
+    }
     params.update(extra)
     return {k: v for k, v in params.items() if v != "-"}
 
@@ -49,13 +56,20 @@ def login(browser: TestClient, **extra: str) -> dict[str, str]:
     page = browser.get(location).text
     flow = re.search(r'name="flow" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
     csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
-    done = browser.post("/login", data={"flow": flow, "csrf": csrf, "username": "jeremy", "password": PASSWORD})
+    done = browser.post(
+        "/login", data={"flow": flow, "csrf": csrf, "username": "jeremy", "password": PASSWORD}
+    )
     return {k: v[0] for k, v in parse_qs(urlsplit(done.headers["location"]).query).items()}
 
 
 def exchange(browser: TestClient, code: str, **extra: str) -> Any:
-    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "client_id": "spa",
-            "code_verifier": VERIFIER}
+    data = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT,
+        "client_id": "spa",
+        "code_verifier": VERIFIER,
+    }
     data.update(extra)
     return browser.post("/oauth2/token", data={k: v for k, v in data.items() if v != "-"})
 
@@ -76,8 +90,12 @@ def exchange(browser: TestClient, code: str, **extra: str) -> Any:
         "",
     ],
 )
-def test_redirect_uri_variants_get_an_error_page_never_a_redirect(browser: TestClient, redirect_uri: str) -> None:
-    response = browser.get("/oauth2/authorize", params=authorize_params(redirect_uri=redirect_uri or "-"))
+def test_redirect_uri_variants_get_an_error_page_never_a_redirect(
+    browser: TestClient, redirect_uri: str
+) -> None:
+    response = browser.get(
+        "/oauth2/authorize", params=authorize_params(redirect_uri=redirect_uri or "-")
+    )
     assert response.status_code == 400 and "location" not in response.headers
     assert "redirect_uri" in response.text
 
@@ -104,16 +122,29 @@ def test_repeated_parameters_are_refused(browser: TestClient) -> None:
         ({"prompt": "none"}, "login_required"),
     ],
 )
-def test_refused_requests_go_back_with_an_error(browser: TestClient, extra: dict[str, str], error: str) -> None:
+def test_refused_requests_go_back_with_an_error(
+    browser: TestClient, extra: dict[str, str], error: str
+) -> None:
     response = browser.get("/oauth2/authorize", params=authorize_params(**extra))
     assert response.status_code == 303
     query = parse_qs(urlsplit(response.headers["location"]).query)
-    assert query["error"] == [error] and query["state"] == ["st"] and query["iss"] == ["http://testserver"]
+    assert (
+        query["error"] == [error]
+        and query["state"] == ["st"]
+        and query["iss"] == ["http://testserver"]
+    )
 
 
 def test_password_grant_and_unknown_grants_are_refused(browser: TestClient) -> None:
-    response = browser.post("/oauth2/token", data={"grant_type": "password", "username": "jeremy",
-                                                   "password": PASSWORD, "client_id": "spa"})
+    response = browser.post(
+        "/oauth2/token",
+        data={
+            "grant_type": "password",
+            "username": "jeremy",
+            "password": PASSWORD,
+            "client_id": "spa",
+        },
+    )
     assert response.status_code == 400 and response.json()["error"] == "unsupported_grant_type"
 
 
@@ -130,10 +161,18 @@ def test_code_reuse_revokes_the_first_tokens(browser: TestClient) -> None:
     code = login(browser)["code"]
     first = exchange(browser, code).json()
     assert exchange(browser, code).json()["error"] == "invalid_grant"
-    userinfo = browser.get("/oauth2/userinfo", headers={"Authorization": f"Bearer {first['access_token']}"})
+    userinfo = browser.get(
+        "/oauth2/userinfo", headers={"Authorization": f"Bearer {first['access_token']}"}
+    )
     assert userinfo.status_code == 401
-    refresh = browser.post("/oauth2/token", data={"grant_type": "refresh_token", "client_id": "spa",
-                                                  "refresh_token": first["refresh_token"]})
+    refresh = browser.post(
+        "/oauth2/token",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": "spa",
+            "refresh_token": first["refresh_token"],
+        },
+    )
     assert refresh.json()["error"] == "invalid_grant"
 
 
@@ -141,7 +180,10 @@ def test_code_bound_to_redirect_uri_and_client(browser: TestClient, runtime: Run
     code = login(browser)["code"]
     assert exchange(browser, code, redirect_uri=REDIRECT + "/x").json()["error"] == "invalid_grant"
     make_client(runtime, "other")
-    assert exchange(browser, login(browser)["code"], client_id="other").json()["error"] == "invalid_grant"
+    assert (
+        exchange(browser, login(browser)["code"], client_id="other").json()["error"]
+        == "invalid_grant"
+    )
 
 
 def test_two_refreshes_at_once_at_most_one_wins_and_the_family_dies(browser: TestClient) -> None:
@@ -149,8 +191,16 @@ def test_two_refreshes_at_once_at_most_one_wins_and_the_family_dies(browser: Tes
     results: list[Any] = []
 
     def refresh() -> None:
-        results.append(browser.post("/oauth2/token", data={
-            "grant_type": "refresh_token", "client_id": "spa", "refresh_token": tokens["refresh_token"]}))
+        results.append(
+            browser.post(
+                "/oauth2/token",
+                data={
+                    "grant_type": "refresh_token",
+                    "client_id": "spa",
+                    "refresh_token": tokens["refresh_token"],
+                },
+            )
+        )
 
     threads = [threading.Thread(target=refresh) for _ in range(4)]
     for thread in threads:
@@ -160,8 +210,14 @@ def test_two_refreshes_at_once_at_most_one_wins_and_the_family_dies(browser: Tes
     winners = [r.json() for r in results if r.status_code == 200]
     assert len(winners) <= 1
     for winner in winners:
-        again = browser.post("/oauth2/token", data={"grant_type": "refresh_token", "client_id": "spa",
-                                                    "refresh_token": winner["refresh_token"]})
+        again = browser.post(
+            "/oauth2/token",
+            data={
+                "grant_type": "refresh_token",
+                "client_id": "spa",
+                "refresh_token": winner["refresh_token"],
+            },
+        )
         assert again.json()["error"] == "invalid_grant"
 
 
@@ -178,7 +234,9 @@ def test_forged_and_misused_tokens_are_refused(browser: TestClient, runtime: Run
     import hmac
 
     tokens = exchange(browser, login(browser)["code"]).json()
-    good = browser.get("/oauth2/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    good = browser.get(
+        "/oauth2/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
     assert good.status_code == 200
     claims = json.loads(base64.urlsafe_b64decode(tokens["access_token"].split(".")[1] + "=="))
     none_token = _forge({"alg": "none", "typ": "at+jwt"}, claims)
@@ -203,11 +261,19 @@ def test_tokens_of_a_deactivated_user_stop_working(browser: TestClient, runtime:
     tokens = exchange(browser, login(browser)["code"]).json()
     with runtime.sessions() as session:
         user = session.scalars(select(User).where(User.username == "jeremy")).one()
-        UserService(session, Actor("t", "cli"), runtime.passwords).act(user, LifecycleAction.DEACTIVATE)
+        UserService(session, Actor("t", "cli"), runtime.passwords).act(
+            user, LifecycleAction.DEACTIVATE
+        )
     bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
     assert browser.get("/oauth2/userinfo", headers=bearer).status_code == 401
-    refresh = browser.post("/oauth2/token", data={"grant_type": "refresh_token", "client_id": "spa",
-                                                  "refresh_token": tokens["refresh_token"]})
+    refresh = browser.post(
+        "/oauth2/token",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": "spa",
+            "refresh_token": tokens["refresh_token"],
+        },
+    )
     assert refresh.json()["error"] == "invalid_grant"
     again = browser.get("/oauth2/authorize", params=authorize_params())
     assert "/login?flow=" in again.headers["location"]
@@ -218,7 +284,10 @@ def test_logout_is_not_an_open_redirect(browser: TestClient) -> None:
     for params in (
         {"post_logout_redirect_uri": "http://evil.example/"},
         {"post_logout_redirect_uri": "http://evil.example/", "client_id": "spa"},
-        {"post_logout_redirect_uri": "http://127.0.0.1:9/bye/x", "id_token_hint": tokens["id_token"]},
+        {
+            "post_logout_redirect_uri": "http://127.0.0.1:9/bye/x",
+            "id_token_hint": tokens["id_token"],
+        },
         {"post_logout_redirect_uri": "http://127.0.0.1:9/bye", "id_token_hint": "not.a.token"},
     ):
         response = browser.get("/oauth2/logout", params=params)

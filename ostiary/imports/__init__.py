@@ -1,0 +1,1 @@
+"""Bulk import of users from CSV files."""
