@@ -27,6 +27,7 @@ from ostiary.imports.problems import MAX_LISTED, InvalidFile, RowProblem
 from ostiary.imports.references import References
 from ostiary.imports.rows import ImportRow, parse_rows
 from ostiary.imports.writing import write_chunk
+from ostiary.webhooks.events import collect_written
 
 CHUNK_ROWS = 1000
 Progress = Callable[[int, int], None]
@@ -278,7 +279,8 @@ class UserImportService:
             if late:
                 raise InvalidFile(late)
             good = [plan for plan in plans if isinstance(plan, RowPlan)]
-            write_chunk(self.session.connection(), self.actor, good)
+            events = write_chunk(self.session.connection(), self.actor, good)
+            collect_written(self.session, events)
             counts.add(good)
             job.created, job.updated, job.unchanged = (
                 counts.created,

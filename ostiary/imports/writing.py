@@ -35,8 +35,10 @@ class _Batch:
     scopes: set[str] = field(default_factory=set)
 
 
-def write_chunk(connection: Connection, actor: Actor, plans: Sequence[RowPlan]) -> None:
-    """Write what the plans say; unchanged rows write nothing."""
+def write_chunk(
+    connection: Connection, actor: Actor, plans: Sequence[RowPlan]
+) -> list[dict[str, Any]]:
+    """Write what the plans say; unchanged rows write nothing. Returns the audit events."""
     now = utcnow()
     batch = _Batch()
     for plan in plans:
@@ -74,6 +76,7 @@ def write_chunk(connection: Connection, actor: Actor, plans: Sequence[RowPlan]) 
     epochs.bump_on(connection, batch.scopes)
     if batch.events:
         connection.execute(insert(AuditEvent), batch.events)
+    return batch.events
 
 
 def _created(batch: _Batch, actor: Actor, plan: RowPlan, now: Any) -> None:

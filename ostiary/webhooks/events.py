@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -185,6 +185,15 @@ class Publisher:
         if not ids:
             return []
         return list(self.session.scalars(select(Context.path).where(Context.id.in_(ids))))
+
+
+def collect_written(session: Session, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Audit events that a bulk write inserted in Core, which no flush shows: their webhook
+    events are made at commit like those of every other change."""
+    pending = _pending(session)
+    for row in rows:
+        if event_type(row["action"]) is not None:
+            pending.audit_events.append(AuditEvent(**row))
 
 
 # -- the session hooks ----------------------------------------------------------------------

@@ -251,3 +251,25 @@ def test_settled_deliveries_are_purged_after_the_retention_period(
 
 def _parse(value: str) -> datetime:
     return datetime.fromisoformat(value)
+
+
+def test_users_imported_in_bulk_are_announced_like_any_other(
+    client: TestClient, runtime: Runtime, hook: Receiver
+) -> None:
+    """The CSV import writes in Core, beside the ORM: its events must not be lost."""
+    root = root_id(client)
+    acme = make_context(client, root, "account", "Acme", key="acme", number="CRM-7")
+    sub = subscribe(client, acme["id"], hook.url)
+    csv = "username,email,first_name,context\nada,ada@example.com,Ada,acme\n"
+    response = client.post(
+        "/api/v1/users/import", content=csv, headers={"Content-Type": "text/csv"}
+    )
+    assert response.status_code == 200, response.text
+    assert deliver(runtime).delivered == 2
+    payloads = [r.verified(sub["secret"]) for r in hook.received]
+    assert [p["type"] for p in payloads] == ["user.created", "user.joined_context"]
+    assert payloads[0]["data"]["object"]["username"] == "ada"
+    assert payloads[1]["data"]["context_number"] == "CRM-7"
+    # A second run changes nothing, and so announces nothing.
+    again = client.post("/api/v1/users/import", content=csv, headers={"Content-Type": "text/csv"})
+    assert again.status_code == 200 and deliver(runtime).handled == 0
