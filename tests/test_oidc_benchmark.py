@@ -33,7 +33,7 @@ def test_the_oidc_benchmark_runs_every_measurement(
     missing = bench.peer_available()
     out = tmp_path / "report.json"
     args = ["--database-url", f"sqlite:///{tmp_path}/bench.db", "--data-dir", str(tmp_path)]
-    args += ["--connections", "2", "--warmup", "0.1", "--duration", "0.3", "--rounds", "1"]
+    args += ["--connections", "2", "--warmup", "0.1", "--duration", "1", "--rounds", "1"]
     args += ["--tokens", "5", "--no-wait", "--json", str(out)]
     assert bench.main(args + (["--no-peer"] if missing else [])) == 0
 
