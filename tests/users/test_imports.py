@@ -10,9 +10,7 @@ from starlette.testclient import TestClient
 
 from ostiary.audit.actor import Actor
 from ostiary.audit.models import AuditEvent
-from ostiary.imports.csvfile import read_csv
 from ostiary.imports.problems import InvalidFile
-from ostiary.imports.rows import parse_rows
 from ostiary.imports.services import ImportOptions, ImportReport, UserImportService
 from ostiary.runtime import Runtime
 from ostiary.users.models import User
@@ -228,15 +226,6 @@ def test_an_interrupted_import_continues_where_it_stopped(
     assert created == before + 25
     one = client.get("/api/v1/users", params={"username": "u024"}).json()["items"][0]
     assert effective(client, one["id"], world["acme"])["rights"]["sim.read"] is True
-
-
-def test_rows_checked_on_several_cpus_are_those_checked_in_one() -> None:
-    text = rows(
-        *(f"p{i},p{i}@example.com,P,Q,+4179123{i:04},en,,active,acme," for i in range(30)),
-        "bad,not-mail,,,,,,,acme,",
-    )
-    raws = read_csv(text.encode()).rows
-    assert parse_rows(raws, parallel_from=10) == parse_rows(raws)
 
 
 def validated_then(runtime: Runtime, text: str, change: Any) -> ImportReport:
