@@ -35,7 +35,7 @@ class Outcome(enum.StrEnum):
     UNCHANGED = "unchanged"
 
 
-@dataclass
+@dataclass(slots=True)
 class RowPlan:
     row: ImportRow
     user_id: uuid.UUID

@@ -33,7 +33,7 @@ CHECKS: dict[str, Callable[[str], str]] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ImportRow:
     line: int
     username: str

@@ -20,7 +20,7 @@ from ostiary.audit.services import AuditLog
 from ostiary.db.session import OstiarySession
 from ostiary.db.types import utcnow
 from ostiary.errors import NotFound
-from ostiary.imports.csvfile import CsvFile, read_csv
+from ostiary.imports.csvfile import read_csv
 from ostiary.imports.models import ImportStatus, UserImport
 from ostiary.imports.planning import ChunkPlan, Outcome, Planner, RowPlan
 from ostiary.imports.problems import MAX_LISTED, InvalidFile, RowProblem
@@ -76,7 +76,7 @@ class PlannedChunk:
 class Validated:
     """A file whose rows all passed (or, when skipping, whose bad rows are known)."""
 
-    file: CsvFile
+    file_sha256: str
     # Each data row of the file in order; None where the row is invalid.
     rows: list[ImportRow | None]
     problems: list[RowProblem]
@@ -153,6 +153,8 @@ class UserImportService:
             twice = _seen_before(parsed, seen_names, seen_emails)
             problems += twice
             rows.append(None if twice else parsed)
+        sha256 = csv_file.sha256
+        del csv_file  # the raw cells of a large file take much memory, and are done with
         references = References(
             self.session,
             (row.context for row in rows if row is not None),
@@ -167,7 +169,7 @@ class UserImportService:
         if problems and not options.skip_invalid:
             raise InvalidFile(problems, refusal=references.refused)
         problems.sort(key=lambda p: p.line)
-        return Validated(csv_file, rows, problems, references, expected, chunks)
+        return Validated(sha256, rows, problems, references, expected, chunks)
 
     def _plan_all(
         self,
@@ -222,7 +224,7 @@ class UserImportService:
             job = self.session.scalars(
                 select(UserImport)
                 .where(
-                    UserImport.file_sha256 == validated.file.sha256,
+                    UserImport.file_sha256 == validated.file_sha256,
                     UserImport.status == ImportStatus.RUNNING,
                 )
                 .order_by(UserImport.id.desc())
@@ -230,7 +232,7 @@ class UserImportService:
             ).first()
             if job is None:
                 job = UserImport(
-                    file_sha256=validated.file.sha256,
+                    file_sha256=validated.file_sha256,
                     actor_id=self.actor.user_id,
                     actor=self.actor.label,
                     skip_invalid=options.skip_invalid,
