@@ -29,7 +29,7 @@ COLUMNS = (
 REQUIRED = ("username", "context")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RawRow:
     line: int
     cells: dict[str, str]

@@ -1,8 +1,9 @@
 """What importing each row would do to the database, decided against its current state.
 
-Validation plans every row and keeps only the problems; the import plans each chunk again
-just before writing it, so a change made meanwhile by someone else is seen, not overwritten
-blindly.
+Validation plans every row, chunk by chunk, and keeps the plans with what they were decided
+on (``Seen``). Just before a chunk is written, a few light reads tell whether that is still
+the state of the database; if someone changed it meanwhile, the chunk is planned again, so
+the change is seen, not overwritten blindly.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, select
@@ -33,7 +35,7 @@ class Outcome(enum.StrEnum):
     UNCHANGED = "unchanged"
 
 
-@dataclass
+@dataclass(slots=True)
 class RowPlan:
     row: ImportRow
     user_id: uuid.UUID
@@ -68,6 +70,23 @@ class _Placed:
     has_access_policy: bool = False
 
 
+@dataclass(frozen=True)
+class Seen:
+    """What planning a chunk read of the database, in the few columns that tell a change:
+    a user's ``updated_at`` moves with every change of their row."""
+
+    users: frozenset[tuple[str, uuid.UUID, datetime]]  # username, id, updated_at
+    email_owners: frozenset[tuple[str, str]]  # e-mail key, username
+    memberships: frozenset[tuple[uuid.UUID, uuid.UUID]]  # user, context
+    group_members: frozenset[tuple[uuid.UUID, uuid.UUID]]  # user, group
+
+
+@dataclass(frozen=True)
+class ChunkPlan:
+    plans: list[RowPlan | list[RowProblem]]
+    seen: Seen
+
+
 _USERS = select(User.__table__).where(User.username.in_(bindparam("names", expanding=True)))
 _EMAILS = select(User.username, User.email_key).where(
     User.email_key.in_(bindparam("keys", expanding=True))
@@ -82,6 +101,15 @@ _GROUPS = (
     .join(UserGroup, UserGroup.id == GroupMember.group_id)
     .where(GroupMember.user_id.in_(bindparam("ids", expanding=True)))
 )
+_USER_STAMPS = select(User.username, User.id, User.updated_at).where(
+    User.username.in_(bindparam("names", expanding=True))
+)
+_MEMBERSHIP_KEYS = select(Membership.user_id, Membership.context_id).where(
+    Membership.user_id.in_(bindparam("ids", expanding=True))
+)
+_GROUP_MEMBER_KEYS = select(GroupMember.user_id, GroupMember.group_id).where(
+    GroupMember.user_id.in_(bindparam("ids", expanding=True))
+)
 
 
 class Planner:
@@ -90,6 +118,9 @@ class Planner:
         self.refs = references
 
     def plan(self, rows: Sequence[ImportRow]) -> list[RowPlan | list[RowProblem]]:
+        return self.plan_chunk(rows).plans
+
+    def plan_chunk(self, rows: Sequence[ImportRow]) -> ChunkPlan:
         usernames = [row.username for row in rows]
         existing = {
             r["username"]: r
@@ -98,6 +129,7 @@ class Planner:
         ids = [r["id"] for r in existing.values()]
         places: dict[uuid.UUID, list[_Placed]] = defaultdict(list)
         groups: dict[tuple[uuid.UUID, uuid.UUID], set[uuid.UUID]] = defaultdict(set)
+        group_members: set[tuple[uuid.UUID, uuid.UUID]] = set()
         if ids:
             for user_id, context_id, path, type_ in self.connection.execute(
                 _MEMBERSHIPS, {"ids": ids}
@@ -105,16 +137,50 @@ class Planner:
                 places[user_id].append(_Placed(context_id, path, type_))
             for user_id, group_id, context_id in self.connection.execute(_GROUPS, {"ids": ids}):
                 groups[(user_id, context_id)].add(group_id)
-        keys = sorted({row.email_key for row in rows if row.email_key})
-        owners = (
-            dict((k, u) for u, k in self.connection.execute(_EMAILS, {"keys": keys}))
-            if keys
-            else {}
+                group_members.add((user_id, group_id))
+        owners = self._email_owners(rows)
+        seen = Seen(
+            users=frozenset((r["username"], r["id"], r["updated_at"]) for r in existing.values()),
+            email_owners=frozenset(owners.items()),
+            memberships=frozenset(
+                (user_id, place.id) for user_id, placed in places.items() for place in placed
+            ),
+            group_members=frozenset(group_members),
         )
-        return [
+        plans = [
             _RowPlanner(self.refs, row, existing.get(row.username), places, groups, owners).plan()
             for row in rows
         ]
+        return ChunkPlan(plans, seen)
+
+    def still(self, rows: Sequence[ImportRow], seen: Seen) -> bool:
+        """Whether the database is as it was when ``rows`` were planned, as far as they go."""
+        users = frozenset(
+            tuple(r)
+            for r in self.connection.execute(
+                _USER_STAMPS, {"names": [row.username for row in rows]}
+            )
+        )
+        if users != seen.users or frozenset(self._email_owners(rows).items()) != (
+            seen.email_owners
+        ):
+            return False
+        ids = [user_id for _name, user_id, _stamp in users]
+        if not ids:
+            return not seen.memberships and not seen.group_members
+        memberships = frozenset(
+            tuple(r) for r in self.connection.execute(_MEMBERSHIP_KEYS, {"ids": ids})
+        )
+        group_members = frozenset(
+            tuple(r) for r in self.connection.execute(_GROUP_MEMBER_KEYS, {"ids": ids})
+        )
+        return memberships == seen.memberships and group_members == seen.group_members
+
+    def _email_owners(self, rows: Sequence[ImportRow]) -> dict[str, str]:
+        keys = sorted({row.email_key for row in rows if row.email_key})
+        if not keys:
+            return {}
+        return {key: username for username, key in self.connection.execute(_EMAILS, {"keys": keys})}
 
 
 class _RowPlanner:

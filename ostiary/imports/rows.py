@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from ostiary.authn.passwords import Passwords
@@ -19,10 +16,6 @@ IMPORTABLE_STATUSES = (UserStatus.DRAFT, UserStatus.ACTIVE, UserStatus.INACTIVE)
 YES = frozenset({"yes", "true", "1"})
 NO = frozenset({"no", "false", "0", ""})
 MAX_NAME = 100
-# Checking e-mail addresses and phone numbers is most of the time a row costs; large files
-# are checked on every CPU.
-PARALLEL_FROM = 20_000
-_PART = 5_000
 
 
 def _name(value: str) -> str:
@@ -40,7 +33,7 @@ CHECKS: dict[str, Callable[[str], str]] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ImportRow:
     line: int
     username: str
@@ -131,17 +124,8 @@ def _status(value: str, problem: Callable[[str, str], None]) -> UserStatus | Non
 Parsed = ImportRow | list[RowProblem]
 
 
-def parse_rows(raws: Sequence[RawRow], *, parallel_from: int = PARALLEL_FROM) -> list[Parsed]:
-    """Every row checked, in order; on all CPUs for a large file."""
-    workers = min(os.cpu_count() or 1, 4)
-    if len(raws) < parallel_from or workers < 2:
-        return [parse_row(raw) for raw in raws]
-    parts = [list(raws[i : i + _PART]) for i in range(0, len(raws), _PART)]
-    # Spawned, not forked: the parent holds database connections and threads.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        return [parsed for part in pool.map(_parse_part, parts) for parsed in part]
-
-
-def _parse_part(raws: list[RawRow]) -> list[Parsed]:
+def parse_rows(raws: Sequence[RawRow]) -> list[Parsed]:
+    """Every row checked, in order, in this process: checking them in worker processes
+    took twice as long on two CPUs (starting the workers and moving rows to them and back
+    cost more than the checks save; see docs/benchmarks.md)."""
     return [parse_row(raw) for raw in raws]

@@ -20,9 +20,9 @@ from ostiary.audit.services import AuditLog
 from ostiary.db.session import OstiarySession
 from ostiary.db.types import utcnow
 from ostiary.errors import NotFound
-from ostiary.imports.csvfile import CsvFile, read_csv
+from ostiary.imports.csvfile import read_csv
 from ostiary.imports.models import ImportStatus, UserImport
-from ostiary.imports.planning import Outcome, Planner, RowPlan
+from ostiary.imports.planning import ChunkPlan, Outcome, Planner, RowPlan
 from ostiary.imports.problems import MAX_LISTED, InvalidFile, RowProblem
 from ostiary.imports.references import References
 from ostiary.imports.rows import ImportRow, parse_rows
@@ -60,16 +60,31 @@ class Counts:
 
 
 @dataclass(frozen=True)
+class PlannedChunk:
+    """The rows of ``start:end`` that parsed, planned by validation."""
+
+    start: int
+    end: int
+    rows: list[ImportRow]
+    planned: ChunkPlan
+
+    def plans(self) -> list[RowPlan]:
+        return [plan for plan in self.planned.plans if isinstance(plan, RowPlan)]
+
+
+@dataclass(frozen=True)
 class Validated:
     """A file whose rows all passed (or, when skipping, whose bad rows are known)."""
 
-    file: CsvFile
+    file_sha256: str
     # Each data row of the file in order; None where the row is invalid.
     rows: list[ImportRow | None]
     problems: list[RowProblem]
     references: References
     # What a run would do now, as validation found it.
     expected: Counts
+    # Validation's plans, by the first row of their chunk.
+    chunks: dict[int, PlannedChunk]
 
     @property
     def invalid(self) -> int:
@@ -138,6 +153,8 @@ class UserImportService:
             twice = _seen_before(parsed, seen_names, seen_emails)
             problems += twice
             rows.append(None if twice else parsed)
+        sha256 = csv_file.sha256
+        del csv_file  # the raw cells of a large file take much memory, and are done with
         references = References(
             self.session,
             (row.context for row in rows if row is not None),
@@ -145,13 +162,14 @@ class UserImportService:
             guard=self.guard,
         )
         expected = Counts()
-        problems += self._plan_all(rows, references, options.chunk_rows, expected)
+        chunks: dict[int, PlannedChunk] = {}
+        problems += self._plan_all(rows, references, options.chunk_rows, expected, chunks)
         # Validation only read: end the transaction, so that no lock is held meanwhile.
         self.session.rollback()
         if problems and not options.skip_invalid:
             raise InvalidFile(problems, refusal=references.refused)
         problems.sort(key=lambda p: p.line)
-        return Validated(csv_file, rows, problems, references, expected)
+        return Validated(sha256, rows, problems, references, expected, chunks)
 
     def _plan_all(
         self,
@@ -159,22 +177,23 @@ class UserImportService:
         references: References,
         chunk_rows: int,
         expected: Counts,
+        chunks: dict[int, PlannedChunk],
     ) -> list[RowProblem]:
-        """Plan every good row against the database; rows that fail there become None."""
+        """Plan every good row against the database, chunk by chunk as they will be written;
+        rows that fail there become None."""
         problems: list[RowProblem] = []
         planner = Planner(self.session.connection(), references)
         for start in range(0, len(rows), chunk_rows):
-            good = [
-                (i, row)
-                for i, row in enumerate(rows[start : start + chunk_rows], start)
-                if row is not None
-            ]
-            for (i, _row), plan in zip(good, planner.plan([r for _, r in good]), strict=True):
+            end = min(start + chunk_rows, len(rows))
+            good = [(i, row) for i, row in enumerate(rows[start:end], start) if row is not None]
+            planned = planner.plan_chunk([r for _, r in good])
+            for (i, _row), plan in zip(good, planned.plans, strict=True):
                 if isinstance(plan, list):
                     problems += plan
                     rows[i] = None
                 else:
                     expected.add([plan])
+            chunks[start] = PlannedChunk(start, end, [r for _, r in good], planned)
         return problems
 
     # -- import ------------------------------------------------------------------------
@@ -205,7 +224,7 @@ class UserImportService:
             job = self.session.scalars(
                 select(UserImport)
                 .where(
-                    UserImport.file_sha256 == validated.file.sha256,
+                    UserImport.file_sha256 == validated.file_sha256,
                     UserImport.status == ImportStatus.RUNNING,
                 )
                 .order_by(UserImport.id.desc())
@@ -213,7 +232,7 @@ class UserImportService:
             ).first()
             if job is None:
                 job = UserImport(
-                    file_sha256=validated.file.sha256,
+                    file_sha256=validated.file_sha256,
                     actor_id=self.actor.user_id,
                     actor=self.actor.label,
                     skip_invalid=options.skip_invalid,
@@ -234,7 +253,7 @@ class UserImportService:
         started: float | None = None,
     ) -> ImportReport:
         started = time.perf_counter() if started is None else started
-        rows, total = validated.rows, len(validated.rows)
+        total = len(validated.rows)
         resumed_from = job.rows_done
         planner = Planner(self.session.connection(), validated.references)
         counts = Counts(job.created, job.updated, job.unchanged)
@@ -244,9 +263,7 @@ class UserImportService:
                 if options.stop_after_chunks is not None and chunks >= options.stop_after_chunks:
                     break
                 end = min(start + options.chunk_rows, total)
-                self._chunk(
-                    job, planner, [r for r in rows[start:end] if r is not None], counts, end
-                )
+                self._chunk(job, planner, validated, start, end, counts)
                 chunks += 1
                 if progress is not None:
                     progress(end, total)
@@ -269,16 +286,27 @@ class UserImportService:
         )
 
     def _chunk(
-        self, job: UserImport, planner: Planner, rows: list[ImportRow], counts: Counts, end: int
+        self,
+        job: UserImport,
+        planner: Planner,
+        validated: Validated,
+        start: int,
+        end: int,
+        counts: Counts,
     ) -> None:
         with self.session.atomic():
             planner.connection = self.session.connection()
-            plans = planner.plan(rows)
-            # Someone changed the database since validation: the job fails with what it found.
-            late = [p for plan in plans if isinstance(plan, list) for p in plan]
-            if late:
-                raise InvalidFile(late)
-            good = [plan for plan in plans if isinstance(plan, RowPlan)]
+            chunk = validated.chunks.get(start)
+            if (
+                chunk is not None
+                and chunk.end == end
+                and planner.still(chunk.rows, chunk.planned.seen)
+            ):
+                good = chunk.plans()
+            else:
+                good = self._plan_again(
+                    [r for r in validated.rows[start:end] if r is not None], planner
+                )
             events = write_chunk(self.session.connection(), self.actor, good)
             collect_written(self.session, events)
             counts.add(good)
@@ -288,6 +316,16 @@ class UserImportService:
                 counts.unchanged,
             )
             job.rows_done = end
+
+    @staticmethod
+    def _plan_again(rows: list[ImportRow], planner: Planner) -> list[RowPlan]:
+        """Someone changed the database since validation: what the rows would do now. The
+        job fails with the problems it finds."""
+        plans = planner.plan(rows)
+        late = [p for plan in plans if isinstance(plan, list) for p in plan]
+        if late:
+            raise InvalidFile(late)
+        return [plan for plan in plans if isinstance(plan, RowPlan)]
 
     def _finish(self, job: UserImport, counts: Counts) -> None:
         with self.session.atomic():

@@ -3,10 +3,16 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
+from functools import lru_cache
 from typing import Annotated, Literal
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+from email_validator.rfc_constants import (
+    CASE_INSENSITIVE_MAILBOX_NAMES,
+    DOT_ATOM_TEXT,
+    EMAIL_MAX_LENGTH,
+)
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from ostiary.contexts.models import ContextType
@@ -34,12 +40,41 @@ def check_username(value: str) -> str:
 
 
 def check_email(value: str) -> str:
+    """The address as ``email_validator`` normalizes it (no DNS lookup), or ValueError.
+
+    Most addresses are a plain ASCII part before the @-sign and a domain that many share: the
+    library's checks of the domain are remembered per domain and its rule for a plain local
+    part is applied as it states it; anything else is checked whole by the library."""
+    value = value.strip()
+    local, _, domain = value.partition("@")
+    if DOT_ATOM_TEXT.match(local) and local.lower() not in CASE_INSENSITIVE_MAILBOX_NAMES:
+        checked = _checked_domain(domain)
+        if checked is not None:
+            normalized, ascii_domain = checked
+            forms = (value, f"{local}@{normalized}", f"{local}@{ascii_domain}")
+            if all(len(form.encode()) <= EMAIL_MAX_LENGTH for form in forms):
+                return forms[1]
+    return _checked_email(value)
+
+
+def _checked_email(value: str) -> str:
     try:
-        return validate_email(value.strip(), check_deliverability=False).normalized
+        return validate_email(value, check_deliverability=False).normalized
     except EmailNotValidError as exc:
         raise ValueError(str(exc)) from None
 
 
+@lru_cache(maxsize=4096)
+def _checked_domain(domain: str) -> tuple[str, str] | None:
+    """The normalized and the ASCII form of a domain valid after an @-sign, or None."""
+    try:
+        checked = validate_email(f"a@{domain}", check_deliverability=False)
+    except EmailNotValidError:
+        return None
+    return checked.domain, checked.ascii_domain
+
+
+@lru_cache(maxsize=4096)
 def check_phone(value: str) -> str:
     try:
         number = phonenumbers.parse(value, None)

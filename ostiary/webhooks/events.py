@@ -35,11 +35,32 @@ deliveries_due = threading.Event()
 _KEY = "ostiary.webhooks.pending"
 
 
+@dataclass(frozen=True, slots=True)
+class WrittenEvent:
+    """An audit event that a bulk write inserted in Core, as the publisher reads it: the
+    columns of ``event_row``, without the cost of an ORM object per event."""
+
+    id: uuid.UUID
+    occurred_at: datetime
+    actor_id: uuid.UUID | None
+    actor: str
+    via: str
+    client_address: str | None
+    action: str
+    target_type: str
+    target_id: str | None
+    context_id: uuid.UUID | None
+    changes: dict[str, Any]
+
+
+Published = AuditEvent | WrittenEvent
+
+
 @dataclass
 class _Pending:
     """What the running transaction has for webhooks so far."""
 
-    audit_events: list[AuditEvent] = field(default_factory=list)
+    audit_events: list[Published] = field(default_factory=list)
     # Contexts that users left in this transaction, without an event of their own (a deleted
     # user's memberships end with the deletion): the deletion still reaches them.
     former_contexts: dict[uuid.UUID, set[uuid.UUID]] = field(default_factory=dict)
@@ -53,7 +74,7 @@ def _pending(session: Session) -> _Pending:
     return pending
 
 
-def event_payload(session: Session, audit_event: AuditEvent, type_: str) -> dict[str, Any]:
+def event_payload(session: Session, audit_event: Published, type_: str) -> dict[str, Any]:
     """The Standard Webhooks body of an audit event: ``type``, ``timestamp`` and ``data``."""
     context = session.get(Context, audit_event.context_id) if audit_event.context_id else None
     data: dict[str, Any] = {
@@ -119,7 +140,7 @@ class Publisher:
 
     def publish(
         self,
-        audit_events: Iterable[AuditEvent],
+        audit_events: Iterable[Published],
         former_contexts: dict[uuid.UUID, set[uuid.UUID]],
     ) -> int:
         """Queue the deliveries of ``audit_events``; returns how many."""
@@ -168,7 +189,7 @@ class Publisher:
         return deliveries
 
     def _paths(
-        self, audit_event: AuditEvent, former_contexts: dict[uuid.UUID, set[uuid.UUID]]
+        self, audit_event: Published, former_contexts: dict[uuid.UUID, set[uuid.UUID]]
     ) -> list[str]:
         """The places of an event: its context, or for a user without one, their contexts."""
         ids: set[uuid.UUID] = set()
@@ -191,9 +212,9 @@ def collect_written(session: Session, rows: Iterable[Mapping[str, Any]]) -> None
     """Audit events that a bulk write inserted in Core, which no flush shows: their webhook
     events are made at commit like those of every other change."""
     pending = _pending(session)
-    for row in rows:
-        if event_type(row["action"]) is not None:
-            pending.audit_events.append(AuditEvent(**row))
+    pending.audit_events += [
+        WrittenEvent(**row) for row in rows if event_type(row["action"]) is not None
+    ]
 
 
 # -- the session hooks ----------------------------------------------------------------------

@@ -10,9 +10,7 @@ from starlette.testclient import TestClient
 
 from ostiary.audit.actor import Actor
 from ostiary.audit.models import AuditEvent
-from ostiary.imports.csvfile import read_csv
 from ostiary.imports.problems import InvalidFile
-from ostiary.imports.rows import parse_rows
 from ostiary.imports.services import ImportOptions, ImportReport, UserImportService
 from ostiary.runtime import Runtime
 from ostiary.users.models import User
@@ -230,10 +228,81 @@ def test_an_interrupted_import_continues_where_it_stopped(
     assert effective(client, one["id"], world["acme"])["rights"]["sim.read"] is True
 
 
-def test_rows_checked_on_several_cpus_are_those_checked_in_one() -> None:
-    text = rows(
-        *(f"p{i},p{i}@example.com,P,Q,+4179123{i:04},en,,active,acme," for i in range(30)),
-        "bad,not-mail,,,,,,,acme,",
+def validated_then(runtime: Runtime, text: str, change: Any) -> ImportReport:
+    """Validate ``text``, let ``change`` happen, then write: as a concurrent change would."""
+    with runtime.sessions() as session:
+        service = UserImportService(session, Actor(label="cli", via="cli"))
+        options = ImportOptions()
+        validated = service.validate(text.encode("utf-8"), options)
+        change()
+        return service.run(validated, options)
+
+
+def test_an_address_taken_between_validation_and_writing_fails_the_job(
+    client: TestClient, runtime: Runtime, world: dict[str, Any]
+) -> None:
+    text = rows("newbie,late@example.com,New,Bie,,,,active,acme,")
+    with pytest.raises(InvalidFile) as caught:
+        validated_then(
+            runtime,
+            text,
+            lambda: make_user(
+                client, "quick", email="late@example.com", context_ids=[world["acme"]]
+            ),
+        )
+    assert [str(p) for p in caught.value.problems] == [
+        "line 2, email: the e-mail address is already taken by another user"
+    ]
+    assert count(runtime, User, User.username == "newbie") == 0
+
+
+def test_a_user_changed_between_validation_and_writing_is_planned_again(
+    client: TestClient, runtime: Runtime, world: dict[str, Any]
+) -> None:
+    run(runtime, GOOD)
+    ann = client.get("/api/v1/users", params={"username": "ann"}).json()["items"][0]
+    changed = GOOD.replace("Ann,Berger", "Ann,Keller")
+
+    def rename() -> None:
+        response = client.patch(f"/api/v1/users/{ann['id']}", json={"last_name": "Meanwhile"})
+        assert response.status_code == 200, response.text
+
+    report = validated_then(runtime, changed, rename)
+    assert (report.counts.updated, report.counts.unchanged) == (1, 1)
+    events = client.get(
+        "/api/v1/audit-events", params={"target": ann["id"], "action": "user.updated"}
+    ).json()["items"]
+    # The import's event records what it replaced: the change made meanwhile, not the
+    # name validation saw.
+    assert events[0]["changes"]["last_name"] == ["Meanwhile", "Keller"]
+
+
+def test_a_username_created_between_validation_and_writing_is_updated_not_duplicated(
+    client: TestClient, runtime: Runtime, world: dict[str, Any]
+) -> None:
+    report = validated_then(
+        runtime, GOOD, lambda: make_user(client, "ben", email=None, context_ids=[world["acme"]])
     )
-    raws = read_csv(text.encode()).rows
-    assert parse_rows(raws, parallel_from=10) == parse_rows(raws)
+    assert (report.counts.created, report.counts.updated) == (1, 1)
+    assert count(runtime, User, User.username == "ben") == 1
+    ben = client.get("/api/v1/users", params={"username": "ben"}).json()["items"][0]
+    assert ben["email"] == "ben@example.com" and ben["last_name"] == "Meier, Jr."
+
+
+def test_group_members_changed_between_validation_and_writing_are_seen(
+    client: TestClient, runtime: Runtime, world: dict[str, Any]
+) -> None:
+    run(runtime, GOOD)
+    ann = client.get("/api/v1/users", params={"username": "ann"}).json()["items"][0]
+    moved = GOOD.replace("acme,Readers", "acme,Writers")
+
+    def move() -> None:
+        # Someone else moves her meanwhile, exactly as the file says.
+        assert run(runtime, moved).counts.updated == 1
+
+    report = validated_then(runtime, moved, move)
+    assert (report.counts.updated, report.counts.unchanged) == (0, 2)
+    changes = client.get(
+        "/api/v1/audit-events", params={"target": ann["id"], "action": "group.members_changed"}
+    ).json()["items"]
+    assert len(changes) == 2  # joining Readers, then the one move to Writers
