@@ -13,7 +13,7 @@ from ostiary.access.admin import AdminScope
 from ostiary.access.catalogue import Right
 from ostiary.api.idempotency import Idempotent
 from ostiary.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, next_cursor
-from ostiary.api.v1.deps import CallerDep, SessionDep, scope_for
+from ostiary.api.v1.deps import CallerDep, RuntimeDep, SessionDep, scope_for
 from ostiary.contexts.models import Context
 from ostiary.contracts.models import Contract, ContractStatus
 from ostiary.contracts.schemas import (
@@ -25,6 +25,7 @@ from ostiary.contracts.schemas import (
 )
 from ostiary.contracts.services import ContractQuery, ContractService
 from ostiary.errors import RuleViolation
+from ostiary.registrations.services import RegistrationService
 
 router = APIRouter(prefix="/contracts", tags=["contracts"])
 ReadScope = Annotated[AdminScope, Depends(scope_for(Right.CONTEXTS_READ))]
@@ -36,8 +37,10 @@ def _today() -> date:
     return datetime.now(UTC).date()
 
 
-def _service(session: SessionDep, caller: CallerDep) -> ContractService:
-    return ContractService(session, caller.actor, _today())
+def _service(session: SessionDep, caller: CallerDep, runtime: RuntimeDep) -> ContractService:
+    today = _today()
+    registrations = RegistrationService(session, runtime, today=today)
+    return ContractService(session, caller.actor, today, on_write=registrations.approve_on_contract)
 
 
 def _visible(service: ContractService, scope: AdminScope, external_id: str) -> Contract:
