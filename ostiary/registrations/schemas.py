@@ -2,11 +2,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.orm import Session
 
 from ostiary.contexts.schemas import _email_domains
 from ostiary.registrations.models import Registration, RegistrationKind, RegistrationState
+from ostiary.webhooks.renderers import register, target_uuid
 
 
 class OrganizationFields(BaseModel):
@@ -80,3 +83,11 @@ class RegistrationOut(BaseModel):
             decided_by=row.decided_by,
             reason=row.reason,
         )
+
+
+def _render(session: Session, target_id: str) -> dict[str, Any] | None:
+    row = session.get(Registration, target_uuid(target_id))
+    return RegistrationOut.of(row).model_dump(mode="json") if row is not None else None
+
+
+register("registration", _render)
