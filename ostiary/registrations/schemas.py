@@ -25,6 +25,16 @@ class OrganizationFields(BaseModel):
         return _email_domains(values)
 
 
+class JoinAsk(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    organization: str = Field(
+        min_length=1,
+        max_length=200,
+        description="The organization's customer number or exact name.",
+    )
+
+
 class Approval(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -38,6 +38,7 @@ from ostiary.db.paths import within_paths
 from ostiary.db.session import OstiarySession
 from ostiary.db.types import utcnow
 from ostiary.errors import (
+    AlreadyExists,
     FieldProblem,
     InvalidInput,
     InvalidTransition,
@@ -60,6 +61,7 @@ from ostiary.users.services import UserService
 from ostiary.users.verification import ContactVerifications
 
 OFF = "registration is not offered here"
+NO_ORGANIZATION = "no organization takes requests under this name or number"
 # Who approved when no person did.
 BY_CONTRACT = "rule: running contract"
 BY_EMAIL_DOMAIN = "rule: e-mail domain"
@@ -143,10 +145,54 @@ class RegistrationService:
         _, email = self._check(form, organization=False)
         context = self.joinable(form.get("organization", "").strip())
         if context is None:
-            raise NotFound(
-                "no organization takes requests under this name or number", field="organization"
-            )
+            raise NotFound(NO_ORGANIZATION, field="organization")
         return self._register(form, email, RegistrationKind.JOIN, organization=context, new=None)
+
+    def ask_to_join(self, user: User, ref: str) -> Registration:
+        """A signed-in person asks to join the organization named by its number or exact name;
+        their account's address is the one the request shows."""
+        if user.service_account or user.status != UserStatus.ACTIVE or not user.email:
+            raise RuleViolation(
+                "only a person's active account with an e-mail address can ask",
+                field="organization",
+            )
+        context = self.joinable(ref.strip())
+        if context is None:
+            raise NotFound(NO_ORGANIZATION, field="organization")
+        if self.session.get(Membership, (user.id, context.id)) is not None:
+            raise AlreadyExists(
+                "you are a member of this organization already", field="organization"
+            )
+        waiting = self.session.scalars(
+            select(Registration.id).where(
+                Registration.user_id == user.id,
+                Registration.context_id == context.id,
+                Registration.state == RegistrationState.PENDING,
+            )
+        ).first()
+        if waiting is not None:
+            raise AlreadyExists(
+                "your request to join this organization waits already", field="organization"
+            )
+        with self.session.atomic():
+            now = utcnow()
+            row = Registration(
+                kind=RegistrationKind.JOIN,
+                state=RegistrationState.UNVERIFIED,
+                context_id=context.id,
+                user_id=user.id,
+                organization_name=context.name,
+                number=context.number,
+                email=user.email,
+                email_key=user.email.casefold(),
+                first_name=user.first_name,
+                last_name=user.last_name,
+                email_verified_at=now,
+            )
+            self.session.add(row)
+            self.session.flush()
+            self._submit(row, user)
+        return row
 
     def joinable(self, ref: str) -> Context | None:
         """An active organization that takes join requests: an account below the

@@ -335,3 +335,27 @@ def test_only_active_organizations_below_the_parent_take_requests(
     )
     assert answer.status_code == 422 and 'id="organization-error"' in answer.text
     assert _user(runtime, "max@gmail.example") is None
+
+
+def test_a_signed_in_person_asks_to_join_with_their_account(
+    client: TestClient, anonymous: TestClient, runtime: Runtime, koko: dict[str, Any]
+) -> None:
+    api_user(client, "pat", [koko["other"]], domain="ENTERPRISE")
+    pat = TestClient(client.app)
+    pat.auth = ("pat", "pw of tap 123")
+    asked = pat.post("/api/v1/me/join-requests", json={"organization": "KOKO Media"})
+    assert asked.status_code == 201, asked.text
+    assert asked.json()["state"] == "pending" and asked.json()["email"] == "pat@example.com"
+    again = pat.post("/api/v1/me/join-requests", json={"organization": "K-1"})
+    assert_problem(again, 409, "already-exists", field="organization")
+    nowhere = pat.post("/api/v1/me/join-requests", json={"organization": "Nowhere"})
+    assert_problem(nowhere, 404, "not-found", field="organization")
+    # Pat cannot decide it: no registrations.manage in KOKO Media.
+    own = pat.post(f"/api/v1/join-requests/{asked.json()['id']}/approve")
+    assert own.status_code == 403
+    anonymous.auth = ("kim", "pw of mik 123")
+    assert anonymous.post(f"/api/v1/join-requests/{asked.json()['id']}/approve").status_code == 200
+    memberships = client.get(f"/api/v1/users/{asked.json()['user_id']}/contexts").json()
+    assert koko["id"] in str(memberships)
+    member = pat.post("/api/v1/me/join-requests", json={"organization": "K-1"})
+    assert_problem(member, 409, "already-exists", field="organization")

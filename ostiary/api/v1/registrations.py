@@ -19,7 +19,7 @@ from ostiary.access.guard import GrantGuard
 from ostiary.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_id_cursor, next_cursor
 from ostiary.api.v1.deps import CallerDep, RuntimeDep, SessionDep, scope_for
 from ostiary.registrations.models import RegistrationKind, RegistrationState
-from ostiary.registrations.schemas import Approval, RegistrationOut, Rejection
+from ostiary.registrations.schemas import Approval, JoinAsk, RegistrationOut, Rejection
 from ostiary.registrations.services import Decider, RegistrationService
 
 router = APIRouter(tags=["registrations"])
@@ -103,3 +103,19 @@ def _routes(kind: RegistrationKind) -> None:
 
 for _kind in RegistrationKind:
     _routes(_kind)
+
+
+@router.post(
+    "/me/join-requests",
+    response_model=RegistrationOut,
+    status_code=201,
+    summary="Ask to join an organization with the signed-in account",
+)
+def ask_to_join(
+    data: JoinAsk, session: SessionDep, runtime: RuntimeDep, caller: CallerDep
+) -> RegistrationOut:
+    """The organization is named by its customer number or exact name; it must be an active
+    account below the registration parent. The request waits for its contact persons, unless
+    the account's address is in one of its e-mail domains and the instance lets those in."""
+    row = RegistrationService(session, runtime).ask_to_join(caller.user, data.organization)
+    return RegistrationOut.of(row)
