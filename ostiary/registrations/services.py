@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ostiary.access.admin import AdminScope
 from ostiary.access.groups import GroupService
@@ -552,7 +552,7 @@ class RegistrationService:
         context = self.session.get(Context, row.context_id)
         assert context is not None
         with self.session.atomic():
-            row.state = RegistrationState.REJECTED
+            self._take(row, RegistrationState.REJECTED)
             row.reason = reason
             row.decided_at = utcnow()
             row.decided_by_id = decider.actor.user_id
@@ -613,6 +613,18 @@ class RegistrationService:
             return
         self._approve(row, account, user, actor, BY_CONTRACT, ())
 
+    def _take(self, row: Registration, state: RegistrationState) -> None:
+        """Move a pending request on, conditionally: of two decisions at once, one wins."""
+        moved = self.session.execute(
+            update(Registration)
+            .where(Registration.id == row.id, Registration.state == RegistrationState.PENDING)
+            .values(state=state)
+            .execution_options(synchronize_session=False)
+        )
+        if moved.rowcount != 1:  # type: ignore[attr-defined]
+            raise InvalidTransition("the request was decided meanwhile", field="state")
+        row.state = state
+
     def _decidable(self, row: Registration, decider: Decider) -> None:
         if row.state != RegistrationState.PENDING:
             raise InvalidTransition(
@@ -649,7 +661,7 @@ class RegistrationService:
         chosen: Sequence[UserGroup],
     ) -> None:
         organization = row.kind == RegistrationKind.ORGANIZATION
-        row.state = RegistrationState.APPROVED
+        self._take(row, RegistrationState.APPROVED)
         row.decided_at = utcnow()
         row.decided_by_id = actor.user_id
         row.decided_by = decided_by
