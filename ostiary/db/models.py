@@ -32,7 +32,6 @@ from ostiary.contracts.models import Contract  # noqa: F401
 from ostiary.db.base import Base
 from ostiary.imports.models import UserImport  # noqa: F401
 from ostiary.invitations.models import Invitation, invitation_groups  # noqa: F401
-from ostiary.registrations.models import Registration  # noqa: F401
 from ostiary.keys.models import SigningKey  # noqa: F401
 from ostiary.messages.models import Message, MessageTemplate  # noqa: F401
 from ostiary.protocols.oidc.models import (  # noqa: F401
@@ -42,6 +41,7 @@ from ostiary.protocols.oidc.models import (  # noqa: F401
     RevokedAccessToken,
     UsedClientAssertion,
 )
+from ostiary.registrations.models import Registration  # noqa: F401
 from ostiary.users.models import (  # noqa: F401
     ContactVerification,
     ExternalIdentity,
