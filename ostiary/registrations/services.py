@@ -466,6 +466,10 @@ class RegistrationService:
             if self.settings.join_by_email_domain and domain in context.email_domains:
                 return BY_EMAIL_DOMAIN
             return None
+        domain = row.email.rpartition("@")[2].casefold()
+        if context.email_domains and domain not in context.email_domains:
+            # The CRM said whose addresses belong to it: anyone else waits for the back office.
+            return None
         if has_running_contract(self.session, context.id, self.today):
             return BY_CONTRACT
         return None

@@ -359,3 +359,31 @@ def test_a_signed_in_person_asks_to_join_with_their_account(
     assert koko["id"] in str(memberships)
     member = pat.post("/api/v1/me/join-requests", json={"organization": "K-1"})
     assert_problem(member, 409, "already-exists", field="organization")
+
+
+def test_a_stranger_who_knows_the_number_waits_for_the_back_office(
+    client: TestClient, runtime: Runtime
+) -> None:
+    koko = make_context(
+        client,
+        root_id(client),
+        "account",
+        "KOKO Media",
+        number="K-1",
+        status="pending",
+        email_domains=["koko.example"],
+    )
+    contract = {
+        "account": "K-1",
+        "product": "Energy",
+        "status": "active",
+        "starts_on": "2020-01-01",
+    }
+    assert client.put("/api/v1/contracts/C-1", json=contract).status_code == 201
+    done = register(
+        runtime, browser(runtime), organization="KOKO", number="K-1", **person("eve@evil.example")
+    )
+    assert 'id="registration-submitted"' in done.text
+    assert _context(runtime, koko["id"]).status == "pending"
+    [row] = _pending(client)
+    assert row["context_id"] == koko["id"] and row["email"] == "eve@evil.example"
