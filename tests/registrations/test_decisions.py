@@ -17,8 +17,8 @@ from ostiary.audit.actor import Actor
 from ostiary.contexts.models import Context
 from ostiary.db.session import OstiarySession
 from ostiary.errors import InvalidTransition
+from ostiary.registrations.decisions import Decider, Decisions
 from ostiary.registrations.models import Registration
-from ostiary.registrations.services import Decider, RegistrationService
 from ostiary.runtime import Runtime
 from ostiary.users.models import Membership, User
 from ostiary.webhooks.renderers import render
@@ -54,9 +54,9 @@ def test_of_two_decisions_at_once_one_wins(client: TestClient, runtime: Runtime)
         second.expunge(other)
         second.rollback()
         second.add(other)
-        RegistrationService(first, runtime).approve(one, _decider(runtime, first))
+        Decisions(first, runtime).approve(one, _decider(runtime, first))
         with pytest.raises(InvalidTransition):
-            RegistrationService(second, runtime).reject(other, _decider(runtime, second), "late")
+            Decisions(second, runtime).reject(other, _decider(runtime, second), "late")
     with runtime.sessions() as session:
         stored = session.get(Registration, uuid.UUID(row["id"]))
         assert stored is not None and stored.state == "approved" and stored.reason is None

@@ -25,7 +25,7 @@ from ostiary.contracts.schemas import (
 )
 from ostiary.contracts.services import ContractQuery, ContractService
 from ostiary.errors import RuleViolation
-from ostiary.registrations.services import RegistrationService
+from ostiary.registrations.decisions import Decisions
 
 router = APIRouter(prefix="/contracts", tags=["contracts"])
 ReadScope = Annotated[AdminScope, Depends(scope_for(Right.CONTEXTS_READ))]
@@ -39,7 +39,7 @@ def _today() -> date:
 
 def _service(session: SessionDep, caller: CallerDep, runtime: RuntimeDep) -> ContractService:
     today = _today()
-    registrations = RegistrationService(session, runtime, today=today)
+    registrations = Decisions(session, runtime, today)
     return ContractService(session, caller.actor, today, on_write=registrations.approve_on_contract)
 
 

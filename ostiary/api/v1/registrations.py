@@ -18,9 +18,10 @@ from ostiary.access.catalogue import Right
 from ostiary.access.guard import GrantGuard
 from ostiary.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_id_cursor, next_cursor
 from ostiary.api.v1.deps import CallerDep, RuntimeDep, SessionDep, scope_for
+from ostiary.registrations.decisions import Decider, Decisions
 from ostiary.registrations.models import RegistrationKind, RegistrationState
 from ostiary.registrations.schemas import Approval, JoinAsk, RegistrationOut, Rejection
-from ostiary.registrations.services import Decider, RegistrationService
+from ostiary.registrations.services import RegistrationService
 
 router = APIRouter(tags=["registrations"])
 Scope = Annotated[AdminScope, Depends(scope_for(Right.REGISTRATIONS_MANAGE))]
@@ -48,7 +49,7 @@ def _routes(kind: RegistrationKind) -> None:
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
         cursor: str | None = None,
     ) -> Page[RegistrationOut]:
-        found = RegistrationService(session, runtime).search(
+        found = Decisions(session, runtime).search(
             kind,
             visible_paths=scope.visible_paths,
             state=state,
@@ -65,9 +66,7 @@ def _routes(kind: RegistrationKind) -> None:
     def read_request(
         request_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, scope: Scope
     ) -> RegistrationOut:
-        return RegistrationOut.of(
-            RegistrationService(session, runtime).get(request_id, kind, scope)
-        )
+        return RegistrationOut.of(Decisions(session, runtime).get(request_id, kind, scope))
 
     @router.post(
         f"{base}/{{request_id}}/approve",
@@ -81,7 +80,7 @@ def _routes(kind: RegistrationKind) -> None:
         decider: DeciderDep,
         data: Approval | None = None,
     ) -> RegistrationOut:
-        service = RegistrationService(session, runtime)
+        service = Decisions(session, runtime)
         row = service.get(request_id, kind, decider.scope)
         groups = data.groups if data is not None else []
         return RegistrationOut.of(service.approve(row, decider, groups))
@@ -96,7 +95,7 @@ def _routes(kind: RegistrationKind) -> None:
         runtime: RuntimeDep,
         decider: DeciderDep,
     ) -> RegistrationOut:
-        service = RegistrationService(session, runtime)
+        service = Decisions(session, runtime)
         row = service.get(request_id, kind, decider.scope)
         return RegistrationOut.of(service.reject(row, decider, data.reason))
 
