@@ -28,6 +28,7 @@ from ostiary.api.v1 import (
     message_templates,
     messages,
     modules,
+    registrations,
     templates,
     user_access,
     user_factors,
@@ -44,6 +45,7 @@ from ostiary.settings import Settings
 from ostiary.web import branding as branding_pages
 from ostiary.web import dev_outbox, login, profile, reset, second_factor, security, setup
 from ostiary.web import invitations as invitation_pages
+from ostiary.web import registration as registration_pages
 from ostiary.webhooks.worker import start_webhook_worker
 
 API_PREFIX = "/api/v1"
@@ -92,6 +94,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(reset.router)
     app.include_router(branding_pages.router)
     app.include_router(invitation_pages.router)
+    app.include_router(registration_pages.router)
     routers = (
         authz,
         contexts,
@@ -110,6 +113,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         clients,
         branding,
         invitations,
+        registrations,
         message_templates,
         messages,
         webhooks,

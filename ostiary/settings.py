@@ -131,6 +131,22 @@ class Settings(BaseSettings):
     invitation_batch_max: int = Field(
         10_000, ge=1, description="Most entries of one batch of invitations."
     )
+    # -- registration (docs/onboarding.md) ---------------------------------------------------
+    registration_parent: str = Field(
+        "",
+        description="Key of the context (the root or a tenant) under which organizations "
+        "register themselves at /register; empty: registration is off.",
+    )
+    registration_approve_on_contract: bool = Field(
+        False,
+        description="Approve a pending registration as soon as a running contract for its "
+        "number arrives from the CRM.",
+    )
+    join_by_email_domain: bool = Field(
+        False,
+        description="A person whose verified e-mail address is in one of an organization's "
+        "e-mail domains joins it without waiting for approval.",
+    )
     import_sync_rows: int = Field(
         1000,
         ge=0,

@@ -26,6 +26,7 @@ SIGN_IN_PAGES = (
     "account_profile.html",
     "account_verify.html",
     "account_verify_link.html",
+    "registration.html",
 )
 # Words that German writes as English does.
 SAME_IN_GERMAN = frozenset({"Code", "Name", "Passkey", "Passkeys", "SMS"})

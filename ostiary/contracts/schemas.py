@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from sqlalchemy.orm import Session
 
 from ostiary.contracts.models import Contract, ContractStatus
+from ostiary.webhooks.renderers import register, target_uuid
 
 END_BEFORE_START = "must not be before starts_on"
 EXTERNAL_ID = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$"
@@ -81,3 +84,13 @@ class ContractOut(BaseModel):
             created_at=contract.created_at,
             updated_at=contract.updated_at,
         )
+
+
+def _render(session: Session, target_id: str) -> dict[str, Any] | None:
+    contract = session.get(Contract, target_uuid(target_id))
+    if contract is None:
+        return None
+    return ContractOut.of(contract, datetime.now(UTC).date()).model_dump(mode="json")
+
+
+register("contract", _render)

@@ -1,12 +1,13 @@
 """Writing and finding contracts. A write that gives a suspended account a running contract
 again reactivates it in the same transaction (when the suspension was the contract lifecycle's,
-not an administrator's)."""
+not an administrator's). The same write approves a registration waiting for it, through
+``on_write``."""
 
 from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -41,11 +42,20 @@ class ContractQuery:
 
 
 class ContractService:
-    def __init__(self, session: OstiarySession, actor: Actor, today: date) -> None:
+    def __init__(
+        self,
+        session: OstiarySession,
+        actor: Actor,
+        today: date,
+        on_write: Callable[[Context, Contract, Actor], None] | None = None,
+    ) -> None:
         self.session = session
         self.actor = actor
         self.today = today
         self.audit = AuditLog(session)
+        # Told of every account a write touched, in the write's transaction (a pending
+        # registration waiting for the CRM's contract).
+        self.on_write = on_write
 
     # -- reading -------------------------------------------------------------------------
 
@@ -185,6 +195,8 @@ class ContractService:
     def _reopen(self, account: Context, contract: Contract) -> None:
         """Reactivate an account that the contract lifecycle suspended, once it has a running
         contract again."""
+        if self.on_write is not None:
+            self.on_write(account, contract, self.actor)
         if account.status != ContextStatus.SUSPENDED:
             return
         if account.suspended_by != SuspensionReason.CONTRACT:

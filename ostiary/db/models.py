@@ -41,6 +41,7 @@ from ostiary.protocols.oidc.models import (  # noqa: F401
     RevokedAccessToken,
     UsedClientAssertion,
 )
+from ostiary.registrations.models import Registration  # noqa: F401
 from ostiary.users.models import (  # noqa: F401
     ContactVerification,
     ExternalIdentity,

@@ -112,8 +112,7 @@ class Acceptance:
         return Opened(invitation, context, account)
 
     def sms_needed(self) -> bool:
-        """Whether a new account must give a phone number: codes go by SMS at sign-in."""
-        return Channel.SMS in CHANNELS[TwoFactor(self.runtime.settings.two_factor)]
+        return sms_needed(self.runtime)
 
     # -- a new person ----------------------------------------------------------------------
 
@@ -177,38 +176,10 @@ class Acceptance:
         return user
 
     def _setup(self, opened: Opened, form: Mapping[str, str]) -> AccountSetup:
-        secret = ("password", "confirmation")
-        values = {k: v if k in secret else v.strip() for k, v in form.items()}
-        # An empty optional field is one not given.
-        values = {k: v for k, v in values.items() if v or k in secret}
-        problems: list[FieldProblem] = []
-        setup: AccountSetup | None = None
-        try:
-            setup = AccountSetup.model_validate(values)
-        except ValidationError as exc:
-            problems += problems_of(exc, {})
-        password = form.get("password", "")
-        problems += self.runtime.passwords.problems(
-            password, field="password", email=opened.invitation.email
-        )
-        if password != form.get("confirmation", ""):
-            problems.append(FieldProblem("confirmation", "does not match the password", "match"))
-        if self.sms_needed() and not values.get("phone"):
-            problems.append(
-                FieldProblem("phone", "is needed: sign-in codes are sent by SMS", "required")
-            )
-        if problems or setup is None:
-            raise InvalidInput(_unique(problems))
-        return setup
+        return account_setup(self.runtime, form, opened.invitation.email)
 
     def _username(self, email: str) -> str:
-        base = _USERNAME_CHARS.sub("", email.casefold()).lstrip("._@+-") or "user"
-        base = base[:140]
-        candidate, n = base, 1
-        while self.session.scalars(select(User.id).where(User.username == candidate)).first():
-            n += 1
-            candidate = f"{base}-{n}"
-        return candidate
+        return free_username(self.session, email)
 
     # -- a person with an account ----------------------------------------------------------
 
@@ -278,17 +249,69 @@ class Acceptance:
             )
 
     def _admin_group(self, groups: GroupService, context: Context) -> UserGroup | None:
-        existing = groups.find(context, ADMIN_GROUP)
-        if existing is not None:
-            return existing
-        template = self.session.scalars(
-            select(AclTemplate).where(AclTemplate.key == ADMIN_TEMPLATE)
-        ).one_or_none()
-        if template is None:
-            return None
-        values = TemplateService(self.session, groups.actor).values(template)
-        group, _ = groups.put(context, ADMIN_GROUP, role=None, rights=values)
-        return group
+        return admin_group(self.session, groups, context)
+
+
+def admin_group(
+    session: OstiarySession, groups: GroupService, context: Context
+) -> UserGroup | None:
+    """The context's administrators' group, made from the ``account-administrator`` template
+    the first time it is needed; None when no such template exists."""
+    existing = groups.find(context, ADMIN_GROUP)
+    if existing is not None:
+        return existing
+    template = session.scalars(
+        select(AclTemplate).where(AclTemplate.key == ADMIN_TEMPLATE)
+    ).one_or_none()
+    if template is None:
+        return None
+    values = TemplateService(session, groups.actor).values(template)
+    group, _ = groups.put(context, ADMIN_GROUP, role=None, rights=values)
+    return group
+
+
+def sms_needed(runtime: Runtime) -> bool:
+    """Whether a new account must give a phone number: codes go by SMS at sign-in."""
+    return Channel.SMS in CHANNELS[TwoFactor(runtime.settings.two_factor)]
+
+
+def account_setup(runtime: Runtime, form: Mapping[str, str], email: str) -> AccountSetup:
+    """A new person's details from a form; ``InvalidInput`` names each bad field (the
+    password is checked against the policy, with the address it must not resemble)."""
+    secret = ("password", "confirmation")
+    values = {k: v if k in secret else v.strip() for k, v in form.items()}
+    # An empty optional field is one not given.
+    values = {k: v for k, v in values.items() if v or k in secret}
+    problems: list[FieldProblem] = []
+    setup: AccountSetup | None = None
+    try:
+        setup = AccountSetup.model_validate(
+            {k: v for k, v in values.items() if k in AccountSetup.model_fields}
+        )
+    except ValidationError as exc:
+        problems += problems_of(exc, {})
+    password = form.get("password", "")
+    problems += runtime.passwords.problems(password, field="password", email=email)
+    if password != form.get("confirmation", ""):
+        problems.append(FieldProblem("confirmation", "does not match the password", "match"))
+    if sms_needed(runtime) and not values.get("phone"):
+        problems.append(
+            FieldProblem("phone", "is needed: sign-in codes are sent by SMS", "required")
+        )
+    if problems or setup is None:
+        raise InvalidInput(_unique(problems))
+    return setup
+
+
+def free_username(session: OstiarySession, email: str) -> str:
+    """A username made from the address that nobody has yet."""
+    base = _USERNAME_CHARS.sub("", email.casefold()).lstrip("._@+-") or "user"
+    base = base[:140]
+    candidate, n = base, 1
+    while session.scalars(select(User.id).where(User.username == candidate)).first():
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
 
 
 def completes_draft(user: User) -> bool:

@@ -5,9 +5,12 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
+from ostiary.db.types import utcnow
 from ostiary.invitations.models import Invitation, InvitationState
 from ostiary.users.schemas import Email, Language, Name, Phone
+from ostiary.webhooks.renderers import register, target_uuid
 
 MAX_GROUPS = 50
 
@@ -127,3 +130,12 @@ class AccountSetup(BaseModel):
     confirmation: str = Field(max_length=1024)
     phone: Phone | None = None
     language: Language | None = None
+
+
+def _render(session: Session, target_id: str) -> dict[str, Any] | None:
+    """The invitation as the API shows it: never its link or token."""
+    invitation = session.get(Invitation, target_uuid(target_id))
+    return InvitationOut.of(invitation, utcnow()).model_dump(mode="json") if invitation else None
+
+
+register("invitation", _render)

@@ -234,14 +234,7 @@ class InvitationService:
         return found
 
     def _group(self, context: Context, ref: str) -> UserGroup | None:
-        try:
-            group_id = uuid.UUID(ref)
-        except ValueError:
-            return self.session.scalars(
-                select(UserGroup).where(UserGroup.context_id == context.id, UserGroup.name == ref)
-            ).one_or_none()
-        group = self.session.get(UserGroup, group_id)
-        return group if group is not None and group.context_id == context.id else None
+        return group_in(self.session, context, ref)
 
     def _admin_template(self, context: Context, wanted: bool | None) -> AclTemplate | None:
         """The template of the administrators' group, when the invitee is to be one: as asked,
@@ -294,18 +287,7 @@ class InvitationService:
         template: AclTemplate | None,
         inviter: Inviter,
     ) -> None:
-        for position, group in enumerate(groups):
-            try:
-                inviter.guard.check(
-                    context,
-                    {r.acl_id: r.value for r in group.rights},
-                    target="group",
-                    target_id=group.id,
-                )
-            except EscalationRefused as exc:
-                raise EscalationRefused(
-                    exc.detail, field=f"groups[{position}]", refusal=exc.refusal
-                ) from None
+        check_group_grants(inviter.guard, context, groups)
         if template is not None:
             values = TemplateService(self.session, inviter.actor).values(template)
             try:
@@ -486,6 +468,35 @@ class InvitationService:
             if row is not None:
                 self.session.delete(row)
             self.session.flush()
+
+
+def group_in(session: OstiarySession, context: Context, ref: str) -> UserGroup | None:
+    """The group of ``context`` with this id or name."""
+    try:
+        group_id = uuid.UUID(ref)
+    except ValueError:
+        return session.scalars(
+            select(UserGroup).where(UserGroup.context_id == context.id, UserGroup.name == ref)
+        ).one_or_none()
+    group = session.get(UserGroup, group_id)
+    return group if group is not None and group.context_id == context.id else None
+
+
+def check_group_grants(guard: GrantGuard, context: Context, groups: Sequence[UserGroup]) -> None:
+    """``EscalationRefused``, naming the group's place, for a group that holds a right the
+    granting caller could not give."""
+    for position, group in enumerate(groups):
+        try:
+            guard.check(
+                context,
+                {r.acl_id: r.value for r in group.rights},
+                target="group",
+                target_id=group.id,
+            )
+        except EscalationRefused as exc:
+            raise EscalationRefused(
+                exc.detail, field=f"groups[{position}]", refusal=exc.refusal
+            ) from None
 
 
 def _state_filter(state: InvitationState, now: datetime) -> Iterator[object]:

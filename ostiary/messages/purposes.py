@@ -151,6 +151,28 @@ PURPOSES: dict[str, Purpose] = {
             (),
         ),
         Purpose(
+            "registration-known",
+            "Answer to a registration with an address that has an account already: no new "
+            "account, where to sign in instead",
+            (Channel.EMAIL,),
+            (_LINK,),
+        ),
+        Purpose(
+            "registration-approved",
+            "The registration or join request was approved: the account is ready",
+            (Channel.EMAIL,),
+            (_ORGANIZATION, _LINK),
+        ),
+        Purpose(
+            "registration-rejected",
+            "The registration or join request was declined, with the reason",
+            (Channel.EMAIL,),
+            (
+                _ORGANIZATION,
+                Variable("reason", "Why it was declined", "We could not confirm the company."),
+            ),
+        ),
+        Purpose(
             "join-request",
             "To contact persons: someone asks to join their organization",
             (Channel.EMAIL,),

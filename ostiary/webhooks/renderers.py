@@ -36,7 +36,7 @@ def render(
     return renderer(session, target_id)
 
 
-def _uuid(value: str) -> uuid.UUID | None:
+def target_uuid(value: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(value)
     except ValueError:
@@ -44,13 +44,13 @@ def _uuid(value: str) -> uuid.UUID | None:
 
 
 def _user(session: Session, target_id: str) -> dict[str, Any] | None:
-    user_id = _uuid(target_id)
+    user_id = target_uuid(target_id)
     user = session.get(User, user_id) if user_id else None
     return UserOut.of(user).model_dump(mode="json") if user else None
 
 
 def _context(session: Session, target_id: str) -> dict[str, Any] | None:
-    context_id = _uuid(target_id)
+    context_id = target_uuid(target_id)
     context = session.get(Context, context_id) if context_id else None
     return ContextOut.model_validate(context).model_dump(mode="json") if context else None
 

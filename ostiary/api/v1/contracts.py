@@ -13,7 +13,7 @@ from ostiary.access.admin import AdminScope
 from ostiary.access.catalogue import Right
 from ostiary.api.idempotency import Idempotent
 from ostiary.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, next_cursor
-from ostiary.api.v1.deps import CallerDep, SessionDep, scope_for
+from ostiary.api.v1.deps import CallerDep, RuntimeDep, SessionDep, scope_for
 from ostiary.contexts.models import Context
 from ostiary.contracts.models import Contract, ContractStatus
 from ostiary.contracts.schemas import (
@@ -25,6 +25,7 @@ from ostiary.contracts.schemas import (
 )
 from ostiary.contracts.services import ContractQuery, ContractService
 from ostiary.errors import RuleViolation
+from ostiary.registrations.decisions import Decisions
 
 router = APIRouter(prefix="/contracts", tags=["contracts"])
 ReadScope = Annotated[AdminScope, Depends(scope_for(Right.CONTEXTS_READ))]
@@ -36,8 +37,10 @@ def _today() -> date:
     return datetime.now(UTC).date()
 
 
-def _service(session: SessionDep, caller: CallerDep) -> ContractService:
-    return ContractService(session, caller.actor, _today())
+def _service(session: SessionDep, caller: CallerDep, runtime: RuntimeDep) -> ContractService:
+    today = _today()
+    registrations = Decisions(session, runtime, today)
+    return ContractService(session, caller.actor, today, on_write=registrations.approve_on_contract)
 
 
 def _visible(service: ContractService, scope: AdminScope, external_id: str) -> Contract:
@@ -65,6 +68,7 @@ def _out(service: ContractService, contract: Contract) -> ContractOut:
 def list_contracts(
     session: SessionDep,
     caller: CallerDep,
+    runtime: RuntimeDep,
     scope: ReadScope,
     account: Annotated[
         str | None, Query(description="Only this account's, by id or external number")
@@ -73,7 +77,7 @@ def list_contracts(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[ContractOut]:
-    service = _service(session, caller)
+    service = _service(session, caller, runtime)
     account_id: uuid.UUID | None = None
     if account is not None:
         account_id = _account(service, scope, account).id
@@ -102,18 +106,26 @@ def list_contracts(
     dependencies=[Idempotent],
 )
 def create_contract(
-    data: ContractCreate, session: SessionDep, caller: CallerDep, scope: ManageScope
+    data: ContractCreate,
+    session: SessionDep,
+    caller: CallerDep,
+    runtime: RuntimeDep,
+    scope: ManageScope,
 ) -> ContractOut:
-    service = _service(session, caller)
+    service = _service(session, caller, runtime)
     contract = service.create(data, _account(service, scope, data.account))
     return _out(service, contract)
 
 
 @router.get("/{external_id}", response_model=ContractOut, summary="Read a contract")
 def read_contract(
-    external_id: ExternalId, session: SessionDep, caller: CallerDep, scope: ReadScope
+    external_id: ExternalId,
+    session: SessionDep,
+    caller: CallerDep,
+    runtime: RuntimeDep,
+    scope: ReadScope,
 ) -> ContractOut:
-    service = _service(session, caller)
+    service = _service(session, caller, runtime)
     return _out(service, _visible(service, scope, external_id))
 
 
@@ -130,9 +142,10 @@ def put_contract(
     response: Response,
     session: SessionDep,
     caller: CallerDep,
+    runtime: RuntimeDep,
     scope: ManageScope,
 ) -> ContractOut:
-    service = _service(session, caller)
+    service = _service(session, caller, runtime)
     if service.find(external_id) is not None:
         _visible(service, scope, external_id)
     contract, created = service.put(external_id, data, _account(service, scope, data.account))
@@ -147,9 +160,10 @@ def update_contract(
     data: ContractUpdate,
     session: SessionDep,
     caller: CallerDep,
+    runtime: RuntimeDep,
     scope: ManageScope,
 ) -> ContractOut:
-    service = _service(session, caller)
+    service = _service(session, caller, runtime)
     contract = _visible(service, scope, external_id)
     if "account" in data.model_fields_set and data.account is None:
         raise RuleViolation("account cannot be empty", field="account")
@@ -161,8 +175,12 @@ def update_contract(
     "/{external_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a contract"
 )
 def delete_contract(
-    external_id: ExternalId, session: SessionDep, caller: CallerDep, scope: ManageScope
+    external_id: ExternalId,
+    session: SessionDep,
+    caller: CallerDep,
+    runtime: RuntimeDep,
+    scope: ManageScope,
 ) -> Response:
-    service = _service(session, caller)
+    service = _service(session, caller, runtime)
     service.delete(_visible(service, scope, external_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,183 @@
+"""Registering in the browser: a new organization or a request to join one, the address and
+the phone confirmed first, errors next to the field, and what an attacker does not learn."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+from starlette.testclient import TestClient
+
+from ostiary.contexts.models import Context
+from ostiary.registrations.models import Registration
+from ostiary.runtime import Runtime
+from ostiary.users.models import User
+from tests.registrations.support import (
+    OVERRIDES,
+    PASSWORD,
+    browser,
+    code_for,
+    csrf_of,
+    enter_code,
+    person,
+    register,
+    sent_to,
+    submit,
+)
+
+KIM = "kim@koko.example"
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, object]:
+    return dict(OVERRIDES)
+
+
+def _registrations(runtime: Runtime) -> list[Registration]:
+    with runtime.sessions() as session:
+        rows = session.scalars(select(Registration)).all()
+        session.expunge_all()
+        return list(rows)
+
+
+def test_an_organization_registers_and_waits_for_approval(runtime: Runtime) -> None:
+    web = browser(runtime)
+    answer = submit(web, organization="KOKO Media", number="K-1", **person(KIM))
+    assert answer.status_code == 303
+    location = answer.headers["location"]
+    page = web.get(location)
+    assert 'data-field="email"' in page.text
+    [mail] = sent_to(runtime, KIM, "email-verification")
+    assert "/register/confirm?token=" in (mail.text or "")
+    # Nothing is submitted before the address is proven.
+    [row] = _registrations(runtime)
+    assert row.state == "unverified"
+
+    wrong = enter_code(web, location, "000000")
+    assert wrong.status_code == 422 and 'id="code-error"' in wrong.text
+    done = enter_code(web, location, code_for(runtime, KIM))
+    assert done.status_code == 200 and 'id="registration-submitted"' in done.text
+    with runtime.sessions() as session:
+        row = session.scalars(select(Registration)).one()
+        context = session.get(Context, row.context_id)
+        user = session.get(User, row.user_id)
+        assert row.state == "pending" and row.email_verified_at is not None
+        assert context is not None and (context.status, context.number) == ("pending", "K-1")
+        assert user is not None and user.status == "draft"
+
+
+def test_the_link_in_the_mail_confirms_the_address(runtime: Runtime) -> None:
+    web = browser(runtime)
+    assert submit(web, organization="KOKO Media", **person(KIM)).status_code == 303
+    [mail] = sent_to(runtime, KIM, "email-verification")
+    link = re.search(r"http://testserver(/register/confirm\?token=[\w-]+)", mail.text or "")
+    assert link
+    assert 'id="registration-submitted"' in web.get(link.group(1)).text
+    # Once.
+    assert web.get(link.group(1)).status_code == 404
+
+
+def test_a_phone_number_given_is_confirmed_by_sms_code_too(runtime: Runtime) -> None:
+    web = browser(runtime)
+    fields = person(KIM, phone="+41446681800")
+    answer = submit(web, organization="KOKO Media", **fields)
+    location = answer.headers["location"]
+    after_email = enter_code(web, location, code_for(runtime, KIM))
+    assert 'data-field="phone"' in after_email.text
+    assert _registrations(runtime)[0].state == "unverified"
+    sms = code_for(runtime, "+41446681800", "phone-verification")
+    done = enter_code(web, location, sms)
+    assert 'id="registration-submitted"' in done.text
+    [row] = _registrations(runtime)
+    assert row.state == "pending" and row.phone_verified_at is not None
+
+
+def test_errors_are_shown_next_to_their_field_and_what_was_typed_stays(
+    runtime: Runtime,
+) -> None:
+    web = browser(runtime)
+    answer = submit(
+        web,
+        organization="",
+        number="K-1",
+        email_domains="not a domain",
+        **person("not-an-address", password="short", confirmation="other"),
+    )
+    assert answer.status_code == 422
+    for field in ("organization", "email_domains", "email", "password", "confirmation"):
+        assert f'id="{field}-error"' in answer.text, field
+    assert 'value="K-1"' in answer.text and 'value="Kim"' in answer.text
+    assert "short" not in answer.text
+    assert _registrations(runtime) == []
+
+
+def test_a_form_without_its_token_changes_nothing(runtime: Runtime) -> None:
+    web = browser(runtime)
+    web.get("/register")
+    answer = web.post(
+        "/register", data={"csrf": "forged", "organization": "KOKO Media", **person(KIM)}
+    )
+    assert answer.status_code == 303 and answer.headers["location"] == "/register"
+    assert _registrations(runtime) == []
+    # Nor from another browser, whose cookie the forged form cannot carry.
+    other = browser(runtime)
+    token = csrf_of(web.get("/register").text)
+    answer = other.post("/register", data={"csrf": token, "organization": "X", **person(KIM)})
+    assert answer.status_code == 303 and _registrations(runtime) == []
+
+
+def test_a_used_address_shows_the_same_page_and_its_owner_is_told(
+    runtime: Runtime, client: TestClient
+) -> None:
+    taken = client.post(
+        "/api/v1/users",
+        json={"username": "kim", "domain": "ENTERPRISE", "email": KIM, "status": "active"},
+    )
+    assert taken.status_code == 201
+    web = browser(runtime)
+    answer = submit(web, organization="KOKO Media", **person(KIM))
+    fresh = submit(browser(runtime), organization="Other", **person("new@koko.example"))
+    assert answer.status_code == fresh.status_code == 303
+    page = web.get(answer.headers["location"])
+    assert 'data-field="email"' in page.text
+    assert sent_to(runtime, KIM, "email-verification") == []
+    [notice] = sent_to(runtime, KIM, "registration-known")
+    assert "/login" in (notice.text or "")
+    # No code works, just like a wrong one for a real registration.
+    wrong = enter_code(web, answer.headers["location"], "123456")
+    assert wrong.status_code == 422 and "the code is not correct" in wrong.text
+    with runtime.sessions() as session:
+        assert session.scalars(select(Context).where(Context.name == "KOKO Media")).all() == []
+
+
+def test_a_draft_registrant_cannot_sign_in(runtime: Runtime) -> None:
+    web = browser(runtime)
+    register(runtime, web, organization="KOKO Media", **person(KIM))
+    api = TestClient(web.app)
+    api.auth = (KIM, PASSWORD)
+    assert api.get("/api/v1/me").status_code == 401
+    login = web.get("/login")
+    flow = re.search(r'name="flow" value="([^"]+)"', login.text)
+    if flow is not None:
+        answer = web.post(
+            "/login",
+            data={
+                "flow": flow.group(1),
+                "csrf": csrf_of(login.text),
+                "username": KIM,
+                "password": PASSWORD,
+            },
+        )
+        assert answer.status_code != 303 or "/account" not in answer.headers.get("location", "")
+
+
+def test_german_pages(runtime: Runtime) -> None:
+    page = browser(runtime).get("/register", headers={"accept-language": "de"})
+    assert "Ihre Organisation registrieren" in page.text
+
+
+def test_registration_is_off_unless_a_parent_is_configured(runtime: Runtime) -> None:
+    runtime.settings.registration_parent = ""
+    page = browser(runtime).get("/register")
+    assert page.status_code == 404 and 'id="registration-off"' in page.text
