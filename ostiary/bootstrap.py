@@ -29,6 +29,7 @@ from ostiary.users.memberships import MembershipService
 from ostiary.users.models import DomainKind, User, UserStatus
 from ostiary.users.schemas import DomainCreate, UserCreate
 from ostiary.users.services import UserService
+from ostiary.clients.console import ensure_console_client
 
 ADMINISTRATORS_GROUP = "Administrators"
 ROOT_ADMINISTRATOR_TEMPLATE = "root-administrator"
@@ -70,6 +71,7 @@ def ensure_defaults(runtime: Runtime, session: OstiarySession) -> FirstAdmin | N
         modules.put(OSTIARY)
         _ensure_default_templates(session, actor)
         runtime.keys.ensure(session, actor=actor)
+        ensure_console_client(session, runtime.settings, actor)
         admins = GroupService(session, actor).find(root, ADMINISTRATORS_GROUP)
         if admins is None:
             admins = _create_administrators(runtime, session, actor, root)
