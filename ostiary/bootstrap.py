@@ -18,6 +18,7 @@ from ostiary.access.templates import TemplateService
 from ostiary.access.values import TRUE, normalise
 from ostiary.audit.actor import Actor
 from ostiary.authn.tokens import OneTimeTokens
+from ostiary.clients.console import ensure_console_client
 from ostiary.contexts.models import Context, ContextType
 from ostiary.contexts.schemas import ContextCreate
 from ostiary.contexts.services import ContextService
@@ -29,7 +30,6 @@ from ostiary.users.memberships import MembershipService
 from ostiary.users.models import DomainKind, User, UserStatus
 from ostiary.users.schemas import DomainCreate, UserCreate
 from ostiary.users.services import UserService
-from ostiary.clients.console import ensure_console_client
 
 ADMINISTRATORS_GROUP = "Administrators"
 ROOT_ADMINISTRATOR_TEMPLATE = "root-administrator"

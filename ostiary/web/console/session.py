@@ -24,6 +24,7 @@ from ostiary.api.v1.deps import Caller
 from ostiary.audit.actor import Actor
 from ostiary.authn.models import BrowserSession
 from ostiary.authn.sessions import SessionService
+from ostiary.clients.console import CONSOLE_CLIENT_ID
 from ostiary.contexts.models import Context
 from ostiary.db.session import OstiarySession
 from ostiary.errors import Forbidden
@@ -32,7 +33,6 @@ from ostiary.protocols.oidc.routes import browser_token
 from ostiary.protocols.oidc.tokens import grant_alive
 from ostiary.runtime import Runtime
 from ostiary.users.models import User
-from ostiary.clients.console import CONSOLE_CLIENT_ID
 from ostiary.web.security import csrf_token
 
 

@@ -18,11 +18,11 @@ from fastapi.responses import Response
 
 from ostiary.api.v1.deps import RuntimeDep, SessionDep
 from ostiary.authn.sessions import CookiePolicy, SessionService
+from ostiary.clients.console import CONSOLE_CLIENT_ID, callback_uri
 from ostiary.protocols.oidc.errors import OAuthError
 from ostiary.protocols.oidc.grants import TokenGrants
 from ostiary.protocols.oidc.routes import NO_STORE
 from ostiary.protocols.oidc.tokens import AccessTokens, TokenIssuer
-from ostiary.clients.console import CONSOLE_CLIENT_ID, callback_uri
 from ostiary.web.console.pages import console_page, redirect, render
 from ostiary.web.console.session import (
     ConsoleSession,
