@@ -6,15 +6,18 @@ from __future__ import annotations
 from ostiary.access.catalogue import OSTIARY_MODULE
 from ostiary.access.modules import ModuleService
 from ostiary.audit.actor import Actor
-from ostiary.clients.models import Client
+from ostiary.clients.models import BUILT_IN_CLIENTS, CONSOLE_CLIENT_ID, Client
 from ostiary.clients.schemas import ClientSpec
 from ostiary.clients.services import ClientService
 from ostiary.db.session import OstiarySession
 from ostiary.settings import Settings
 
-CONSOLE_CLIENT_ID = "ostiary-console"
 CALLBACK_PATH = "/console/callback"
 PLACEHOLDER = "https://console.invalid/callback"
+
+
+def built_in(client: Client) -> bool:
+    return client.client_id in BUILT_IN_CLIENTS
 
 
 def callback_uri(settings: Settings) -> str:
