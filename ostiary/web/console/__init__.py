@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from ostiary.web.console import audit, invitations, signin, users
+from ostiary.web.console import audit, contexts, invitations, signin, users
 
 router = APIRouter(include_in_schema=False)
-for module in (signin, users, invitations, audit):
+for module in (signin, users, invitations, contexts, audit):
     router.include_router(module.router)

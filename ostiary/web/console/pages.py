@@ -22,6 +22,7 @@ from ostiary.web.templating import templates
 SECTIONS = (
     ("users", "/console/users", "Users", Right.USERS_READ),
     ("invite", "/console/invitations", "Invite", Right.INVITATIONS_MANAGE),
+    ("contexts", "/console/contexts", "Contexts", Right.CONTEXTS_READ),
     ("audit", "/console/audit", "Audit log", Right.AUDIT_READ),
 )
 
