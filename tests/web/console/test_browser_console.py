@@ -1,7 +1,8 @@
 """The console in Chromium (Playwright driving Debian's chromium), one test per journey: a
 contact person invites a colleague, who accepts from the e-mail (real SMTP) and signs in to the
 console; a contact person edits the URL to another organization's user and is told "not
-found". Both check labels and a visible keyboard focus, and take the screenshots of
+found"; a user changes their phone number on their account page and verifies it with the code
+sent by SMS. They check labels and a visible keyboard focus, and take the screenshots of
 ``docs/screenshots/``."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 
 from ostiary.runtime import Runtime
-from tests.messages.servers import Mailbox, free_port, smtp_server
+from tests.messages.servers import GatewayLog, Mailbox, free_port, sms_gateway, smtp_server
 from tests.protocols.oidc.conftest import provider  # noqa: F401 (a fixture)
 from tests.web.console.support import PASSWORD, make_world, user_id
 
@@ -53,10 +54,20 @@ def smtp() -> Iterator[tuple[int, Mailbox]]:
 
 
 @pytest.fixture
-def settings_overrides(smtp: tuple[int, Mailbox]) -> dict[str, object]:
+def gateway() -> Iterator[tuple[str, GatewayLog]]:
+    log = GatewayLog()
+    with sms_gateway(log) as url:
+        yield url, log
+
+
+@pytest.fixture
+def settings_overrides(
+    smtp: tuple[int, Mailbox], gateway: tuple[str, GatewayLog]
+) -> dict[str, object]:
     return {
         "issuer": f"http://127.0.0.1:{free_port()}",
         "smtp_url": f"smtp://127.0.0.1:{smtp[0]}",
+        "sms_gateway_url": gateway[0],
         "message_poll_seconds": 0.2,
     }
 
@@ -175,3 +186,45 @@ def test_another_organizations_user_by_url_is_not_found(world: Runtime, chromium
     assert page.inner_text("#problem-title") == "Not found"
     assert "olga" not in page.content()
     _shot(page, "console-not-found")
+    page.click("#nav-contexts")
+    page.wait_for_selector("#contexts >> text=City North")
+    assert page.evaluate(UNLABELLED) == []
+    _shot(page, "console-contexts")
+
+
+def _texted_code(log: GatewayLog, number: str) -> str:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        texts = [r["body"]["text"] for r in log.requests if r["body"]["to"] == number]
+        if texts:
+            found = re.search(r"\b(\d{6})\b", texts[-1])
+            assert found
+            return found.group(1)
+        time.sleep(0.1)
+    raise AssertionError(f"no SMS went to {number}")
+
+
+@pytest.mark.usefixtures("provider")
+def test_a_user_changes_their_phone_and_verifies_it(
+    world: Runtime, gateway: tuple[str, GatewayLog], chromium: Any
+) -> None:
+    base = world.settings.issuer
+    page = chromium.new_context(viewport=PHONE).new_page()
+    page.goto(f"{base}/account")
+    page.fill("#username", "jeremy")
+    page.fill("#password", PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/account")
+    if page.locator("#confirm-password").count():
+        page.fill("#confirm-password", PASSWORD)
+        page.locator("#confirm-password").press("Enter")
+        page.wait_for_selector("#new-phone")
+    page.fill("#new-phone", "+41446681800")
+    page.locator("#new-phone").press("Enter")
+    page.wait_for_url(f"{base}/account/phone/verify")
+    assert page.evaluate(UNLABELLED) == []
+    page.fill("#code", _texted_code(gateway[1], "+41446681800"))
+    page.locator("#code").press("Enter")
+    page.wait_for_url(re.compile(r".*/account\?changed=phone"))
+    assert page.inner_text("#phone-current") == "+41446681800"
+    _shot(page, "account-phone-changed")
