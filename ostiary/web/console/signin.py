@@ -19,10 +19,12 @@ from fastapi.responses import Response
 from ostiary.api.v1.deps import RuntimeDep, SessionDep
 from ostiary.authn.sessions import CookiePolicy, SessionService
 from ostiary.clients.console import CONSOLE_CLIENT_ID, callback_uri
+from ostiary.db.session import OstiarySession
 from ostiary.protocols.oidc.errors import OAuthError
 from ostiary.protocols.oidc.grants import TokenGrants
 from ostiary.protocols.oidc.routes import NO_STORE
 from ostiary.protocols.oidc.tokens import AccessTokens, TokenIssuer
+from ostiary.runtime import Runtime
 from ostiary.web.console.pages import console_page, redirect, render
 from ostiary.web.console.session import (
     ConsoleSession,
@@ -77,7 +79,6 @@ def _failed(request: Request, status: int = 400, *, denied: bool = False) -> Res
 def callback(
     request: Request,
     runtime: RuntimeDep,
-    session: SessionDep,
     code: str = "",
     state: str = "",
     error: str = "",
@@ -92,12 +93,27 @@ def callback(
         return _failed(request, 403, denied=True)
     if not code:
         return _failed(request)
+    # A GET, but it spends the code and makes the grant: a writing session, one transaction.
+    with runtime.sessions() as session:
+        grant_id = _exchange(runtime, session, code, state)
+    if grant_id is None:
+        return _failed(request)
+    response = redirect("/console")
+    policy.clear(response, policy.login)
+    policy.set(response, policy.session, session_cookie_value(runtime, grant_id))
+    return response
+
+
+def _exchange(runtime: Runtime, session: OstiarySession, code: str, state: str) -> uuid.UUID | None:
+    """The code exchanged as at the token endpoint (single use, redirect URI, PKCE), the ID
+    token's nonce checked; the grant it made, or None."""
     client = runtime.clients.find(session, CONSOLE_CLIENT_ID)
     if client is None:
-        return _failed(request, 503)
+        return None
     issuer = TokenIssuer(
         session, runtime.keys, runtime.rights, runtime.settings.issuer.rstrip("/"), runtime.clients
     )
+    sessions = SessionService(session, runtime.settings)
     form = {
         "grant_type": "authorization_code",
         "code": code,
@@ -105,12 +121,9 @@ def callback(
         "code_verifier": derived(runtime, "pkce", state),
     }
     try:
-        issued = TokenGrants(session, issuer, SessionService(session, runtime.settings)).exchange(
-            client, form
-        )
+        issued = TokenGrants(session, issuer, sessions).exchange(client, form)
     except OAuthError:
-        return _failed(request)
-    sessions = SessionService(session, runtime.settings)
+        return None
     tokens = AccessTokens(session, runtime.keys, sessions, issuer.issuer, runtime.clients)
     valid = tokens.validate(issued.access_token)
     try:
@@ -118,12 +131,8 @@ def callback(
     except Exception:  # noqa: BLE001 - any defect in the ID token fails the sign-in
         nonce = None
     if valid is None or nonce != derived(runtime, "nonce", state):
-        return _failed(request)
-    response = redirect("/console")
-    policy.clear(response, policy.login)
-    grant_id = uuid.UUID(str(valid.claims["gid"]))
-    policy.set(response, policy.session, session_cookie_value(runtime, grant_id))
-    return response
+        return None
+    return uuid.UUID(str(valid.claims["gid"]))
 
 
 @router.get("/console")
