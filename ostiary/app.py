@@ -43,7 +43,7 @@ from ostiary.protocols.oidc import routes as oidc_routes
 from ostiary.runtime import Runtime
 from ostiary.settings import Settings
 from ostiary.web import branding as branding_pages
-from ostiary.web import dev_outbox, login, profile, reset, second_factor, security, setup
+from ostiary.web import console, dev_outbox, login, profile, reset, second_factor, security, setup
 from ostiary.web import invitations as invitation_pages
 from ostiary.web import registration as registration_pages
 from ostiary.webhooks.worker import start_webhook_worker
@@ -126,6 +126,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(setup.router)
     app.include_router(security.router)
     app.include_router(profile.router)
+    app.include_router(console.router)
     app.include_router(dev_outbox.router)
     # Vendored scripts of the sign-in and account pages (no CDN, no build step).
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

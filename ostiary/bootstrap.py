@@ -18,6 +18,7 @@ from ostiary.access.templates import TemplateService
 from ostiary.access.values import TRUE, normalise
 from ostiary.audit.actor import Actor
 from ostiary.authn.tokens import OneTimeTokens
+from ostiary.clients.console import ensure_console_client
 from ostiary.contexts.models import Context, ContextType
 from ostiary.contexts.schemas import ContextCreate
 from ostiary.contexts.services import ContextService
@@ -70,6 +71,7 @@ def ensure_defaults(runtime: Runtime, session: OstiarySession) -> FirstAdmin | N
         modules.put(OSTIARY)
         _ensure_default_templates(session, actor)
         runtime.keys.ensure(session, actor=actor)
+        ensure_console_client(session, runtime.settings, actor)
         admins = GroupService(session, actor).find(root, ADMINISTRATORS_GROUP)
         if admins is None:
             admins = _create_administrators(runtime, session, actor, root)

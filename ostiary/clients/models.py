@@ -8,6 +8,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ostiary.db.base import Base, IdMixin, TimestampMixin
 
+# Clients that Ostiary makes and keeps itself (``ostiary.clients.console``): not listed or
+# exported with the registered applications.
+CONSOLE_CLIENT_ID = "ostiary-console"
+BUILT_IN_CLIENTS = (CONSOLE_CLIENT_ID,)
+
 
 class Client(IdMixin, TimestampMixin, Base):
     __tablename__ = "clients"

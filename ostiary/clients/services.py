@@ -17,7 +17,7 @@ from sqlalchemy import select
 from ostiary.access.models import Module
 from ostiary.audit.actor import Actor
 from ostiary.audit.services import AuditLog
-from ostiary.clients.models import Client
+from ostiary.clients.models import BUILT_IN_CLIENTS, Client
 from ostiary.clients.schemas import (
     SETTINGS_FIELDS,
     ClientCreate,
@@ -86,7 +86,12 @@ class ClientService:
         return client
 
     def list(self) -> Sequence[Client]:
-        return self.session.scalars(select(Client).order_by(Client.client_id)).all()
+        """The registered applications; not the console's own client, which Ostiary keeps."""
+        return self.session.scalars(
+            select(Client)
+            .where(Client.client_id.not_in(BUILT_IN_CLIENTS))
+            .order_by(Client.client_id)
+        ).all()
 
     def module_key(self, client: Client) -> str | None:
         """The key of the module the client serves, to show it by."""

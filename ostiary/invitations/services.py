@@ -76,6 +76,14 @@ def inviter_name(session: OstiarySession, user: User) -> str:
     return display_name(user)
 
 
+def inviter_for(
+    session: OstiarySession, runtime: Runtime, user: User, actor: Actor, scope: AdminScope
+) -> Inviter:
+    """The inviter behind a request (API or console): their reach, guard and name."""
+    guard = GrantGuard(session, runtime.rights, user, scope)
+    return Inviter(actor, scope, guard, inviter_name(session, user))
+
+
 def link_for(runtime: Runtime, token: str) -> str:
     return f"{runtime.settings.issuer.rstrip('/')}/invite?token={token}"
 

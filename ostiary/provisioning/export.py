@@ -19,6 +19,7 @@ from ostiary.access.models import AclTemplate, GroupMember, Module, UserGroup
 from ostiary.access.rightsets import RightSets
 from ostiary.audit.actor import Actor
 from ostiary.branding.services import BrandingService, Owner
+from ostiary.clients.console import built_in
 from ostiary.clients.models import Client
 from ostiary.clients.schemas import default_auth_method
 from ostiary.contexts.models import Context
@@ -85,7 +86,12 @@ class Exporter:
             templates=[self._template(template) for template in self._all(AclTemplate, "key")],
             groups=[self._group(group) for group in self._groups()],
             users=self._users(),
-            clients=[self._client(client) for client in self._all(Client, "client_id")],
+            # The console's own client is made by every start (``ostiary.clients.console``).
+            clients=[
+                self._client(client)
+                for client in self._all(Client, "client_id")
+                if not built_in(client)
+            ],
         )
 
     def _all(self, model: type[T], name: str) -> list[T]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 
+from ostiary.access.models import GroupMember
 from ostiary.contexts.models import Context
 from ostiary.db.paths import prefix_range, within_paths
 from ostiary.db.session import OstiarySession
@@ -44,6 +45,7 @@ class UserQuery:
     status: UserStatus | None = None
     domain_id: uuid.UUID | None = None
     context_id: uuid.UUID | None = None
+    group_id: uuid.UUID | None = None
     # Subtrees the caller may see; None means everything.
     visible_paths: Sequence[str] | None = None
     # Where the previous page ended: a username, or "term\\0user id" for text searches.
@@ -85,6 +87,10 @@ def _filters(query: UserQuery, driver: str | None) -> list[ColumnElement[bool]]:
     if query.context_id is not None and driver is not None:
         found.append(
             exists().where(Membership.user_id == User.id, Membership.context_id == query.context_id)
+        )
+    if query.group_id is not None:
+        found.append(
+            exists().where(GroupMember.user_id == User.id, GroupMember.group_id == query.group_id)
         )
     visible = within_paths(Context.path, query.visible_paths)
     if visible is not None:

@@ -48,7 +48,7 @@ async def get_session(request: Request, runtime: RuntimeDep) -> AsyncIterator[Os
         yield session
     except OstiaryError as exc:
         if exc.refusal is not None:
-            await run_in_threadpool(_keep_refusal, session, exc.refusal)
+            await run_in_threadpool(keep_refusal, session, exc.refusal)
         raise
     finally:
         # Ending the transaction is a call into SQLite or one round trip to PostgreSQL: less
@@ -56,7 +56,7 @@ async def get_session(request: Request, runtime: RuntimeDep) -> AsyncIterator[Os
         session.close()
 
 
-def _keep_refusal(session: OstiarySession, refusal: Refusal) -> None:
+def keep_refusal(session: OstiarySession, refusal: Refusal) -> None:
     # Whatever the request did is undone; the refusal itself is kept.
     session.rollback()
     with session.atomic():

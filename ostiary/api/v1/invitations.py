@@ -13,21 +13,19 @@ from fastapi import APIRouter, Depends, Query
 
 from ostiary.access.admin import AdminScope
 from ostiary.access.catalogue import Right
-from ostiary.access.guard import GrantGuard
 from ostiary.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_id_cursor, next_cursor
 from ostiary.api.v1.deps import CallerDep, RuntimeDep, SessionDep, scope_for
 from ostiary.db.types import utcnow
 from ostiary.invitations.models import InvitationState
 from ostiary.invitations.schemas import BatchOut, InvitationBatch, InvitationCreate, InvitationOut
-from ostiary.invitations.services import InvitationService, Inviter, inviter_name
+from ostiary.invitations.services import InvitationService, Inviter, inviter_for
 
 router = APIRouter(prefix="/invitations", tags=["invitations"])
 Scope = Annotated[AdminScope, Depends(scope_for(Right.INVITATIONS_MANAGE))]
 
 
 def _inviter(session: SessionDep, caller: CallerDep, runtime: RuntimeDep, scope: Scope) -> Inviter:
-    guard = GrantGuard(session, runtime.rights, caller.user, scope)
-    return Inviter(caller.actor, scope, guard, inviter_name(session, caller.user))
+    return inviter_for(session, runtime, caller.user, caller.actor, scope)
 
 
 InviterDep = Annotated[Inviter, Depends(_inviter)]

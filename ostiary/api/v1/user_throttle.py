@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from ostiary.access.admin import AdminScope
 from ostiary.access.catalogue import Right
 from ostiary.api.v1.deps import CallerDep, RuntimeDep, SessionDep, scope_for
-from ostiary.api.v1.users import Service, _visible_user
+from ostiary.api.v1.users import Service, visible_user
 from ostiary.authn.throttle import Throttle, account_key
 from ostiary.db.types import utcnow
 
@@ -58,7 +58,7 @@ def read_throttle(
     scope: ReadScope,
     service: Service,
 ) -> SignInThrottleOut:
-    user = _visible_user(caller, service, scope, user_id)
+    user = visible_user(caller, service, scope, user_id)
     now = utcnow()
     kinds = [
         ThrottleKindOut(
@@ -94,7 +94,7 @@ def clear_throttle(
     scope: ManageScope,
     service: Service,
 ) -> Response:
-    user = _visible_user(caller, service, scope, user_id)
+    user = visible_user(caller, service, scope, user_id)
     Throttle(session, runtime.settings).clear(
         account_key(user.id), actor=caller.actor, target_id=user.id
     )

@@ -30,7 +30,7 @@ ManageScope = Annotated[AdminScope, Depends(scope_for(Right.USERS_MANAGE))]
 LifecycleScope = Annotated[AdminScope, Depends(scope_for(Right.USERS_LIFECYCLE))]
 
 
-def _visible_user(
+def visible_user(
     caller: CallerDep, service: UserService, scope: AdminScope, user_id: uuid.UUID
 ) -> User:
     user = service.get(user_id)
@@ -154,10 +154,10 @@ def update(
     scope: ManageScope,
     service: Service,
 ) -> UserOut:
-    user = _visible_user(caller, service, scope, user_id)
+    user = visible_user(caller, service, scope, user_id)
     if "two_factor" in data.model_fields_set and data.two_factor is not None:
         # Overriding the instance's 2FA setting is a right of its own (document 003).
-        _visible_user(caller, service, caller.scope(Right.USERS_TWO_FACTOR), user_id)
+        visible_user(caller, service, caller.scope(Right.USERS_TWO_FACTOR), user_id)
         if data.two_factor is not TwoFactor.INHERIT:
             check_setting(data.two_factor, runtime.settings)
     return UserOut.of(service.update(user, data))
@@ -170,7 +170,7 @@ def set_password(
     user_id: uuid.UUID, data: PasswordSet, caller: CallerDep, scope: ManageScope, service: Service
 ) -> Response:
     service.set_password(
-        _visible_user(caller, service, scope, user_id), data.password.get_secret_value()
+        visible_user(caller, service, scope, user_id), data.password.get_secret_value()
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -179,7 +179,7 @@ def _lifecycle(action: LifecycleAction, summary: str):  # type: ignore[no-untype
     def endpoint(
         user_id: uuid.UUID, caller: CallerDep, scope: LifecycleScope, service: Service
     ) -> Response:
-        user = _visible_user(caller, service, scope, user_id)
+        user = visible_user(caller, service, scope, user_id)
         result = service.act(user, action)
         if result is None:
             return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -208,7 +208,7 @@ _lifecycle(LifecycleAction.DISCARD, "Discard a draft user: remove it entirely")
 def list_memberships(
     user_id: uuid.UUID, session: SessionDep, caller: CallerDep, scope: ReadScope, service: Service
 ) -> list[MembershipOut]:
-    user = _visible_user(caller, service, scope, user_id)
+    user = visible_user(caller, service, scope, user_id)
     return [
         MembershipOut(
             context_id=c.id,
@@ -234,7 +234,7 @@ def add_membership(
     scope: ManageScope,
     service: Service,
 ) -> Response:
-    user = _visible_user(caller, service, scope, user_id)
+    user = visible_user(caller, service, scope, user_id)
     context = _context_in_scope(session, caller, scope, context_id, "context_id")
     MembershipService(session, caller.actor).add(user, context)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -253,7 +253,7 @@ def remove_membership(
     scope: ManageScope,
     service: Service,
 ) -> Response:
-    user = _visible_user(caller, service, scope, user_id)
+    user = visible_user(caller, service, scope, user_id)
     context = _context_in_scope(session, caller, scope, context_id, "context_id")
     if not MembershipService(session, caller.actor).remove(user, context):
         raise NotFound(f"the user is not a member of context '{context_id}'", field="context_id")

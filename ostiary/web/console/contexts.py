@@ -1,0 +1,164 @@
+"""``/console/contexts``: the context tree within the caller's reach (``contexts.read``), in
+tree order and a page at a time; creating a context under one in reach, suspending and
+reactivating (``contexts.manage``), through the services of ``/api/v1/contexts``."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from ostiary.access.catalogue import Right
+from ostiary.api.pagination import decode_cursor, next_cursor
+from ostiary.api.v1.deps import RuntimeDep, SessionDep, keep_refusal
+from ostiary.contexts.models import Context, ContextType
+from ostiary.contexts.schemas import ContextCreate
+from ostiary.contexts.services import ContextQuery, ContextService
+from ostiary.contexts.suspension import Suspensions
+from ostiary.errors import NotFound, OstiaryError
+from ostiary.web.console.pages import console_page, redirect, render
+from ostiary.web.console.session import ConsoleSession
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 50
+INVALID = {
+    "name": "Enter a name of at most 200 characters.",
+    "type": "Choose a type.",
+    "number": "At most 100 characters.",
+    "parent_id": "Choose a parent in your reach.",
+}
+
+
+def _context(console: ConsoleSession, right: str, context_id: str) -> Context:
+    """The context if ``right`` reaches it; else "not found", audited."""
+    scope = console.scope(right)
+    try:
+        parsed = uuid.UUID(context_id)
+    except ValueError:
+        raise NotFound(f"no context with id '{context_id}'", field="id") from None
+    context = ContextService(console.caller.session, console.caller.actor).get(parsed)
+    scope.require(context, what="context")
+    return context
+
+
+def _page(
+    request: Request,
+    runtime: RuntimeDep,
+    console: ConsoleSession,
+    q: str = "",
+    cursor: str = "",
+    *,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+    typed: dict[str, str] | None = None,
+) -> Response:
+    scope = console.scope(Right.CONTEXTS_READ)
+    service = ContextService(console.caller.session, console.caller.actor)
+    rows = service.search(
+        ContextQuery(
+            text=q or None,
+            visible_paths=scope.visible_paths,
+            after_path=decode_cursor(cursor) if cursor else None,
+            limit=PAGE_SIZE,
+        )
+    )
+    return render(
+        request,
+        runtime,
+        console,
+        "contexts.html",
+        status=status,
+        active="contexts",
+        contexts=rows,
+        top=min((c.depth for c in rows), default=0),
+        q=q,
+        next_cursor=next_cursor(rows, PAGE_SIZE, "path"),
+        may_manage=console.may(Right.CONTEXTS_MANAGE),
+        types=[str(t) for t in ContextType if t is not ContextType.ROOT],
+        errors=errors or {},
+        typed={"name": "", "type": "", "number": "", "parent_id": str(console.context.id)}
+        | (typed or {}),
+    )
+
+
+@router.get("/console/contexts")
+def list_contexts(
+    request: Request, runtime: RuntimeDep, session: SessionDep, q: str = "", cursor: str = ""
+) -> Response:
+    return console_page(
+        request, runtime, session, lambda console: _page(request, runtime, console, q, cursor)
+    )
+
+
+@router.post("/console/contexts")
+def create_context(
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    csrf: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+    type: Annotated[str, Form()] = "",
+    number: Annotated[str, Form()] = "",
+    parent_id: Annotated[str, Form()] = "",
+) -> Response:
+    typed = {"name": name, "type": type, "number": number, "parent_id": parent_id}
+
+    def work(console: ConsoleSession) -> Response:
+        try:
+            parent = _context(console, Right.CONTEXTS_MANAGE, parent_id)
+        except NotFound as exc:
+            if exc.refusal is not None:
+                keep_refusal(session, exc.refusal)
+            errors = {"parent_id": INVALID["parent_id"]}
+            return _page(request, runtime, console, status=422, errors=errors, typed=typed)
+        try:
+            data = ContextCreate(
+                name=name.strip(),
+                type=type,  # type: ignore[arg-type]
+                number=number.strip() or None,
+                parent_id=parent.id,
+            )
+        except ValidationError as exc:
+            errors = {
+                str(e["loc"][0]): INVALID.get(str(e["loc"][0]), "Check this field.")
+                for e in exc.errors()
+            }
+            return _page(request, runtime, console, status=422, errors=errors, typed=typed)
+        try:
+            ContextService(session, console.caller.actor).create(data)
+        except OstiaryError as exc:
+            if exc.field is None or exc.refusal is not None:
+                raise
+            session.rollback()
+            errors = {exc.field: exc.detail}
+            return _page(request, runtime, console, status=exc.status, errors=errors, typed=typed)
+        return redirect("/console/contexts")
+
+    return console_page(request, runtime, session, work, csrf=csrf)
+
+
+@router.post("/console/contexts/{context_id}/{action}")
+def change_status(
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    context_id: str,
+    action: str,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    def work(console: ConsoleSession) -> Response:
+        context = _context(console, Right.CONTEXTS_MANAGE, context_id)
+        suspensions = Suspensions(session, console.caller.actor)
+        if action == "suspend":
+            suspensions.require_suspend(context)
+        elif action == "reactivate":
+            suspensions.require_reactivate(context, datetime.now(UTC).date())
+        else:
+            raise NotFound(f"no action '{action}'")
+        return redirect("/console/contexts")
+
+    return console_page(request, runtime, session, work, csrf=csrf)

@@ -1,0 +1,90 @@
+"""Rendering console pages, and answering refusals the way the API does (same status, same
+audited refusal), as a page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
+
+from ostiary.access.catalogue import Right
+from ostiary.access.decisions import switchable_contexts
+from ostiary.api.v1.deps import keep_refusal
+from ostiary.db.session import OstiarySession
+from ostiary.errors import Forbidden, OstiaryError
+from ostiary.protocols.oidc.routes import NO_STORE
+from ostiary.runtime import Runtime
+from ostiary.web.console.session import ConsoleSession, resolve
+from ostiary.web.templating import templates
+
+# The sections of the navigation, each shown only to callers whose scope reaches somewhere.
+SECTIONS = (
+    ("users", "/console/users", "Users", Right.USERS_READ),
+    ("invite", "/console/invitations", "Invite", Right.INVITATIONS_MANAGE),
+    ("contexts", "/console/contexts", "Contexts", Right.CONTEXTS_READ),
+    ("audit", "/console/audit", "Audit log", Right.AUDIT_READ),
+)
+
+
+def redirect(target: str) -> Response:
+    return RedirectResponse(target, status_code=303, headers=NO_STORE)
+
+
+def render(
+    request: Request,
+    runtime: Runtime,
+    console: ConsoleSession,
+    template: str,
+    *,
+    status: int = 200,
+    **context: object,
+) -> Response:
+    session = console.caller.session
+    contexts = [s.context for s in switchable_contexts(session, runtime.rights, console.user)]
+    values = {
+        "console": console,
+        "csrf": console.csrf,
+        "sections": [s for s in SECTIONS if console.may(s[3])],
+        "switchable": contexts,
+        **context,
+    }
+    return templates.TemplateResponse(
+        request, f"console/{template}", values, status_code=status, headers=NO_STORE
+    )
+
+
+def refused(
+    request: Request, runtime: Runtime, console: ConsoleSession, exc: OstiaryError
+) -> Response:
+    """A refused action: undone, the refusal audited like the API's, a page with its status."""
+    session = console.caller.session
+    if exc.refusal is not None:
+        keep_refusal(session, exc.refusal)
+    else:
+        session.rollback()
+    return render(request, runtime, console, "problem.html", status=exc.status, problem=exc)
+
+
+def console_page(
+    request: Request,
+    runtime: Runtime,
+    session: OstiarySession,
+    work: Callable[[ConsoleSession], Response],
+    *,
+    csrf: str | None = None,
+) -> Response:
+    """Run a page for a signed-in console user: without a console session, sign in first; a
+    form whose token does not match is refused (403) and changes nothing."""
+    console = resolve(request, runtime, session)
+    if console is None:
+        if request.method != "GET":
+            return redirect("/console")
+        return redirect("/console/login")
+    if csrf is not None and not console.csrf_ok(csrf):
+        forged = Forbidden("the form's token does not match this session")
+        return render(request, runtime, console, "problem.html", status=403, problem=forged)
+    try:
+        return work(console)
+    except OstiaryError as exc:
+        return refused(request, runtime, console, exc)
