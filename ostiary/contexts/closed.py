@@ -21,17 +21,8 @@ Place = TypeVar("Place", bound=Placed)
 
 _TABLE: Any = Context.__table__
 _PATH = select(_TABLE.c.path).where(_TABLE.c.id == bindparam("id"))
-_ANY_SUSPENDED = (
-    select(literal(1))
-    .where(
-        _TABLE.c.id.in_(bindparam("ids", expanding=True)),
-        _TABLE.c.status == ContextStatus.SUSPENDED,
-    )
-    .limit(1)
-)
-
-
-# For statements that ask it along with other things: binds ``ancestor_ids``.
+# Whether a context on a path is suspended; binds ``ancestor_ids`` (``ancestors(path)``), so
+# that statements asking more (the effective rights' step e2) can ask it along.
 SUSPENDED_AMONG = (
     select(literal(1))
     .where(
@@ -40,6 +31,7 @@ SUSPENDED_AMONG = (
     )
     .exists()
 )
+_ANY_SUSPENDED = select(SUSPENDED_AMONG)
 
 
 def ancestors(path: str) -> list[uuid.UUID]:
@@ -49,7 +41,7 @@ def ancestors(path: str) -> list[uuid.UUID]:
 
 def closed_path(connection: Connection, path: str) -> bool:
     """Whether the context at ``path``, or one above it, is suspended."""
-    return connection.execute(_ANY_SUSPENDED, {"ids": ancestors(path)}).first() is not None
+    return bool(connection.execute(_ANY_SUSPENDED, {"ancestor_ids": ancestors(path)}).scalar())
 
 
 def closed(connection: Connection, context_id: uuid.UUID) -> bool:
