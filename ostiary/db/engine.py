@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import ConnectionPoolEntry
 
 # The page cache of each connection.
 SQLITE_CACHE_KIB = 64 * 1024
+
+# A pooled PostgreSQL connection idle for longer than this is tested before use.
+IDLE_PING_SECONDS = 10.0
 
 # An execution option for engines whose sessions only read (see ``reading_engine``).
 READ_ONLY = "ostiary_read_only"
@@ -35,10 +41,39 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, **kwargs)
-    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Test a pooled connection before use only when it has been idle a while.
+
+    ``pool_pre_ping`` pings at every checkout: a round trip as long as a warm authorization
+    check's own statement. A connection in steady use was working a moment ago; one that
+    idled may have been closed by the server, a proxy or a restart. And when a statement does
+    meet a dead connection, SQLAlchemy invalidates the whole pool, so only the requests that
+    were using it at that moment fail.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info["ostiary_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        idle_since = record.info.get("ostiary_idle_since")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+            # The ping began a transaction (the driver's implicit BEGIN); end it.
+            dbapi_connection.rollback()
+        except Exception as exc:
+            # The pool discards the connection and checks out another.
+            raise DisconnectionError(str(exc)) from exc
 
 
 def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
