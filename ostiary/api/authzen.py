@@ -11,12 +11,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from ostiary.access.admin import AdminScope
 from ostiary.access.catalogue import Right
 from ostiary.access.decisions import Answer, Decider, Question
-from ostiary.api.v1.deps import RuntimeDep, SessionDep, scope_for
+from ostiary.api.v1.deps import RuntimeDep, SessionDep, reads_only, scope_for
+from ostiary.db.offload import run_database_block
 
 router = APIRouter(tags=["AuthZEN"])
 CheckScope = Annotated[AdminScope, Depends(scope_for(Right.AUTHZ_CHECK))]
@@ -91,24 +91,26 @@ def _decision(decider: Decider, question: Question | None) -> Decision:
 
 
 @router.post("/access/v1/evaluation", response_model=Decision, summary="AuthZEN access evaluation")
+@reads_only
 async def evaluation(
     data: EvaluationRequest, session: SessionDep, runtime: RuntimeDep, scope: CheckScope
 ) -> Decision:
     # As ``POST /api/v1/authz/check``: the decision is the request's only hop.
     decider = Decider(session, runtime.rights, scope.visible_paths)
     question = _question(data.subject, data.resource, data.action, data.context)
-    return await run_in_threadpool(_decision, decider, question)
+    return await run_database_block(runtime.engine, lambda: _decision(decider, question))
 
 
 @router.post(
     "/access/v1/evaluations", response_model=Decisions, summary="AuthZEN access evaluations"
 )
+@reads_only
 async def evaluations(
     data: EvaluationsRequest, session: SessionDep, runtime: RuntimeDep, scope: CheckScope
 ) -> Decisions:
     """Each evaluation inherits subject, resource, action and context from the top level."""
     decider = Decider(session, runtime.rights, scope.visible_paths)
-    return await run_in_threadpool(_decide_all, decider, data)
+    return await run_database_block(runtime.engine, lambda: _decide_all(decider, data))
 
 
 def _decide_all(decider: Decider, data: EvaluationsRequest) -> Decisions:

@@ -48,6 +48,47 @@ def test_reads_go_on_while_another_worker_writes(
         reader.join()
 
 
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (
+            "/api/v1/authz/check",
+            {
+                "checks": [
+                    {"user": "admin", "context": "root", "module": "ostiary", "right": "access"}
+                ]
+            },
+        ),
+        (
+            "/access/v1/evaluation",
+            {
+                "subject": {"type": "user", "id": "admin"},
+                "resource": {"type": "ostiary", "id": "root"},
+                "action": {"name": "access"},
+            },
+        ),
+    ],
+)
+def test_authorization_questions_do_not_wait_for_writers(
+    sqlite_runtime: Runtime, client: TestClient, path: str, body: dict[str, object]
+) -> None:
+    # Asked by POST, but only reading: policy enforcement points must not queue behind a bulk
+    # import's write transaction.
+    other = _writer_holding_the_lock(sqlite_runtime)
+    answers: list[int] = []
+    asker = threading.Thread(
+        target=lambda: answers.append(client.post(path, json=body).status_code)
+    )
+    try:
+        asker.start()
+        asker.join(timeout=10)
+        assert answers == [200]
+    finally:
+        other.rollback()
+        other.close()
+        asker.join()
+
+
 def test_writes_wait_for_the_lock_instead_of_failing(
     sqlite_runtime: Runtime, client: TestClient
 ) -> None:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ostiary.access.admin import AdminScope
 from ostiary.access.catalogue import Right
 from ostiary.access.decisions import Decider, Question
-from ostiary.api.v1.deps import RuntimeDep, SessionDep, scope_for
+from ostiary.api.v1.deps import RuntimeDep, SessionDep, reads_only, scope_for
 from ostiary.db.offload import run_database_block
 
 router = APIRouter(prefix="/authz", tags=["authorization"])
@@ -44,6 +44,7 @@ class CheckResponse(BaseModel):
 
 
 @router.post("/check", response_model=CheckResponse, summary="Decide in bulk")
+@reads_only
 async def check(
     data: CheckRequest, session: SessionDep, runtime: RuntimeDep, scope: CheckScope
 ) -> Response:

@@ -10,7 +10,7 @@ thread pool themselves. Routes stay sync and run their work in one hop.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
@@ -29,8 +29,25 @@ from ostiary.users.models import User
 basic_scheme = HTTPBasic(
     auto_error=False, realm="ostiary", description="An API user's username and password"
 )
-# Requests that only read take no write lock on SQLite (see ``ostiary.db.engine``).
+# Requests that only read take no write lock on SQLite and run in autocommit on PostgreSQL
+# (see ``ostiary.db.engine.reading_engine``).
 READING_METHODS = frozenset({"GET", "HEAD"})
+_READS_ONLY = "__ostiary_reads_only__"
+Endpoint = TypeVar("Endpoint", bound=Callable[..., object])
+
+
+def reads_only(endpoint: Endpoint) -> Endpoint:
+    """Mark a route that only reads although its method is POST (questions too long for a
+    query string, such as authorization checks): it gets a reading session, which it shares
+    with signing in. A refusal's audit event is still written."""
+    setattr(endpoint, _READS_ONLY, True)
+    return endpoint
+
+
+def _reading(request: Request) -> bool:
+    return request.method in READING_METHODS or getattr(
+        request.scope.get("endpoint"), _READS_ONLY, False
+    )
 
 
 async def get_runtime(request: Request) -> Runtime:
@@ -42,8 +59,7 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 async def get_session(request: Request, runtime: RuntimeDep) -> AsyncIterator[OstiarySession]:
-    reading = request.method in READING_METHODS
-    session = runtime.read_sessions() if reading else runtime.sessions()
+    session = runtime.read_sessions() if _reading(request) else runtime.sessions()
     try:
         yield session
     except OstiaryError as exc:
@@ -119,7 +135,7 @@ async def get_caller(
     # Signing in only reads (but for counting failures, which it does in the thread pool):
     # a request that writes signs in through a reading session of its own, so that its own
     # session takes the write lock in its route, never here on the event loop.
-    reading = session if request.method in READING_METHODS else runtime.read_sessions()
+    reading = session if _reading(request) else runtime.read_sessions()
     try:
         identity, standing = await _sign_in(request, runtime, reading, credentials)
     finally:
