@@ -84,6 +84,18 @@ class RightsCache:
                 self._entries.popitem(last=False)
         return rights
 
+    def cached(
+        self, user: RightsHolder, context: RightsPlace, module_key: str, current: Epochs
+    ) -> EffectiveRights | None:
+        """The rights computed under ``current``, if kept; never computes (no statement)."""
+        key: CacheKey = (user.id, context.id, module_key, frozenset())
+        with self._lock:
+            cached = self._entries.get(key)
+            if cached is None or cached[0] != current:
+                return None
+            self._entries.move_to_end(key)
+            return cached[1]
+
     def subject(self, references: tuple[str, str]) -> Subject | None:
         with self._lock:
             return self._subjects.get(references)

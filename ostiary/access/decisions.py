@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from ostiary.access import epochs
 from ostiary.access.cache import RightsCache, Subject
@@ -15,6 +16,7 @@ from ostiary.access.subjects import ContextRef, RightsPlace, UserRef, find_conte
 from ostiary.access.values import API_IP_ALLOW, address_allowed
 from ostiary.contexts.closed import open_only
 from ostiary.contexts.models import Context
+from ostiary.db.offload import run_database_block
 from ostiary.db.session import OstiarySession
 from ostiary.errors import NotFound
 from ostiary.users.models import Membership, User, UserStatus
@@ -48,18 +50,37 @@ class Decider:
         subject = self._subject(question)
         if isinstance(subject, Answer):
             return subject
-        user, context = subject.user, subject.context
-        if not self._visible(context):
-            return Answer(False, None, "no such context")
-        if user.status != UserStatus.ACTIVE:
-            return Answer(False, None, f"the user is {user.status}")
+        refused = self._refused(subject)
+        if refused is not None:
+            return refused
         try:
             rights = self.rights.effective(
-                self.session, user, context, question.module, current=subject.epochs
+                self.session, subject.user, subject.context, question.module, current=subject.epochs
             )
         except NotFound:
             return Answer(False, None, "no such module")
         return self._decide(rights, question)
+
+    def answer_cached(self, question: Question) -> Answer | None:
+        """The answer if the caches hold all it needs (one statement: the epochs that vouch for
+        them), else None; never computes, so it can run where a longer block must not."""
+        known = self.rights.subject((question.user, question.context))
+        if known is None:
+            return None
+        if epochs.read(self.session, known.user.id, known.context.id) != known.epochs:
+            return None
+        refused = self._refused(known)
+        if refused is not None:
+            return refused
+        rights = self.rights.cached(known.user, known.context, question.module, known.epochs)
+        return None if rights is None else self._decide(rights, question)
+
+    def _refused(self, subject: Subject) -> Answer | None:
+        if not self._visible(subject.context):
+            return Answer(False, None, "no such context")
+        if subject.user.status != UserStatus.ACTIVE:
+            return Answer(False, None, f"the user is {subject.user.status}")
+        return None
 
     def _subject(self, question: Question) -> Subject | Answer:
         """Whom and where: warm, one statement (the epochs that vouch for the cached refs)."""
@@ -92,8 +113,8 @@ class Decider:
             return Answer(False, None, "no such user")
         return user, context
 
-    def answer_all(self, questions: Sequence[Question]) -> list[Answer]:
-        return [self.answer(question) for question in questions]
+    def answer_all(self, questions: Sequence[Question | Answer]) -> list[Answer]:
+        return [q if isinstance(q, Answer) else self.answer(q) for q in questions]
 
     @staticmethod
     def _decide(rights: EffectiveRights, question: Question) -> Answer:
@@ -117,6 +138,35 @@ class Decider:
         return self.visible_paths is None or any(
             context.path.startswith(p) for p in self.visible_paths
         )
+
+
+# Questions answered from the caches on the event loop before the rest goes to the database
+# block: each costs a statement, and a bulk request must not hold the loop for long.
+CACHED_ON_LOOP = 4
+
+
+async def decide(
+    engine: Engine, decider: Decider, questions: Sequence[Question | Answer]
+) -> list[Answer]:
+    """Answers in order (an ``Answer`` among the questions stands for itself).
+
+    Warm questions are answered where the request runs, one statement each: the hop to the
+    thread pool and back, and the wait for the GIL after it, cost more than that statement.
+    From the first question that needs computing on, the rest runs as one database block
+    (``ostiary.db.offload``).
+    """
+    answers: list[Answer] = []
+    for index, question in enumerate(questions):
+        if isinstance(question, Answer):
+            answers.append(question)
+            continue
+        cached = decider.answer_cached(question) if index < CACHED_ON_LOOP else None
+        if cached is None:
+            rest = questions[index:]
+            answers += await run_database_block(engine, functools.partial(decider.answer_all, rest))
+            break
+        answers.append(cached)
+    return answers
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ostiary.access.admin import AdminScope
 from ostiary.access.catalogue import Right
-from ostiary.access.decisions import Answer, Decider, Question
+from ostiary.access.decisions import Answer, Decider, Question, decide
 from ostiary.api.v1.deps import RuntimeDep, SessionDep, reads_only, scope_for
-from ostiary.db.offload import run_database_block
 
 router = APIRouter(tags=["AuthZEN"])
 CheckScope = Annotated[AdminScope, Depends(scope_for(Right.AUTHZ_CHECK))]
@@ -69,22 +68,22 @@ class Decisions(BaseModel):
 
 
 def _question(
-    subject: Entity, resource: Entity, action: Action, context: dict[str, Any]
-) -> Question | None:
+    subject: Entity | None,
+    resource: Entity | None,
+    action: Action | None,
+    context: dict[str, Any],
+) -> Question | Answer:
+    if subject is None or resource is None or action is None:
+        return Answer(False, None, "subject, resource and action are required")
     if subject.type != "user":
-        return None
+        return Answer(False, None, "subjects must be of type 'user'")
     address = context.get("ip") or context.get("client_address")
     return Question(
         subject.id, resource.id, resource.type, action.name, str(address) if address else None
     )
 
 
-def _decision(decider: Decider, question: Question | None) -> Decision:
-    answer = (
-        decider.answer(question)
-        if question
-        else Answer(False, None, "subjects must be of type 'user'")
-    )
+def _decision(answer: Answer) -> Decision:
     return Decision(
         decision=answer.allowed, context={"reason": answer.reason, "value": answer.value}
     )
@@ -95,10 +94,11 @@ def _decision(decider: Decider, question: Question | None) -> Decision:
 async def evaluation(
     data: EvaluationRequest, session: SessionDep, runtime: RuntimeDep, scope: CheckScope
 ) -> Decision:
-    # As ``POST /api/v1/authz/check``: the decision is the request's only hop.
+    # As ``POST /api/v1/authz/check``.
     decider = Decider(session, runtime.rights, scope.visible_paths)
     question = _question(data.subject, data.resource, data.action, data.context)
-    return await run_database_block(runtime.engine, lambda: _decision(decider, question))
+    (answer,) = await decide(runtime.engine, decider, [question])
+    return _decision(answer)
 
 
 @router.post(
@@ -110,31 +110,17 @@ async def evaluations(
 ) -> Decisions:
     """Each evaluation inherits subject, resource, action and context from the top level."""
     decider = Decider(session, runtime.rights, scope.visible_paths)
-    return await run_database_block(runtime.engine, lambda: _decide_all(decider, data))
-
-
-def _decide_all(decider: Decider, data: EvaluationsRequest) -> Decisions:
-    results = []
-    for item in data.evaluations or [Evaluation()]:
-        subject, resource, action = (
+    questions = [
+        _question(
             item.subject or data.subject,
             item.resource or data.resource,
             item.action or data.action,
+            {**data.context, **(item.context or {})},
         )
-        if subject is None or resource is None or action is None:
-            results.append(
-                Decision(
-                    decision=False, context={"reason": "subject, resource and action are required"}
-                )
-            )
-            continue
-        results.append(
-            _decision(
-                decider,
-                _question(subject, resource, action, {**data.context, **(item.context or {})}),
-            )
-        )
-    return Decisions(evaluations=results)
+        for item in data.evaluations or [Evaluation()]
+    ]
+    answers = await decide(runtime.engine, decider, questions)
+    return Decisions(evaluations=[_decision(answer) for answer in answers])
 
 
 @router.get("/.well-known/authzen-configuration", summary="AuthZEN metadata")

@@ -172,3 +172,26 @@ def test_warm_answers_follow_changes_to_whom_and_where_a_check_names(
     make_user(client, "alice", status="active", context_ids=[world["acme"]])
     answer = check(client, {**asked, "context": "acme-old"})[0]
     assert answer["allowed"] is False and answer["reason"] != "the user is deleted"
+
+
+def test_a_bulk_of_warm_and_cold_checks_answers_each_in_order(
+    client: TestClient, world: dict[str, Any]
+) -> None:
+    """The first checks of a request are answered from the caches where it runs, the rest
+    after the first one that needs computing; neither may reorder or change an answer."""
+    rights = ["sim.read", "sim.modify", "epAccess", "API IP Allow"]
+    warm = {"user": "alice", "context": "acme", "module": "ep"}
+    check(client, *({**warm, "right": r} for r in rights))  # now cached
+    root = {"user": "admin", "context": "root", "module": "bm", "right": "invoice.read"}
+    asked = [
+        *({**warm, "right": r} for r in rights),
+        root,  # never asked before: computed
+        {**warm, "right": "sim.read", "address": "192.0.2.1"},
+        {**warm, "context": "nowhere", "right": "sim.read"},
+    ]
+    answers = check(client, *asked)
+    assert [a["allowed"] for a in answers] == [True, False, True, True, False, False, False]
+    assert answers[3]["value"] == "10.0.0.0/8"
+    assert answers[5]["reason"] == "API IP Allow does not admit the address"
+    assert answers[6]["reason"] == "no such context"
+    assert check(client, *asked) == answers  # all warm this time

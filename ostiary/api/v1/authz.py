@@ -9,9 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ostiary.access.admin import AdminScope
 from ostiary.access.catalogue import Right
-from ostiary.access.decisions import Decider, Question
+from ostiary.access.decisions import Decider, Question, decide
 from ostiary.api.v1.deps import RuntimeDep, SessionDep, reads_only, scope_for
-from ostiary.db.offload import run_database_block
 
 router = APIRouter(prefix="/authz", tags=["authorization"])
 CheckScope = Annotated[AdminScope, Depends(scope_for(Right.AUTHZ_CHECK))]
@@ -49,11 +48,10 @@ async def check(
     data: CheckRequest, session: SessionDep, runtime: RuntimeDep, scope: CheckScope
 ) -> Response:
     """One result per check, in order; an unknown user, context or module is a denial."""
-    # The policy enforcement points' hot path: the decisions run where the database block
-    # runs best (``ostiary.db.offload``), and the answer is serialized once, by pydantic.
+    # The policy enforcement points' hot path (``decide``); the answer is serialized once.
     decider = Decider(session, runtime.rights, scope.visible_paths)
     questions = [Question(**c.model_dump()) for c in data.checks]
-    answers = await run_database_block(runtime.engine, lambda: decider.answer_all(questions))
+    answers = await decide(runtime.engine, decider, questions)
     response = CheckResponse(
         results=[CheckResult(allowed=a.allowed, value=a.value, reason=a.reason) for a in answers]
     )
