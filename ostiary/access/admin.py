@@ -128,6 +128,25 @@ class Standings:
             self._entries.move_to_end(user.id)
         return standing
 
+    def watched(self, user_id: uuid.UUID) -> tuple[str, ...]:
+        """The counters that the cached standing of ``user_id`` depends on; none if there is
+        no such entry. For callers that read them together with something else."""
+        with self._lock:
+            cached = self._entries.get(user_id)
+        return () if cached is None else cached[0]
+
+    def current(
+        self, user: RightsHolder, scopes: tuple[str, ...], counters: tuple[int, ...]
+    ) -> Standing | None:
+        """The cached standing if it depends on ``scopes`` and they stood at ``counters`` when
+        the caller read them (see ``watched``), else None."""
+        with self._lock:
+            cached = self._entries.get(user.id)
+            if cached is None or cached[0] != scopes or cached[1] != counters:
+                return None
+            self._entries.move_to_end(user.id)
+            return cached[2]
+
     def compute(self, session: OstiarySession, user: RightsHolder) -> Standing:
         """Compute the standing afresh (a statement per context at least) and cache it."""
         contexts = contexts_of(session.core(), user.id)

@@ -14,10 +14,13 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from sqlalchemy import bindparam, select, update
 
+from ostiary.access.models import RightsEpoch
 from ostiary.access.subjects import UserRef
 from ostiary.audit.actor import Actor
 from ostiary.authn.passwords import Passwords
@@ -28,6 +31,30 @@ from ostiary.settings import Settings
 from ostiary.users.models import DomainKind, User, UserDomain, UserStatus
 
 BAD_CREDENTIALS = "the username or password is wrong, or the account cannot sign in"
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Bounded(Generic[K, V]):
+    """A map that forgets its least recently written entries beyond ``max_entries``."""
+
+    def __init__(self, *, max_entries: int) -> None:
+        self._max = max_entries
+        self._entries: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            return self._entries.get(key)
+
+    def __setitem__(self, key: K, value: V) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
 
 
 class VerifiedCredentials:
@@ -70,6 +97,7 @@ class BasicAuthenticator:
         self.verified = verified
         # Verified against when the user does not exist, so that timing does not tell.
         self.decoy_hash = passwords.hash("decoy password for unknown users")
+        self._known_ids = _Bounded[str, uuid.UUID](max_entries=10_000)
 
     def authenticate(self, session: OstiarySession, username: str, password: str) -> UserRef:
         return self.verify(self.lookup(session, username), password)
@@ -78,12 +106,30 @@ class BasicAuthenticator:
 
     def lookup(self, session: OstiarySession, username: str) -> StoredCredentials | None:
         """One indexed statement."""
-        row = (
-            session.core()
-            .execute(_CREDENTIALS, {"username": username.strip().lower()})
-            .one_or_none()
-        )
-        return None if row is None else StoredCredentials(*row)
+        return self.lookup_watching(session, username, ())[0]
+
+    def lookup_watching(
+        self, session: OstiarySession, username: str, scopes: Sequence[str]
+    ) -> tuple[StoredCredentials | None, tuple[int, ...]]:
+        """``lookup``, and in the same statement the rights counters of ``scopes`` (0 for one
+        never raised; see ``ostiary.access.epochs``): what a cached standing of the user
+        depends on, so that a warm sign-in is one round trip."""
+        name = username.strip().lower()
+        rows = session.core().execute(_CREDENTIALS, {"username": name, "scopes": list(scopes)})
+        found: StoredCredentials | None = None
+        counters: dict[str, int] = {}
+        for *credentials, scope, epoch in rows:
+            found = StoredCredentials(*credentials)
+            if scope is not None:
+                counters[scope] = epoch
+        if found is not None:
+            self._known_ids[name] = found.id
+        return found, tuple(counters.get(scope, 0) for scope in scopes)
+
+    def known_id(self, username: str) -> uuid.UUID | None:
+        """The id that ``username`` named at its last lookup in this process, if any: a
+        guess for what to read with the next one (``lookup_watching``), checked by it."""
+        return self._known_ids.get(username.strip().lower())
 
     def remembered(self, found: StoredCredentials | None, password: str) -> UserRef | None:
         """The user, when this password was verified for them lately; no argon2 needed."""
@@ -186,8 +232,11 @@ _CREDENTIALS = (
         User.password_hash,
         User.service_account,
         UserDomain.kind,
+        RightsEpoch.scope,
+        RightsEpoch.epoch,
     )
     .join(UserDomain, UserDomain.id == User.domain_id)
+    .outerjoin(RightsEpoch, RightsEpoch.scope.in_(bindparam("scopes", expanding=True)))
     .where(User.username == bindparam("username"))
 )
 

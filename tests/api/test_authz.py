@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from ostiary.runtime import Runtime
+from tests.access.test_admin import counted
 from tests.api.test_groups import EP, groups_url
 from tests.helpers import assert_problem, make_context, make_user, root_id
 
@@ -195,3 +197,27 @@ def test_a_bulk_of_warm_and_cold_checks_answers_each_in_order(
     assert answers[5]["reason"] == "API IP Allow does not admit the address"
     assert answers[6]["reason"] == "no such context"
     assert check(client, *asked) == answers  # all warm this time
+
+
+def test_a_warm_check_reads_two_statements_and_sees_changes(
+    client: TestClient, world: dict[str, Any], runtime: Runtime
+) -> None:
+    """A warm check: the caller's credentials with the counters of their standing in one
+    statement, the counters of the question's subject in another. A change to the caller's
+    rights, made meanwhile, is seen by the very next check."""
+    asked = {"user": "alice", "context": "acme", "module": "ep", "right": "sim.read"}
+    check(client, asked)
+    check(client, asked)
+    with counted(runtime) as statements:
+        assert check(client, asked)[0]["allowed"] is True
+    assert len(statements) == 2, statements
+    assert "users" in statements[0] and "rights_epochs" in statements[0]
+
+    # The administrators' group loses authz.check; the next check is refused.
+    groups = f"/api/v1/contexts/{world['root']}/groups"
+    admins = next(g for g in client.get(groups).json() if g["name"] == "Administrators")
+    rights = admins["rights"]
+    rights["ostiary"]["authz.check"] = False
+    assert client.put(f"{groups}/{admins['id']}/rights", json={"rights": rights}).is_success
+    refused = client.post("/api/v1/authz/check", json={"checks": [asked]})
+    assert refused.status_code == 403

@@ -128,8 +128,9 @@ async def get_caller(
     """The caller, authenticated, with their standing; before the body is validated, so that
     a caller without credentials learns nothing about what the route expects.
 
-    A warm sign-in (a password verified lately, a standing still valid) is two indexed
-    statements and runs here on the event loop; verifying a password with argon2, a bearer
+    A warm sign-in (a password verified lately, a standing still valid) is one indexed
+    statement with HTTP Basic (the credentials and the counters that the standing depends on,
+    read together) and runs here on the event loop; verifying a password with argon2, a bearer
     token's signature or computing a standing afresh goes to the thread pool.
     """
     # Signing in only reads (but for counting failures, which it does in the thread pool):
@@ -157,7 +158,9 @@ async def _sign_in(
         identity = await run_in_threadpool(_bearer_identity, session, runtime, token.strip())
     elif credentials is not None:
         basic = runtime.basic
-        found = basic.lookup(session, credentials.username)
+        known = basic.known_id(credentials.username)
+        watched = runtime.standings.watched(known) if known is not None else ()
+        found, counters = basic.lookup_watching(session, credentials.username, watched)
         identity = basic.remembered(found, credentials.password) or await run_in_threadpool(
             basic.verify_counted,
             session,
@@ -167,6 +170,10 @@ async def _sign_in(
             credentials.password,
             request.client.host if request.client else None,
         )
+        if watched and identity.id == known:
+            standing = runtime.standings.current(identity, watched, counters)
+            if standing is not None:
+                return identity, standing
     else:
         raise Unauthenticated("this API needs HTTP Basic credentials or a bearer access token")
     standing = runtime.standings.cached(session, identity) or await run_in_threadpool(
