@@ -43,6 +43,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -225,7 +226,7 @@ class Throttle:
     ) -> Verdict:
         """Count an attempt before verifying it; ``refused`` when the key is waiting (then do
         not verify). After a wrong guess call ``rejected``; after a right one ``succeeded``."""
-        return self._count(kind, key, now or utcnow())
+        return self._count(kind, key, now)
 
     def rejected(self, verdict: Verdict, *, actor: Actor) -> None:
         """An attempt counted by ``attempt`` turned out wrong: record when throttling starts."""
@@ -237,7 +238,7 @@ class Throttle:
         self, kind: str, key: str, *, actor: Actor | None = None, now: datetime | None = None
     ) -> Verdict:
         """Count a wrong guess that was verified after ``check``."""
-        verdict = self._count(kind, key, now or utcnow())
+        verdict = self._count(kind, key, now)
         if verdict.starts_throttling and actor is not None:
             with self.session.atomic():
                 self._record_start(verdict, actor)
@@ -304,7 +305,28 @@ class Throttle:
 
     # -- the statement -------------------------------------------------------------------
 
-    def _count(self, kind: str, key: str, now: datetime) -> Verdict:
+    def _count(self, kind: str, key: str, now: datetime | None) -> Verdict:
+        with self.session.atomic():
+            # An attempt is timed when it is counted, once this transaction holds SQLite's
+            # write lock: a time taken before queueing for it could fall after the block
+            # that an attempt counted earlier set, and let this one through.
+            self.session.connection()
+            now = now or utcnow()
+            row = self.session.execute(self._upsert(kind, key, now)).one()
+            if secrets.randbelow(PURGE_ONE_IN) == 0:
+                self.purge(now=now)
+        return Verdict(
+            kind,
+            key,
+            row.failures,
+            row.blocked_until,
+            bool(row.last_refused),
+            self.threshold(key),
+            now,
+        )
+
+    def _upsert(self, kind: str, key: str, now: datetime) -> Any:
+        """One more attempt for the key, as one statement returning the new state."""
         table = SignInThrottle.__table__
         c = table.c
         stale = c.last_failure_at <= now - self.window
@@ -323,7 +345,7 @@ class Throttle:
         dialect = self.session.get_bind().dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         # In SET every column on the right is the row's value before the update.
-        stmt = (
+        return (
             insert(table)
             .values(values)
             .on_conflict_do_update(
@@ -339,19 +361,6 @@ class Throttle:
                 },
             )
             .returning(c.failures, c.blocked_until, c.last_refused)
-        )
-        with self.session.atomic():
-            row = self.session.execute(stmt).one()
-            if secrets.randbelow(PURGE_ONE_IN) == 0:
-                self.purge(now=now)
-        return Verdict(
-            kind,
-            key,
-            row.failures,
-            row.blocked_until,
-            bool(row.last_refused),
-            self.threshold(key),
-            now,
         )
 
     def _until(self, failures: int, key: str, now: datetime) -> datetime | None:
