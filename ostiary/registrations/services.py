@@ -357,7 +357,11 @@ class RegistrationService:
         row = self.session.get(Registration, registration_id)
         user = self.session.get(User, row.user_id) if row and row.user_id else None
         if row is None or user is None or row.state != RegistrationState.UNVERIFIED:
-            raise VerificationFailed(Verdict.WRONG)
+            with self.session.atomic():
+                verdict = self.verifications.check_unknown(registration_id)
+            if verdict is Verdict.LOCKED:
+                raise TooManyTries(self.verifications.unknown_retry_after(registration_id))
+            raise VerificationFailed(verdict)
         field = self._awaiting(row)
         assert field is not None
         with self.session.atomic():

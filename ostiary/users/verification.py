@@ -61,6 +61,10 @@ def _tries_key(user: User) -> str:
     return f"verify-tries:user:{user.id}"
 
 
+def _unknown_tries_key(subject: uuid.UUID) -> str:
+    return f"verify-tries:unknown:{subject}"
+
+
 def _live(user_id: uuid.UUID, field: ContactField) -> ColumnElement[bool]:
     return (
         (ContactVerification.user_id == user_id)
@@ -202,6 +206,22 @@ class ContactVerifications:
     def tries_retry_after(self, user: User) -> int:
         """Seconds until the user may enter codes again."""
         return self.user_tries.retry_after(_tries_key(user), now=self.clock())
+
+    def check_unknown(self, subject: uuid.UUID) -> Verdict:
+        """An entry of a code for ``subject``, which awaits none: an id handed out so as not
+        to tell that an address has an account. Counted and answered as for a real code
+        that is wrong (wrong, then spent after the code's tries, then locked after the
+        user's), so that the answers do not tell the two apart."""
+        now = self.clock()
+        key = _unknown_tries_key(subject)
+        if not self.user_tries.take(key, now=now):
+            return Verdict.LOCKED
+        if self.user_tries.used(key, now=now) > self.settings.two_factor_code_tries:
+            return Verdict.SPENT
+        return Verdict.WRONG
+
+    def unknown_retry_after(self, subject: uuid.UUID) -> int:
+        return self.user_tries.retry_after(_unknown_tries_key(subject), now=self.clock())
 
     def check_link(self, token: str) -> ContactVerification | None:
         """The verification whose link this is, used up; None when the link is unknown,

@@ -181,3 +181,28 @@ def test_registration_is_off_unless_a_parent_is_configured(runtime: Runtime) -> 
     runtime.settings.registration_parent = ""
     page = browser(runtime).get("/register")
     assert page.status_code == 404 and 'id="registration-off"' in page.text
+
+
+def test_wrong_codes_are_answered_alike_for_a_used_address_and_a_new_one(
+    runtime: Runtime, client: TestClient
+) -> None:
+    """Many wrong codes end in "spent", then "locked", for a real registration; the page
+    for an address that has an account must answer the same, or it tells that it has one."""
+    taken = client.post(
+        "/api/v1/users",
+        json={"username": "kim", "domain": "ENTERPRISE", "email": KIM, "status": "active"},
+    )
+    assert taken.status_code == 201
+    answers: list[list[tuple[int, str]]] = []
+    for address in (KIM, "new@koko.example"):
+        web = browser(runtime)
+        location = submit(web, organization="KOKO Media", **person(address)).headers["location"]
+        seen = []
+        for _ in range(runtime.settings.two_factor_user_tries + 1):
+            page = enter_code(web, location, "000000")
+            error = re.search(r'id="code-error"[^>]*>([^<]*)<', page.text)
+            seen.append((page.status_code, error.group(1).strip() if error else ""))
+        answers.append(seen)
+    known, new = answers
+    assert known == new
+    assert new[-1][0] == 429 and len(set(new)) >= 3  # wrong, spent, locked
