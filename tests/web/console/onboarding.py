@@ -6,6 +6,13 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+from sqlalchemy import select
+
+from ostiary.access.catalogue import API_IP_ALLOW, OSTIARY_MODULE
+from ostiary.access.models import Acl, Module
+from ostiary.access.templates import TemplateService
+from ostiary.audit.actor import Actor
+from ostiary.invitations.services import ADMIN_TEMPLATE
 from ostiary.provisioning.apply import Provisioner
 from ostiary.provisioning.document import load_documents
 from ostiary.runtime import Runtime
@@ -31,3 +38,25 @@ def make_staff(runtime: Runtime, directory: Path) -> None:
     with runtime.sessions() as session:
         report = Provisioner(runtime, session).apply(load_documents([path]))
     assert not getattr(report, "problems", None), report
+
+
+def contact_persons_administer_from_anywhere(runtime: Runtime) -> None:
+    """As docs/onboarding.md tells operators: the ``account-administrator`` template gets an
+    ``API IP Allow``, so that the administrators of an organization approved from now on may
+    use their rights in the console and the admin API from any address."""
+    with runtime.sessions() as session:
+        templates = TemplateService(session, Actor.system())
+        template = templates.get(ADMIN_TEMPLATE)
+        allow = session.scalars(
+            select(Acl.id)
+            .join(Module, Module.id == Acl.module_id)
+            .where(Module.key == OSTIARY_MODULE, Acl.key == API_IP_ALLOW)
+        ).one()
+        rights = templates.values(template) | {allow: "0.0.0.0/0"}
+        templates.put(
+            ADMIN_TEMPLATE,
+            name=template.name,
+            context_types=list(template.context_types),
+            rights=rights,
+        )
+        session.commit()
