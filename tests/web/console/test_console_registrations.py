@@ -16,14 +16,17 @@ from ostiary.access.models import GroupMember, UserGroup
 from ostiary.app import create_app
 from ostiary.audit.models import AuditEvent
 from ostiary.contexts.models import Context
+from ostiary.provisioning.apply import Provisioner
+from ostiary.provisioning.document import load_documents
 from ostiary.registrations.models import Registration
+from ostiary.registrations.services import RegistrationService
 from ostiary.runtime import Runtime
 from ostiary.users.models import Membership, User
 from tests.conftest import LOCAL_CLIENT
 from tests.registrations.support import browser as visitor
 from tests.registrations.support import person, register, sent_to
 from tests.web.console.onboarding import REGISTRATION, make_staff
-from tests.web.console.support import csrf_of, make_world, sign_in
+from tests.web.console.support import PASSWORD, csrf_of, make_world, sign_in
 
 KIM = "kim@koko.example"
 MAX = "max@city.example"
@@ -230,3 +233,52 @@ def test_another_organizations_request_is_not_found_and_audited(
     assert _out_of_reach(world, koko.id) == 1
     # And a join request is no registration: the other list does not find it.
     assert carla.get(f"/console/registrations/{other.id}").status_code == 404
+
+
+READER = f"""
+groups:
+  - {{context: city, name: Readers, template: account-user,
+     rights: {{ostiary: {{"API IP Allow": "0.0.0.0/0"}}}}}}
+users:
+  - {{username: rita, domain: ENTERPRISE, email: rita@city.example, first_name: Rita,
+     password: "{PASSWORD}", status: active, memberships: [{{context: city, groups: [Readers]}}]}}
+"""
+
+
+def test_without_the_right_no_section_and_no_request(world: Runtime, tmp_path: Path) -> None:
+    row = _join(world, MAX, "City Group")
+    path = tmp_path / "reader.yaml"
+    path.write_text(READER, encoding="utf-8")
+    with world.sessions() as session:
+        Provisioner(world, session).apply(load_documents([path]))
+    for client in _console(world, "rita", "City Group"):
+        home = client.get("/console").text
+        assert 'id="nav-users"' in home and 'id="nav-contracts"' in home
+        assert 'id="nav-join"' not in home and 'id="nav-registrations"' not in home
+        assert client.get("/console/join-requests").status_code == 403
+        assert client.get(f"/console/join-requests/{row.id}").status_code == 403
+        token = csrf_of(home)
+        refused = client.post(f"/console/join-requests/{row.id}/approve", data={"csrf": token})
+        assert refused.status_code == 403
+    assert _row(world, MAX).state == "pending"
+
+
+def test_nobody_decides_their_own_request(
+    staff: TestClient, carla: TestClient, world: Runtime
+) -> None:
+    # Stella of the back office asks to join City Group with her own account.
+    with world.sessions() as session:
+        stella = session.scalars(select(User).where(User.username == "stella")).one()
+        row = RegistrationService(session, world).ask_to_join(stella, "City Group")
+        session.commit()
+        row_id = row.id
+    own = staff.get(f"/console/join-requests/{row_id}")
+    assert own.status_code == 200 and 'id="approve"' not in own.text
+    refused = staff.post(
+        f"/console/join-requests/{row_id}/approve", data={"csrf": csrf_of(own.text)}
+    )
+    assert refused.status_code == 422 and 'id="decision-error"' in refused.text
+    assert _row(world, "stella@back-office.example").state == "pending"
+    # City Group's contact person decides it.
+    page = carla.get(f"/console/join-requests/{row_id}")
+    assert page.status_code == 200 and 'id="approve"' in page.text
