@@ -77,11 +77,12 @@ def _list(
             before_id=decode_id_cursor(cursor or None),
             limit=PAGE_SIZE,
         )
+        partial = request.headers.get("hx-request")
         return render(
             request,
             runtime,
             console,
-            "registrations.html",
+            "registrations_rows.html" if partial else "registrations.html",
             active=SECTIONS[kind],
             kind=str(kind),
             base=PATHS[kind],

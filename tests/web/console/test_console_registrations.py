@@ -140,6 +140,12 @@ def test_staff_approve_a_waiting_registration(staff: TestClient, world: Runtime)
     assert f"/console/registrations/{row.id}" not in staff.get("/console/registrations").text
     approved = staff.get("/console/registrations", params={"state": "approved"}).text
     assert f"/console/registrations/{row.id}" in approved
+    # The filter updates the rows in place.
+    rows = staff.get(
+        "/console/registrations", params={"state": "any"}, headers={"HX-Request": "true"}
+    ).text
+    assert '<table id="requests">' in rows and "<h1>" not in rows
+    assert f"/console/registrations/{row.id}" in rows
 
 
 def test_staff_reject_with_a_reason_or_without(staff: TestClient, world: Runtime) -> None:

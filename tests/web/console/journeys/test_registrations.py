@@ -30,6 +30,7 @@ from tests.web.console.onboarding import (
 from tests.web.console.support import PASSWORD
 
 KIM = "kim@koko.example"
+FITS = "() => document.documentElement.scrollWidth <= window.innerWidth"
 
 
 @pytest.fixture
@@ -95,6 +96,11 @@ def test_staff_approve_a_registration(
     assert staff.inner_text("#account-title").startswith("KOKO Media")
     accessible(staff)
     shot(staff, "console-contracts")
+    # On a phone the pages reflow: only the tables scroll sideways, in their own box.
+    staff.set_viewport_size(PHONE)
+    for path in ("/console/contracts?account=K-1", "/console/registrations?state=any"):
+        staff.goto(f"{base}{path}")
+        assert staff.evaluate(FITS), path
 
     # Kim, told by e-mail, signs in to the console of her organization.
     deadline = time.monotonic() + 20
