@@ -100,6 +100,8 @@ def test_staff_create_a_contract_and_bad_input_changes_nothing(
     city = str(_context(world, "city").id)
     page = staff.get("/console/contracts").text
     assert 'id="create-contract"' in page and 'id="nav-contracts"' in page
+    german = staff.get("/console/contracts", headers={"accept-language": "de"}).text
+    assert "Vertrag anlegen" in german and "Verträge" in german
     bad = staff.post(
         "/console/contracts",
         data=_form(page, account=city, starts_on="2026-03-01", ends_on="2026-02-01"),

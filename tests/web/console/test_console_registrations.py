@@ -120,6 +120,8 @@ def test_staff_approve_a_waiting_registration(staff: TestClient, world: Runtime)
     for shown in ("KOKO Media", "K-1", "Kim Koko", KIM, "verified"):
         assert shown in page.text, shown
     assert 'id="approve"' in page.text and 'id="reject"' in page.text
+    german = staff.get(f"/console/registrations/{row.id}", headers={"accept-language": "de"})
+    assert "Registrierung von KOKO Media" in german.text and "Ablehnen" in german.text
 
     done = staff.post(f"/console/registrations/{row.id}/approve", data={"csrf": csrf_of(page.text)})
     assert done.status_code == 303
