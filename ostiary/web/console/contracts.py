@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
@@ -185,8 +186,11 @@ def _form_values(typed: dict[str, str]) -> dict[str, object]:
     }
 
 
-def _written(service: ContractService) -> str:
-    return "reactivated" if service.reactivated else "saved"
+def _back_to_account(service: ContractService, contract: Contract) -> Response:
+    """To the account's contracts, saying whether the write reactivated the account."""
+    ref = contract.account.number or str(contract.account_id)
+    done = "reactivated" if service.reactivated else "saved"
+    return redirect(f"/console/contracts?{urlencode({'account': ref, 'done': done})}")
 
 
 @router.post("/console/contracts")
@@ -229,8 +233,7 @@ def create_contract(
             contract = service.create(data, target)
         except OstiaryError as exc:
             return again(_service_error(session, exc), exc.status)
-        ref = contract.account.number or str(contract.account_id)
-        return redirect(f"/console/contracts?account={ref}&done={_written(service)}")
+        return _back_to_account(service, contract)
 
     return console_page(request, runtime, session, work, csrf=csrf)
 
@@ -322,7 +325,6 @@ def update_contract(
             service.update(contract, data, target)
         except OstiaryError as exc:
             return again(_service_error(session, exc), exc.status)
-        ref = contract.account.number or str(contract.account_id)
-        return redirect(f"/console/contracts?account={ref}&done={_written(service)}")
+        return _back_to_account(service, contract)
 
     return console_page(request, runtime, session, work, csrf=csrf)
