@@ -18,6 +18,7 @@ from ostiary.api.pagination import decode_cursor, next_cursor
 from ostiary.api.v1.contracts import account_in_reach, visible_contract
 from ostiary.api.v1.deps import RuntimeDep, SessionDep, keep_refusal
 from ostiary.contexts.models import Context
+from ostiary.contracts import schemas
 from ostiary.contracts.lifecycle import outlook
 from ostiary.contracts.models import Contract, ContractStatus
 from ostiary.contracts.schemas import ContractCreate, ContractUpdate
@@ -93,7 +94,7 @@ def _service_error(session: SessionDep, exc: OstiaryError) -> dict[str, str]:
     field = exc.field if exc.field in FIELDS else "external_id"
     if exc.field == "account":
         return {field: INVALID["account"]}
-    if "ends_on" in exc.detail and "before" in exc.detail:
+    if exc.detail.endswith(schemas.END_BEFORE_START):
         return {field: END_BEFORE_START}
     return {field: exc.detail}
 
