@@ -167,6 +167,40 @@ class ContractLifecycle:
             return list(session.scalars(stmt))  # type: ignore[call-overload]
 
 
+@dataclass(frozen=True)
+class Outlook:
+    """What the lifecycle will do to an account, as of a day: ``suspend`` on ``on`` (no
+    contract runs, and the grace period ends), or ``reactivate`` at its next check (suspended by
+    the lifecycle, and a contract runs again)."""
+
+    action: str
+    on: date
+    last_contract_day: date | None = None
+
+
+def outlook(
+    session: OstiarySession, account: Context, today: date, grace_days: int
+) -> Outlook | None:
+    """What the check will do to ``account`` if nothing changes; None when it leaves it be.
+    The same rules as ``ContractLifecycle.run``."""
+    running = session.scalars(
+        select(Contract.id).where(Contract.account_id == account.id, running_on(today)).limit(1)
+    ).first()
+    if account.status == ContextStatus.SUSPENDED:
+        if account.suspended_by == SuspensionReason.CONTRACT and running is not None:
+            return Outlook("reactivate", today)
+        return None
+    if account.type != ContextType.ACCOUNT or account.status != ContextStatus.ACTIVE:
+        return None
+    if running is not None:
+        return None
+    last = ContractLifecycle._last_running_day(session, account, today)
+    if last is None:
+        return None
+    due = date.fromordinal(last.toordinal() + grace_days + 1)
+    return Outlook("suspend", max(due, today), last)
+
+
 def _label(context: Context) -> str:
     return f"{context.name} ({context.number or context.id})"
 

@@ -56,6 +56,8 @@ class ContractService:
         # Told of every account a write touched, in the write's transaction (a pending
         # registration waiting for the CRM's contract).
         self.on_write = on_write
+        # The accounts that this service's writes reactivated, for callers to tell.
+        self.reactivated: list[Context] = []
 
     # -- reading -------------------------------------------------------------------------
 
@@ -203,12 +205,13 @@ class ContractService:
             return
         if not has_running_contract(self.session, account.id, self.today):
             return
-        Suspensions(self.session, self.actor).reactivate(
+        if Suspensions(self.session, self.actor).reactivate(
             account,
             SuspensionReason.CONTRACT,
             self.today,
             changes={"contract": contract.external_id},
-        )
+        ):
+            self.reactivated.append(account)
 
     def _record(self, action: str, contract: Contract, changes: Mapping[str, Any]) -> None:
         self.audit.record(

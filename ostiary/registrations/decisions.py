@@ -119,7 +119,8 @@ class Decisions:
             self.admit(row, context, user, decider.actor, display_name_of(decider), chosen)
         return row
 
-    def reject(self, row: Registration, decider: Decider, reason: str) -> Registration:
+    def reject(self, row: Registration, decider: Decider, reason: str | None) -> Registration:
+        """The person is told, with the reason when one is given."""
         self._decidable(row, decider)
         context = self.session.get(Context, row.context_id)
         assert context is not None
@@ -132,7 +133,7 @@ class Decisions:
             self.messages.send(
                 "registration-rejected",
                 row.email,
-                {"organization": row.organization_name, "reason": reason},
+                {"organization": row.organization_name, "reason": reason or ""},
                 channel=Channel.EMAIL,
             )
             self.audit.record(

@@ -467,7 +467,7 @@ class RegistrationService:
             )
         ).all()
         requester = f"{row.first_name or ''} {row.last_name or ''}".strip()
-        link = f"{self.settings.issuer.rstrip('/')}/api/v1/join-requests/{row.id}"
+        link = f"{self.settings.issuer.rstrip('/')}/console/join-requests/{row.id}"
         for admin in admins:
             self.messages.send(
                 "join-request",

@@ -43,14 +43,14 @@ def _service(session: SessionDep, caller: CallerDep, runtime: RuntimeDep) -> Con
     return ContractService(session, caller.actor, today, on_write=registrations.approve_on_contract)
 
 
-def _visible(service: ContractService, scope: AdminScope, external_id: str) -> Contract:
+def visible_contract(service: ContractService, scope: AdminScope, external_id: str) -> Contract:
     contract = service.get(external_id)
     if not scope.covers(contract.account):
         raise scope.refuse("contract", contract.id, contract.account_id)
     return contract
 
 
-def _account(service: ContractService, scope: AdminScope, ref: str) -> Context:
+def account_in_reach(service: ContractService, scope: AdminScope, ref: str) -> Context:
     account = service.find_account(ref)
     if not scope.covers(account):
         refused = scope.refuse("context", account.id, account.id)
@@ -80,7 +80,7 @@ def list_contracts(
     service = _service(session, caller, runtime)
     account_id: uuid.UUID | None = None
     if account is not None:
-        account_id = _account(service, scope, account).id
+        account_id = account_in_reach(service, scope, account).id
     rows = service.search(
         ContractQuery(
             account_id=account_id,
@@ -113,7 +113,7 @@ def create_contract(
     scope: ManageScope,
 ) -> ContractOut:
     service = _service(session, caller, runtime)
-    contract = service.create(data, _account(service, scope, data.account))
+    contract = service.create(data, account_in_reach(service, scope, data.account))
     return _out(service, contract)
 
 
@@ -126,7 +126,7 @@ def read_contract(
     scope: ReadScope,
 ) -> ContractOut:
     service = _service(session, caller, runtime)
-    return _out(service, _visible(service, scope, external_id))
+    return _out(service, visible_contract(service, scope, external_id))
 
 
 @router.put(
@@ -147,8 +147,10 @@ def put_contract(
 ) -> ContractOut:
     service = _service(session, caller, runtime)
     if service.find(external_id) is not None:
-        _visible(service, scope, external_id)
-    contract, created = service.put(external_id, data, _account(service, scope, data.account))
+        visible_contract(service, scope, external_id)
+    contract, created = service.put(
+        external_id, data, account_in_reach(service, scope, data.account)
+    )
     if created:
         response.status_code = status.HTTP_201_CREATED
     return _out(service, contract)
@@ -164,10 +166,10 @@ def update_contract(
     scope: ManageScope,
 ) -> ContractOut:
     service = _service(session, caller, runtime)
-    contract = _visible(service, scope, external_id)
+    contract = visible_contract(service, scope, external_id)
     if "account" in data.model_fields_set and data.account is None:
         raise RuleViolation("account cannot be empty", field="account")
-    account = _account(service, scope, data.account) if data.account is not None else None
+    account = account_in_reach(service, scope, data.account) if data.account is not None else None
     return _out(service, service.update(contract, data, account))
 
 
@@ -182,5 +184,5 @@ def delete_contract(
     scope: ManageScope,
 ) -> Response:
     service = _service(session, caller, runtime)
-    service.delete(_visible(service, scope, external_id))
+    service.delete(visible_contract(service, scope, external_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

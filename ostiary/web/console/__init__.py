@@ -2,8 +2,16 @@
 
 from fastapi import APIRouter
 
-from ostiary.web.console import audit, contexts, invitations, signin, users
+from ostiary.web.console import (
+    audit,
+    contexts,
+    contracts,
+    invitations,
+    registrations,
+    signin,
+    users,
+)
 
 router = APIRouter(include_in_schema=False)
-for module in (signin, users, invitations, contexts, audit):
+for module in (signin, users, invitations, contexts, audit, registrations, contracts):
     router.include_router(module.router)

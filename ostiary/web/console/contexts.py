@@ -1,6 +1,7 @@
 """``/console/contexts``: the context tree within the caller's reach (``contexts.read``), in
-tree order and a page at a time; creating a context under one in reach, suspending and
-reactivating (``contexts.manage``), through the services of ``/api/v1/contexts``."""
+tree order and a page at a time; creating a context under one in reach, moving one under
+another parent in reach, suspending and reactivating (``contexts.manage``), through the
+services of ``/api/v1/contexts``."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ INVALID = {
     "type": "Choose a type.",
     "number": "At most 100 characters.",
     "parent_id": "Choose a parent in your reach.",
+    "move_id": "Choose a context in your reach.",
 }
 
 
@@ -80,7 +82,14 @@ def _page(
         may_manage=console.may(Right.CONTEXTS_MANAGE),
         types=[str(t) for t in ContextType if t is not ContextType.ROOT],
         errors=errors or {},
-        typed={"name": "", "type": "", "number": "", "parent_id": str(console.context.id)}
+        typed={
+            "name": "",
+            "type": "",
+            "number": "",
+            "parent_id": str(console.context.id),
+            "move_id": "",
+            "move_parent_id": "",
+        }
         | (typed or {}),
     )
 
@@ -136,6 +145,50 @@ def create_context(
             session.rollback()
             errors = {exc.field: exc.detail}
             return _page(request, runtime, console, status=exc.status, errors=errors, typed=typed)
+        return redirect("/console/contexts")
+
+    return console_page(request, runtime, session, work, csrf=csrf)
+
+
+@router.post("/console/contexts/move")
+def move_context(
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    csrf: Annotated[str, Form()] = "",
+    context_id: Annotated[str, Form()] = "",
+    parent_id: Annotated[str, Form()] = "",
+) -> Response:
+    """As ``POST /api/v1/contexts/{id}/move``: both in reach (else refused and audited); the
+    service refuses a cycle and a parent of the wrong type, and its message goes next to the
+    field."""
+    typed = {"move_id": context_id, "move_parent_id": parent_id}
+
+    def work(console: ConsoleSession) -> Response:
+        def again(field: str, message: str, status: int = 422) -> Response:
+            errors = {field: message}
+            return _page(request, runtime, console, status=status, errors=errors, typed=typed)
+
+        try:
+            context = _context(console, Right.CONTEXTS_MANAGE, context_id)
+        except NotFound as exc:
+            if exc.refusal is not None:
+                keep_refusal(session, exc.refusal)
+            return again("move_id", INVALID["move_id"])
+        try:
+            parent = _context(console, Right.CONTEXTS_MANAGE, parent_id)
+        except NotFound as exc:
+            if exc.refusal is not None:
+                keep_refusal(session, exc.refusal)
+            return again("move_parent_id", INVALID["parent_id"])
+        try:
+            ContextService(session, console.caller.actor).move(context, parent)
+        except OstiaryError as exc:
+            if exc.field is None or exc.refusal is not None:
+                raise
+            session.rollback()
+            field = "move_parent_id" if exc.field == "parent_id" else "move_id"
+            return again(field, exc.detail, exc.status)
         return redirect("/console/contexts")
 
     return console_page(request, runtime, session, work, csrf=csrf)

@@ -24,6 +24,9 @@ SECTIONS = (
     ("invite", "/console/invitations", "Invite", Right.INVITATIONS_MANAGE),
     ("contexts", "/console/contexts", "Contexts", Right.CONTEXTS_READ),
     ("audit", "/console/audit", "Audit log", Right.AUDIT_READ),
+    ("registrations", "/console/registrations", "Registrations", Right.REGISTRATIONS_MANAGE),
+    ("join", "/console/join-requests", "Join requests", Right.REGISTRATIONS_MANAGE),
+    ("contracts", "/console/contracts", "Contracts", Right.CONTEXTS_READ),
 )
 
 
