@@ -2,8 +2,10 @@
 
 from fastapi import APIRouter
 
-from ostiary.web.console import audit, contexts, invitations, signin, users
+from ostiary.web.console import audit, contexts, invitations, signin, user_imports, users
 
 router = APIRouter(include_in_schema=False)
+# Before users: ``/console/users/{user_id}`` would take ``/console/users/import``.
+router.include_router(user_imports.router)
 for module in (signin, users, invitations, contexts, audit):
     router.include_router(module.router)
