@@ -100,9 +100,7 @@ def test_a_forged_form_is_refused_and_changes_nothing(browser: TestClient, world
 
 
 def test_in_german(browser: TestClient) -> None:
-    page = browser.get("/account/password", headers={"accept-language": "de"})
-    assert page.status_code == 303  # a login first
-    page_text, _ = open_signed_in(browser, "/account/password")
+    open_signed_in(browser, "/account/password")
     german = browser.get("/account/password", headers={"accept-language": "de"}).text
     assert "Aktuelles Passwort" in german and "Sitzungen" in german
-    assert page_text
+    assert 'lang="de"' in german
