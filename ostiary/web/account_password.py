@@ -32,6 +32,7 @@ WRONG_CURRENT = "This is not your current password."
 SAME = "Choose a password other than your current one."
 MISMATCH = "The two passwords are not the same."
 NOT_LOCAL = "This account has no password to change here."
+DELEGATED = "Your organization's identity provider keeps your password. Change it there."
 CHANGED = "Your password is changed. Your other sessions have ended."
 TEXTS = {"current": WRONG_CURRENT, "same": SAME}
 
@@ -104,7 +105,8 @@ def change_password(
             errors = {"current_password": [wait_message(request, exc.retry_after)]}
             return _page(request, runtime, session, browser, user, status=429, errors=errors)
         except RuleViolation:
-            errors = {"current_password": [translate(NOT_LOCAL)]}
+            delegated = user.domain.kind == DomainKind.DELEGATED
+            errors = {"current_password": [translate(DELEGATED if delegated else NOT_LOCAL)]}
             return _page(request, runtime, session, browser, user, status=422, errors=errors)
         return back(f"{HOME}?done=changed")
 

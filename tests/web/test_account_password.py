@@ -7,7 +7,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from ostiary.runtime import Runtime
-from ostiary.users.models import User
+from ostiary.users.models import DomainKind, User, UserDomain
 from tests.web import account_support
 from tests.web.account_support import new_browser, open_signed_in
 from tests.web.console.support import PASSWORD
@@ -104,3 +104,24 @@ def test_in_german(browser: TestClient) -> None:
     german = browser.get("/account/password", headers={"accept-language": "de"}).text
     assert "Aktuelles Passwort" in german and "Sitzungen" in german
     assert 'lang="de"' in german
+
+
+def test_a_delegated_user_is_sent_to_their_identity_provider(
+    browser: TestClient, world: Runtime
+) -> None:
+    _, csrf = open_signed_in(browser, "/account/password")
+    with world.sessions() as session, session.atomic():
+        domain = UserDomain(name="PARTNER", kind=DomainKind.DELEGATED, context_types=["account"])
+        session.add(domain)
+        session.flush()
+        user = session.scalars(select(User).where(User.username == "jeremy")).one()
+        user.domain_id = domain.id
+    page = browser.get("/account/password").text
+    assert 'id="password-delegated"' in page and 'id="change-password"' not in page
+    before = _hash(world)
+    refused = browser.post(
+        "/account/password",
+        data={"csrf": csrf, "current_password": PASSWORD, "new_password": NEW, "confirmation": NEW},
+    )
+    assert refused.status_code == 422 and _hash(world) == before
+    assert "identity provider keeps your password" in refused.text

@@ -37,7 +37,7 @@ def test_german_translates_every_text_of_these_pages() -> None:
         found = re.findall(r"""_\((["'])(.+?)\1[,)]""", (TEMPLATES / name).read_text())
         texts |= {text for _, text in found}
     p, o = account_password, account_organizations
-    texts |= {p.WRONG_CURRENT, p.SAME, p.MISMATCH, p.NOT_LOCAL, p.CHANGED}
+    texts |= {p.WRONG_CURRENT, p.SAME, p.MISMATCH, p.NOT_LOCAL, p.DELEGATED, p.CHANGED}
     texts |= {account_sessions.ENDED, account_sessions.GONE}
     texts |= {account_applications.REVOKED, account_applications.UNKNOWN}
     texts |= {o.JOINED, o.ASKED, o.INVITATION_GONE, o.ASK_EMPTY, *o.ASK_REFUSALS.values()}
