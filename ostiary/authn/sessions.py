@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, true, update
+from sqlalchemy import select, update
 
 from ostiary.audit.actor import Actor
 from ostiary.audit.services import AuditLog
@@ -217,7 +217,8 @@ def revoke_grants(
     """Revoke the user's live OAuth grants that stand on ``session_ids`` (all of the user's
     grants when None), in the caller's transaction."""
     where = (Grant.user_id == user.id) & Grant.revoked_at.is_(None)
-    where &= Grant.session_id.in_(session_ids) if session_ids is not None else true()
+    if session_ids is not None:
+        where &= Grant.session_id.in_(session_ids)
     session.execute(
         update(Grant)
         .where(where)
