@@ -3,17 +3,13 @@ refresh token fails at the token endpoint, its access token is inactive at intro
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
-
 import pytest
 from starlette.testclient import TestClient
 
 from ostiary.runtime import Runtime
-from tests.protocols.oidc.conftest import make_client
-from tests.protocols.oidc.test_attacks import authorize_params, exchange
 from tests.protocols.oidc.test_client_tokens import introspect, register
 from tests.web import account_support
-from tests.web.account_support import open_signed_in
+from tests.web.account_support import app_tokens, open_signed_in, refreshed
 
 # The fixtures of the account pages.
 settings_overrides = account_support.settings_overrides
@@ -24,14 +20,8 @@ browser = account_support.browser
 @pytest.fixture
 def tokens(browser: TestClient, world: Runtime) -> dict[str, str]:
     """Jeremy, signed in, lets the application ``spa`` in: its tokens."""
-    make_client(world, "spa", name="Planning board")
     open_signed_in(browser, "/account")
-    answer = browser.get("/oauth2/authorize", params=authorize_params())
-    location = answer.headers["location"]
-    code = parse_qs(urlsplit(location).query)["code"][0]
-    issued = exchange(browser, code)
-    assert issued.status_code == 200, issued.text
-    return dict(issued.json())
+    return app_tokens(browser, world)
 
 
 def test_revoke_an_application(
@@ -49,15 +39,8 @@ def test_revoke_an_application(
     assert revoked.status_code == 303 and revoked.headers["location"].endswith("?done=revoked")
     after = browser.get("/account/applications").text
     assert 'id="application-spa"' not in after and 'id="no-applications"' in after
-    refreshed = browser.post(
-        "/oauth2/token",
-        data={
-            "grant_type": "refresh_token",
-            "refresh_token": tokens["refresh_token"],
-            "client_id": "spa",
-        },
-    )
-    assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
+    refused = refreshed(browser, tokens)
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
     assert introspect(client, tokens["access_token"], auth) == {"active": False}
     again = browser.post(f"/account/applications/{action}", data={"csrf": csrf})
     assert again.status_code == 404

@@ -10,8 +10,9 @@ from starlette.testclient import TestClient
 
 from ostiary.authn.models import BrowserSession
 from ostiary.runtime import Runtime
+from tests.protocols.oidc.test_client_tokens import introspect, register
 from tests.web import account_support
-from tests.web.account_support import new_browser, open_signed_in
+from tests.web.account_support import app_tokens, new_browser, open_signed_in, refreshed
 
 # The fixtures of the account pages.
 settings_overrides = account_support.settings_overrides
@@ -66,3 +67,15 @@ def test_log_out_everywhere(browser: TestClient, world: Runtime) -> None:
         assert _live(world) == 0
         assert other.get("/account").status_code == 303
         assert browser.get("/account/sessions").status_code == 303
+
+
+def test_log_out_everywhere_stops_the_tokens_standing_on_the_sessions(
+    browser: TestClient, client: TestClient, world: Runtime
+) -> None:
+    _, csrf = open_signed_in(browser, "/account/sessions")
+    tokens = app_tokens(browser, world)
+    auth = ("resource-server", register(client, "resource-server"))
+    assert introspect(client, tokens["access_token"], auth)["active"] is True
+    assert browser.post("/account/sessions/everywhere", data={"csrf": csrf}).status_code == 200
+    assert introspect(client, tokens["access_token"], auth) == {"active": False}
+    assert refreshed(browser, tokens).json()["error"] == "invalid_grant"
