@@ -42,8 +42,21 @@ from ostiary.messages.outbox import start_worker
 from ostiary.protocols.oidc import routes as oidc_routes
 from ostiary.runtime import Runtime
 from ostiary.settings import Settings
+from ostiary.web import (
+    account_applications,
+    account_organizations,
+    account_password,
+    account_sessions,
+    console,
+    dev_outbox,
+    login,
+    profile,
+    reset,
+    second_factor,
+    security,
+    setup,
+)
 from ostiary.web import branding as branding_pages
-from ostiary.web import console, dev_outbox, login, profile, reset, second_factor, security, setup
 from ostiary.web import invitations as invitation_pages
 from ostiary.web import registration as registration_pages
 from ostiary.webhooks.worker import start_webhook_worker
@@ -125,6 +138,9 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(authzen.router)
     app.include_router(setup.router)
     app.include_router(security.router)
+    # Before the profile's routes: ``/account/{field}`` would take their paths.
+    for page in (account_password, account_sessions, account_applications, account_organizations):
+        app.include_router(page.router)
     app.include_router(profile.router)
     app.include_router(console.router)
     app.include_router(dev_outbox.router)

@@ -50,6 +50,9 @@ class BrowserSession(IdMixin, Base):
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
     ended_at: Mapped[datetime | None] = mapped_column()
+    # Where the sign-in came from, for the user's list of their sessions.
+    client_address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(400))
 
 
 class LoginFlow(IdMixin, Base):

@@ -16,6 +16,7 @@ from ostiary.authn.factors.policy import acr_for
 from ostiary.authn.models import BrowserSession
 from ostiary.db.session import OstiarySession
 from ostiary.db.types import utcnow
+from ostiary.protocols.oidc.models import Grant
 from ostiary.settings import Settings
 from ostiary.users.models import User, UserStatus
 
@@ -48,10 +49,17 @@ class SessionService:
         self.audit = AuditLog(session)
 
     def start(
-        self, user: User, *, amr: list[str], actor: Actor, previous: str | None = None
+        self,
+        user: User,
+        *,
+        amr: list[str],
+        actor: Actor,
+        previous: str | None = None,
+        user_agent: str | None = None,
     ) -> tuple[BrowserSession, str]:
         """A new session (and a new id, always) for a successful login; an earlier session of
-        the same browser ends."""
+        the same browser ends. The actor's address and ``user_agent`` are kept for the user's
+        list of their sessions."""
         if previous:
             old = self._by_token(previous)
             if old is not None:
@@ -68,6 +76,8 @@ class SessionService:
             created_at=now,
             last_seen_at=now,
             expires_at=now + self.absolute,
+            client_address=(actor.client_address or "")[:64] or None,
+            user_agent=(user_agent or "")[:400] or None,
         )
         self.session.add(browser)
         first_login = user.first_login_at is None
@@ -124,6 +134,60 @@ class SessionService:
             changes={"session": str(browser.id)},
         )
 
+    def of_user(self, user: User) -> list[BrowserSession]:
+        """The user's live sessions, the most recently used first."""
+        now = utcnow()
+        found = self.session.scalars(
+            select(BrowserSession)
+            .where(
+                BrowserSession.user_id == user.id,
+                BrowserSession.ended_at.is_(None),
+                BrowserSession.expires_at > now,
+            )
+            .order_by(BrowserSession.last_seen_at.desc(), BrowserSession.id)
+        ).all()
+        return [browser for browser in found if self.alive(browser, now=now)]
+
+    def end_own(self, user: User, session_id: uuid.UUID, actor: Actor) -> bool:
+        """The user ends one of their sessions, and the OAuth grants standing on it are
+        revoked; False when it is not a live session of theirs."""
+        with self.session.atomic():
+            browser = self.session.get(BrowserSession, session_id)
+            if browser is None or browser.user_id != user.id or not self.alive(browser):
+                return False
+            self._end(browser, "logout")
+            revoke_grants(self.session, user, session_ids=[browser.id], reason="session ended")
+            self.audit.record(
+                actor,
+                "session.ended",
+                target_type="user",
+                target_id=user.id,
+                changes={"session": str(browser.id)},
+            )
+        return True
+
+    def end_everywhere(self, user: User, actor: Actor) -> int:
+        """Log out everywhere: every session of the user ends, this one too, and every OAuth
+        grant of the user is revoked (its tokens stop working). Returns how many
+        sessions ended."""
+        with self.session.atomic():
+            ended = self.session.execute(
+                update(BrowserSession)
+                .where(BrowserSession.user_id == user.id, BrowserSession.ended_at.is_(None))
+                .values(ended_at=utcnow())
+                .execution_options(synchronize_session=False)
+            ).rowcount  # type: ignore[attr-defined]
+            revoke_grants(self.session, user, session_ids=None, reason="logged out everywhere")
+            self.audit.record(
+                actor,
+                "session.ended_everywhere",
+                target_type="user",
+                target_id=user.id,
+                changes={"sessions_ended": int(ended or 0)},
+            )
+        self.session.expire_all()
+        return int(ended or 0)
+
     def end_all(self, user_id: uuid.UUID) -> None:
         self.session.execute(
             update(BrowserSession)
@@ -141,3 +205,23 @@ class SessionService:
     def _end(browser: BrowserSession, _why: str) -> None:
         if browser.ended_at is None:
             browser.ended_at = utcnow()
+
+
+def revoke_grants(
+    session: OstiarySession,
+    user: User,
+    *,
+    session_ids: list[uuid.UUID] | None,
+    reason: str,
+) -> None:
+    """Revoke the user's live OAuth grants that stand on ``session_ids`` (all of the user's
+    grants when None), in the caller's transaction."""
+    where = (Grant.user_id == user.id) & Grant.revoked_at.is_(None)
+    if session_ids is not None:
+        where &= Grant.session_id.in_(session_ids)
+    session.execute(
+        update(Grant)
+        .where(where)
+        .values(revoked_at=utcnow(), revoked_reason=reason[:64])
+        .execution_options(synchronize_session=False)
+    )

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import enum
 import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ostiary.access.groups import GroupService
 from ostiary.access.models import AclTemplate, UserGroup
@@ -23,6 +24,7 @@ from ostiary.access.templates import TemplateService
 from ostiary.audit.actor import Actor
 from ostiary.audit.services import AuditLog
 from ostiary.authn.factors.policy import CHANNELS
+from ostiary.authn.models import OneTimeToken
 from ostiary.authn.tokens import OneTimeTokens
 from ostiary.clients.schemas import problems_of
 from ostiary.contexts.models import Context, ContextStatus
@@ -198,6 +200,49 @@ class Acceptance:
             MembershipService(self.session, actor).add(user, opened.context)
             self._accept(opened, user, actor, new_account=False)
         return opened.invitation
+
+    def addressed_to(self, user: User) -> list[tuple[Invitation, Context]]:
+        """The pending invitations to the account's own e-mail address (an address that
+        changes only once its code or link proved it), into contexts that are not closed."""
+        if not user.email_key or user.status != UserStatus.ACTIVE:
+            return []
+        rows = self.session.execute(
+            select(Invitation, Context)
+            .join(Context, Context.id == Invitation.context_id)
+            .where(
+                Invitation.email_key == user.email_key,
+                Invitation.status == InvitationStatus.PENDING,
+                Invitation.expires_at > utcnow(),
+                Context.status != ContextStatus.CLOSED,
+            )
+            .order_by(Invitation.created_at.desc())
+        )
+        return [(invitation, context) for invitation, context in rows]
+
+    def join_addressed(self, invitation_id: uuid.UUID, user: User) -> Invitation:
+        """The signed-in ``user`` accepts an invitation to their own address from their
+        account page, as if through its link: the link is used up in the same transaction."""
+        found = {i.id: (i, c) for i, c in self.addressed_to(user)}.get(invitation_id)
+        if found is None:
+            raise LinkUnusable(Unusable.INVALID)
+        invitation, context = found
+        actor = Actor(user.username, "web", user.id, self.client_address)
+        with self.session.atomic():
+            spent = self.session.execute(
+                update(OneTimeToken)
+                .where(
+                    OneTimeToken.id == invitation.token_id,
+                    OneTimeToken.used_at.is_(None),
+                    OneTimeToken.expires_at > utcnow(),
+                )
+                .values(used_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            if invitation.token_id is None or spent.rowcount != 1:  # type: ignore[attr-defined]
+                raise LinkUnusable(Unusable.INVALID)
+            MembershipService(self.session, actor).add(user, context)
+            self._accept(Opened(invitation, context, user), user, actor, new_account=False)
+        return invitation
 
     # -- both ------------------------------------------------------------------------------
 

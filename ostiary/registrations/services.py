@@ -169,6 +169,28 @@ class RegistrationService:
             self._submit(row, user)
         return row
 
+    def joining_offered(self) -> bool:
+        """Whether signed-in people may ask to join an organization here."""
+        try:
+            self.parent()
+        except NotFound:
+            return False
+        return True
+
+    def requests_of(self, user: User) -> list[Registration]:
+        """The requests to join an organization that ``user`` made, newest first."""
+        return list(
+            self.session.scalars(
+                select(Registration)
+                .where(
+                    Registration.user_id == user.id,
+                    Registration.kind == RegistrationKind.JOIN,
+                    Registration.state != RegistrationState.UNVERIFIED,
+                )
+                .order_by(Registration.created_at.desc(), Registration.id.desc())
+            )
+        )
+
     def joinable(self, ref: str) -> Context | None:
         """An active organization that takes join requests: an account below the
         registration parent, found by its number or its exact name."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import delete, select
 
 from ostiary.access.models import GroupMember, UserGroup
@@ -27,6 +29,19 @@ class MembershipService:
             .order_by(Context.path)
         )
         return [(membership, context) for membership, context in rows]
+
+    def groups_of(self, user: User) -> dict[uuid.UUID, list[str]]:
+        """The names of the user's groups, by the id of their context."""
+        rows = self.session.execute(
+            select(UserGroup.context_id, UserGroup.name)
+            .join(GroupMember, GroupMember.group_id == UserGroup.id)
+            .where(GroupMember.user_id == user.id)
+            .order_by(UserGroup.name)
+        )
+        found: dict[uuid.UUID, list[str]] = {}
+        for context_id, name in rows:
+            found.setdefault(context_id, []).append(name)
+        return found
 
     def find(self, user: User, context: Context) -> Membership | None:
         return self.session.get(Membership, (user.id, context.id))

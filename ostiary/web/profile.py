@@ -31,6 +31,7 @@ from ostiary.users import profile as rules
 from ostiary.users.models import ContactField, DomainKind, User
 from ostiary.users.profile import ProfileService, TooManyTries, VerificationFailed
 from ostiary.users.schemas import EmailChange, PhoneChange, ProfileUpdate
+from ostiary.web.account_nav import SECTIONS
 from ostiary.web.security import (
     actor_of,
     checked,
@@ -119,6 +120,8 @@ def _page(
         "values": values,
         "errors": errors or {},
         "notice": notice,
+        "account_nav": SECTIONS,
+        "active": "profile",
     }
     return templates.TemplateResponse(
         request, "account_profile.html", context, status_code=status, headers=NO_STORE

@@ -112,7 +112,11 @@ def complete(
     """Every factor was given: start the browser session and carry the flow on."""
     flows = _flows(runtime, session)
     browser, token = SessionService(session, runtime.settings).start(
-        user, amr=amr, actor=_actor(request, user), previous=browser_token(request, runtime)
+        user,
+        amr=amr,
+        actor=_actor(request, user),
+        previous=browser_token(request, runtime),
+        user_agent=request.headers.get("user-agent"),
     )
     state.user_id, state.session_id = user.id, browser.id
     response: Response

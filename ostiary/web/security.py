@@ -35,6 +35,7 @@ from ostiary.protocols.oidc.authorize import AuthorizeService
 from ostiary.protocols.oidc.routes import NO_STORE, browser_token
 from ostiary.runtime import Runtime
 from ostiary.users.models import DomainKind, User
+from ostiary.web.account_nav import SECTIONS
 from ostiary.web.branding import show_users_brand
 from ostiary.web.templating import templates
 
@@ -97,6 +98,8 @@ def _page(
         "local": user.domain.kind == DomainKind.LOCAL and not user.service_account,
         "minutes": runtime.settings.step_up_minutes,
         "error": error,
+        "account_nav": SECTIONS,
+        "active": "security",
         **extra,
     }
     return templates.TemplateResponse(

@@ -9,9 +9,12 @@ from ostiary.web.console import (
     invitations,
     registrations,
     signin,
+    user_imports,
     users,
 )
 
 router = APIRouter(include_in_schema=False)
+# Before users: ``/console/users/{user_id}`` would take ``/console/users/import``.
+router.include_router(user_imports.router)
 for module in (signin, users, invitations, contexts, audit, registrations, contracts):
     router.include_router(module.router)

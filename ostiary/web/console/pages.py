@@ -21,6 +21,7 @@ from ostiary.web.templating import templates
 # The sections of the navigation, each shown only to callers whose scope reaches somewhere.
 SECTIONS = (
     ("users", "/console/users", "Users", Right.USERS_READ),
+    ("import", "/console/users/import", "Import users", Right.USERS_MANAGE),
     ("invite", "/console/invitations", "Invite", Right.INVITATIONS_MANAGE),
     ("contexts", "/console/contexts", "Contexts", Right.CONTEXTS_READ),
     ("audit", "/console/audit", "Audit log", Right.AUDIT_READ),
