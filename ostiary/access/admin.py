@@ -81,7 +81,10 @@ class Standing:
 
     places: tuple[tuple[ContextRef, EffectiveRights], ...]
 
-    def scope(self, right: str, actor: Actor) -> AdminScope:
+    def scope(self, right: str, actor: Actor, *, api_call: bool = True) -> AdminScope:
+        """Where ``right`` reaches. An API call also needs the address admitted by the
+        ``API IP Allow`` of the context the right comes from (unset: no API access); the
+        pages people use in a browser do not (document 003: it governs API calls)."""
         paths: list[str] = []
         root_path: str | None = None
         for context, rights in self.places:
@@ -89,8 +92,11 @@ class Standing:
                 root_path = context.path
             if any(context.path.startswith(path) for path in paths):
                 continue
-            allowed_from = rights.text(Right.API_IP_ALLOW)
-            if rights.allows(right) and address_allowed(allowed_from, actor.client_address):
+            if not rights.allows(right):
+                continue
+            if not api_call or address_allowed(
+                rights.text(Right.API_IP_ALLOW), actor.client_address
+            ):
                 paths.append(context.path)
         return AdminScope(actor, right, tuple(paths), root_path)
 

@@ -92,12 +92,16 @@ class Caller:
         actor: Actor,
         address: str | None,
         standing: Standing,
+        *,
+        api_call: bool = True,
     ) -> None:
         self.session = session
         self.identity = identity
         self.actor = actor
         self.address = address
         self.standing = standing
+        # False for the console's pages: API IP Allow governs API calls only.
+        self.api_call = api_call
         self._user: User | None = None
 
     @property
@@ -112,7 +116,7 @@ class Caller:
 
     def scope(self, right: str) -> AdminScope:
         """Where the caller may use ``right``; refused when nowhere."""
-        return require(self.standing.scope(right, self.actor))
+        return require(self.standing.scope(right, self.actor, api_call=self.api_call))
 
     def memberships_of(self, user: RightsHolder) -> Sequence[ContextRef]:
         """A user's contexts in tree order, to decide whether they are in the caller's reach."""

@@ -146,5 +146,5 @@ def resolve(request: Request, runtime: Runtime, session: OstiarySession) -> Cons
     actor = Actor(user.username, "web", user.id, address)
     standing = runtime.standings.of(session, identity)
     here = Standing(tuple(place for place in standing.places if place[0].id == context.id))
-    caller = Caller(session, identity, actor, address, here)
+    caller = Caller(session, identity, actor, address, here, api_call=False)
     return ConsoleSession(browser, user, grant, context, caller, csrf_token(runtime, browser))

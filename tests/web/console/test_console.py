@@ -215,3 +215,38 @@ def test_pages_follow_the_users_language(browser: TestClient) -> None:
     assert "Users" in page
     german = browser.get("/console/users", headers={"Accept-Language": "de"}).text
     assert "Benutzer" in german
+
+
+def test_the_pages_need_no_api_ip_allow_but_the_api_does(
+    browser: TestClient, runtime: Runtime, tmp_path: Path
+) -> None:
+    """``API IP Allow`` governs API calls (document 003): a contact person with the shipped
+    account-administrator template, which holds none, administers in the console but is
+    refused at the API."""
+    from ostiary.provisioning.apply import Provisioner
+    from ostiary.provisioning.document import load_documents
+    from tests.web.console.support import PASSWORD
+
+    path = tmp_path / "acme.yaml"
+    path.write_text(
+        f"""
+contexts:
+  - {{key: acme, type: account, name: Acme, parent: root}}
+groups:
+  - {{context: acme, name: Administrators, template: account-administrator}}
+users:
+  - {{username: amy, domain: ENTERPRISE, email: amy@acme.example, password: "{PASSWORD}",
+     status: active, memberships: [{{context: acme, groups: [Administrators]}}]}}
+  - {{username: ben, domain: ENTERPRISE, email: ben@acme.example, status: active,
+     memberships: [{{context: acme}}]}}
+""",
+        encoding="utf-8",
+    )
+    with runtime.sessions() as session:
+        Provisioner(runtime, session).apply(load_documents([path]))
+    page = sign_in(browser, "amy")
+    assert 'id="nav-users"' in page
+    assert "ben" in browser.get("/console/users").text
+    api = TestClient(browser.app, client=LOCAL_CLIENT)
+    api.auth = ("amy", PASSWORD)
+    assert api.get("/api/v1/users").status_code == 403
