@@ -2,8 +2,18 @@
 
 from fastapi import APIRouter
 
-from ostiary.web.console import audit, contexts, invitations, signin, users
+from ostiary.web.console import (
+    audit,
+    contexts,
+    groups,
+    invitations,
+    modules,
+    policies,
+    signin,
+    templates,
+    users,
+)
 
 router = APIRouter(include_in_schema=False)
-for module in (signin, users, invitations, contexts, audit):
+for module in (signin, users, invitations, contexts, audit, modules, templates, groups, policies):
     router.include_router(module.router)

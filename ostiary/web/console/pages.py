@@ -24,6 +24,8 @@ SECTIONS = (
     ("invite", "/console/invitations", "Invite", Right.INVITATIONS_MANAGE),
     ("contexts", "/console/contexts", "Contexts", Right.CONTEXTS_READ),
     ("audit", "/console/audit", "Audit log", Right.AUDIT_READ),
+    ("modules", "/console/modules", "Modules", Right.MODULES_MANAGE),
+    ("templates", "/console/templates", "ACL templates", Right.TEMPLATES_MANAGE),
 )
 
 
