@@ -55,7 +55,7 @@ def _page(
     form: str = "",
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
-    template: str = "",
+    chosen: str = "",
     notice: str = "",
 ) -> Response:
     rights = RightsForm.load(console.caller.session)
@@ -75,7 +75,7 @@ def _page(
         may_set=may_set(console, context),
         form=form,
         errors=errors or {},
-        template=template,
+        chosen=chosen,
         notice=notice,
     )
 
@@ -128,7 +128,7 @@ def set_policy(
                 form="template" if applying else "rights",
                 errors=rights.errors(exc),
                 values=None if applying else rights.typed(form),
-                template=template,
+                chosen=template,
             )
         _service(console).set(context, values)
         return redirect(f"/console/contexts/{context.id}/policy?done=set")

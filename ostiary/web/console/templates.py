@@ -202,7 +202,7 @@ def _detail(
         "template.html",
         status=status,
         active="templates",
-        template=template,
+        acl_template=template,
         rights=rights,
         values=stored if values is None else values,
         may_manage=may_manage(console),
