@@ -11,28 +11,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from ostiary.access.models import Acl, AclTemplate, GroupMember, Module, UserGroup
+from ostiary.access.policies import PolicyService
 from ostiary.access.rightsets import RightSets
 from ostiary.access.templates import TemplateService
 from ostiary.app import create_app
 from ostiary.audit.actor import Actor
 from ostiary.audit.models import AuditEvent
 from ostiary.contexts.models import Context
-from ostiary.provisioning.apply import Provisioner
-from ostiary.provisioning.document import load_documents
+from ostiary.errors import FieldProblem
 from ostiary.runtime import Runtime
 from tests.conftest import LOCAL_CLIENT
-from tests.web.console.support import PASSWORD, csrf_of, make_world, sign_in, user_id
-
-STAFF = f"""
-users:
-  - {{username: stella, domain: CSP, email: stella@csp.example, first_name: Stella,
-     last_name: Staff, password: "{PASSWORD}", status: active,
-     memberships: [{{context: root, groups: [Administrators]}}]}}
-"""
+from tests.web.console.staff import add_staff
+from tests.web.console.support import csrf_of, make_world, sign_in, user_id
 
 
 @pytest.fixture
@@ -40,31 +35,23 @@ def settings_overrides() -> dict[str, object]:
     return {"message_worker": False}
 
 
-def add_staff(runtime: Runtime, directory: Path) -> None:
-    """Back-office staff: a CSP user in the root's Administrators group."""
-    path = directory / f"staff-{uuid.uuid4().hex}.yaml"
-    path.write_text(STAFF, encoding="utf-8")
-    with runtime.sessions() as session:
-        Provisioner(runtime, session).apply(load_documents([path]))
-
-
 @pytest.fixture
-def app(runtime: Runtime, tmp_path: Path) -> Iterator[object]:
+def app(runtime: Runtime, tmp_path: Path) -> FastAPI:
     make_world(runtime, tmp_path)
     add_staff(runtime, tmp_path)
-    yield create_app(runtime)
+    return create_app(runtime)
 
 
 @pytest.fixture
-def staff(app: object) -> Iterator[TestClient]:
-    with TestClient(app, client=LOCAL_CLIENT, follow_redirects=False) as client:  # type: ignore[arg-type]
+def staff(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, client=LOCAL_CLIENT, follow_redirects=False) as client:
         sign_in(client, "stella")
         yield client
 
 
 @pytest.fixture
-def carla(app: object) -> Iterator[TestClient]:
-    with TestClient(app, client=LOCAL_CLIENT, follow_redirects=False) as client:  # type: ignore[arg-type]
+def carla(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, client=LOCAL_CLIENT, follow_redirects=False) as client:
         sign_in(client, "carla", "City Group")
         yield client
 
@@ -346,7 +333,7 @@ def test_a_group_stronger_than_the_contact_person_is_refused_and_audited(
     carla: TestClient, runtime: Runtime
 ) -> None:
     with runtime.sessions() as session:
-        problems: list = []
+        problems: list[FieldProblem] = []
         values = RightSets(session).resolve(
             {"ostiary": {"modules.manage": True}}, place="t", problems=problems
         )
@@ -465,8 +452,6 @@ def test_a_policy_is_set_from_above_from_a_template_and_cleared(
             select(AclTemplate).where(AclTemplate.key == "account-user")
         ).one()
         expected = {r.acl_id: r.value for r in template.rights}
-    from ostiary.access.policies import PolicyService
-
     with runtime.sessions() as session:
         assert PolicyService(session, Actor.system()).values(_context(runtime, "city-north")) == (
             expected
