@@ -20,6 +20,11 @@ WIDER = """() => [...document.querySelectorAll('body *')]
   .slice(0, 8).map(e => `${e.tagName}#${e.id}.${e.className}`)"""
 
 
+def _still(page: Any) -> None:
+    """No keyboard focus left from the accessibility check, for the screenshot."""
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+
+
 def _right(page: Any, key: str) -> str:
     """The value of a right in the effective-rights table of a user's page."""
     row = page.locator("#rights tbody tr", has=page.locator(f"td:text-is('{key}')"))
@@ -38,6 +43,7 @@ def test_staff_make_a_group_from_a_new_template_and_the_members_rights_change(
     page.click("#nav-modules")
     page.wait_for_selector("#modules >> text=ostiary")
     accessible(page)
+    _still(page)
     shot(page, "console-modules")
     page.click("#module-ostiary")
     page.wait_for_selector("#acls >> text=API IP Allow")
@@ -66,6 +72,7 @@ def test_staff_make_a_group_from_a_new_template_and_the_members_rights_change(
     page.click("#nav-templates")
     page.wait_for_selector("#templates >> text=auditor")
     accessible(page)
+    _still(page)
     shot(page, "console-templates")
 
     page.click("#nav-contexts")
@@ -80,6 +87,7 @@ def test_staff_make_a_group_from_a_new_template_and_the_members_rights_change(
     page.click("#add-member")
     page.wait_for_selector("#members >> text=jeremy")
     accessible(page)
+    _still(page)
     shot(page, "console-groups")
     group_page = page.url
 
