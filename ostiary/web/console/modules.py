@@ -294,6 +294,7 @@ def _acl_page(
         acl=acl,
         rule=value_rule(acl),
         may_manage=may_manage(console),
+        removable=ModuleService.kept_because(module, acl) is None,
         errors=errors or {},
         typed={"category": acl.category, "description": acl.description or ""} | (typed or {}),
     )

@@ -474,3 +474,54 @@ def test_a_bad_policy_value_is_shown_by_its_field(carla: TestClient, runtime: Ru
     )
     assert answer.status_code == 422 and f'id="r-{ip_allow}-error"' in answer.text
     assert not _context(runtime, "city-north").has_access_policy
+
+
+def test_staff_apply_a_template_to_a_group_and_its_values_are_copied(
+    staff: TestClient, runtime: Runtime
+) -> None:
+    city = _context(runtime, "city")
+    planners = _group(runtime, "city", "Planners")
+    base = f"/console/contexts/{city.id}/groups/{planners.id}"
+    page = staff.get(base).text
+    assert 'id="apply"' in page and 'value="root-administrator"' not in page
+    csrf = csrf_of(page)
+    applied = staff.post(
+        f"{base}/rights", data={"csrf": csrf, "source": "template", "template": "account-user"}
+    )
+    assert applied.status_code == 303
+    copied = _template_rights(runtime, "account-user")
+    assert _group_rights(runtime, "city", "Planners") == copied
+    staff.post(
+        "/console/templates/account-user",
+        data={"csrf": csrf, "name": "Account user", "context_types": "account"},
+    )
+    assert _template_rights(runtime, "account-user") == {}
+    assert _group_rights(runtime, "city", "Planners") == copied
+    wrong_type = staff.post(
+        f"{base}/rights",
+        data={"csrf": csrf, "source": "template", "template": "root-administrator"},
+    )
+    assert wrong_type.status_code == 422 and 'id="apply-template-error"' in wrong_type.text
+    assert _group_rights(runtime, "city", "Planners") == copied
+
+
+def test_rights_that_cannot_go_show_no_remove_button(staff: TestClient) -> None:
+    kept = staff.get("/console/modules/ostiary/acl", params={"acl": "access"})
+    assert kept.status_code == 200 and 'id="remove-acl"' not in kept.text
+    assert 'id="delete-module"' not in staff.get("/console/modules/ostiary").text
+    csrf = csrf_of(kept.text)
+    refused = staff.post(
+        "/console/modules/ostiary/acl/delete", data={"csrf": csrf, "acl": "access"}
+    )
+    assert refused.status_code == 422
+    assert "access" in staff.get("/console/modules/ostiary").text
+
+
+def test_the_access_pages_speak_german(carla: TestClient, runtime: Runtime) -> None:
+    city = _context(runtime, "city")
+    german = {"accept-language": "de"}
+    groups = carla.get(f"/console/contexts/{city.id}/groups", headers=german).text
+    assert "Gruppen von City Group" in groups and "Gruppe anlegen" in groups
+    policy = carla.get(f"/console/contexts/{city.id}/policy", headers=german).text
+    assert "Zugriffsrichtlinie von City Group" in policy
+    assert "ACL-Vorlagen" in carla.get("/console/templates", headers=german).text
