@@ -48,6 +48,10 @@ def test_staff_make_a_group_from_a_new_template_and_the_members_rights_change(
     page.click("#module-ostiary")
     page.wait_for_selector("#acls >> text=API IP Allow")
     accessible(page)
+    page.click("#acls >> text=API IP Allow")
+    page.wait_for_selector("#acl-title >> text=API IP Allow")
+    assert "CIDR" in page.inner_text("main")
+    accessible(page)
 
     jeremy = user_id(world, "jeremy")
     page.goto(f"{base}/console/users/{jeremy}")
@@ -95,6 +99,16 @@ def test_staff_make_a_group_from_a_new_template_and_the_members_rights_change(
     page.wait_for_selector("#rights")
     assert _right(page, "audit.read") == "True"
     assert "Auditors" in page.inner_text("#rights")
+
+    page.goto(f"{base}/console/contexts")
+    page.click("#policy-city-north")
+    page.wait_for_selector("#policy-title")
+    page.select_option("#policy-template", "account-user")
+    page.click("#apply-policy-template")
+    page.wait_for_selector("#clear-policy")
+    accessible(page)
+    page.click("#clear-policy")
+    page.wait_for_selector("#policy-state >> text=No policy is set")
 
     # The same pages on a phone: nothing is cut off, everything is still reachable.
     phone = chromium.new_context(viewport=PHONE).new_page()
