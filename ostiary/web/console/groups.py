@@ -191,12 +191,16 @@ def _detail(
     session = console.caller.session
     rights = RightsForm.load(session)
     stored = rights.shown({r.acl_id: r.value for r in group.rights})
+    # htmx swaps the members' section in place after a change of members; it swaps only
+    # answers of 200, so the section tells of a problem itself.
+    partial = form == "members" and bool(request.headers.get("hx-request"))
     return render(
         request,
         runtime,
         console,
-        "group.html",
-        status=status,
+        "group_members.html" if partial else "group.html",
+        status=200 if partial else status,
+        members_notice=partial and not errors,
         active="contexts",
         context=context,
         group=group,
@@ -386,6 +390,8 @@ def add_member(
                 raise
             session.rollback()
             return again(exc.status, {"username": exc.detail})
+        if request.headers.get("hx-request"):
+            return _detail(request, runtime, console, context, group, form="members")
         return redirect(f"/console/contexts/{context.id}/groups/{group.id}?done=member")
 
     return console_page(request, runtime, session, work, csrf=csrf)
@@ -409,6 +415,8 @@ def remove_member(
             raise NotFound(f"no user with id '{user_id}'", field="user_id") from None
         user = UserService(session, console.caller.actor, runtime.passwords).get(parsed)
         _service(console).remove_member(group, user)
+        if request.headers.get("hx-request"):
+            return _detail(request, runtime, console, context, group, form="members")
         return redirect(f"/console/contexts/{context.id}/groups/{group.id}?done=member")
 
     return console_page(request, runtime, session, work, csrf=csrf)

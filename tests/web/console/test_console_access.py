@@ -525,3 +525,23 @@ def test_the_access_pages_speak_german(carla: TestClient, runtime: Runtime) -> N
     policy = carla.get(f"/console/contexts/{city.id}/policy", headers=german).text
     assert "Zugriffsrichtlinie von City Group" in policy
     assert "ACL-Vorlagen" in carla.get("/console/templates", headers=german).text
+
+
+def test_members_change_in_place_with_htmx(carla: TestClient, runtime: Runtime) -> None:
+    city = _context(runtime, "city")
+    planners = _group(runtime, "city", "Planners")
+    base = f"/console/contexts/{city.id}/groups/{planners.id}"
+    csrf = csrf_of(carla.get(base).text)
+    htmx = {"hx-request": "true"}
+    added = carla.post(f"{base}/members", data={"csrf": csrf, "username": "jeremy"}, headers=htmx)
+    assert added.status_code == 200 and added.text.lstrip().startswith("<section")
+    assert 'id="members-notice"' in added.text and ">jeremy</a>" in added.text
+    unknown = carla.post(f"{base}/members", data={"csrf": csrf, "username": "nobody"}, headers=htmx)
+    assert unknown.status_code == 200 and 'id="member-username-error"' in unknown.text
+    assert 'value="nobody"' in unknown.text and 'id="members-notice"' not in unknown.text
+    removed = carla.post(
+        f"{base}/members/remove",
+        data={"csrf": csrf, "user_id": user_id(runtime, "jeremy")},
+        headers=htmx,
+    )
+    assert removed.status_code == 200 and ">jeremy</a>" not in removed.text

@@ -21,8 +21,10 @@ WIDER = """() => [...document.querySelectorAll('body *')]
 
 
 def _still(page: Any) -> None:
-    """No keyboard focus left from the accessibility check, for the screenshot."""
-    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    """The top of the page, without the keyboard focus of the accessibility check."""
+    page.evaluate(
+        "() => { document.activeElement && document.activeElement.blur(); scrollTo(0, 0); }"
+    )
 
 
 def _right(page: Any, key: str) -> str:
