@@ -85,3 +85,20 @@ def test_a_text_without_translation_shows_in_english() -> None:
     assert Translator("de")("Sign in") == "Anmelden"
     assert Translator("de")("No such text {n}", n=3) == "No such text 3"
     assert Translator("en")("Sign in") == "Sign in"
+
+
+def test_each_text_is_translated_once() -> None:
+    """Catalogues are appended to from many places; a text given twice would have its later
+    translation win silently."""
+    from babel.messages.pofile import read_po
+
+    from ostiary.i18n import LOCALES
+
+    for path in LOCALES.glob("*/LC_MESSAGES/*.po"):
+        with path.open("rb") as handle:
+            catalogue = read_po(handle)
+        ids = [m.id for m in catalogue if m.id]
+        raw = re.findall(r'^msgid "((?:[^"\\]|\\.)+)"$', path.read_text(encoding="utf-8"), re.M)
+        twice = sorted({i for i in raw if raw.count(i) > 1})
+        assert twice == [], f"{path}: given twice: {twice}"
+        assert len(ids) >= len(raw) > 0

@@ -207,13 +207,19 @@ class ModuleService:
                 )
         return acl
 
-    def delete_acl(self, module: Module, acl: Acl) -> None:
+    @staticmethod
+    def kept_because(module: Module, acl: Acl) -> str | None:
+        """Why ``acl`` cannot be deleted, or None when it can."""
         if module.access_right == acl.key:
-            raise RuleViolation(
-                f"'{acl.key}' opens the module; choose another access right first", field="acl"
-            )
+            return f"'{acl.key}' opens the module; choose another access right first"
         if module.key == OSTIARY_MODULE and any(spec.key == acl.key for spec in OSTIARY.acls):
-            raise RuleViolation("the ostiary module's own rights cannot be deleted", field="acl")
+            return "the ostiary module's own rights cannot be deleted"
+        return None
+
+    def delete_acl(self, module: Module, acl: Acl) -> None:
+        reason = self.kept_because(module, acl)
+        if reason is not None:
+            raise RuleViolation(reason, field="acl")
         with self.session.atomic():
             self.audit.record(
                 self.actor,

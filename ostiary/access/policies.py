@@ -6,11 +6,26 @@ import uuid
 
 from sqlalchemy import delete, select
 
+from ostiary.access.admin import AdminScope
 from ostiary.access.models import PolicyRight
 from ostiary.audit.actor import Actor
 from ostiary.audit.services import AuditLog
 from ostiary.contexts.models import Context
 from ostiary.db.session import OstiarySession
+
+
+def settable(scope: AdminScope, context: Context) -> bool:
+    """A policy caps the people who set policies below it, so it is set from above: from the
+    root, or from a context strictly above this one."""
+    return scope.unrestricted or any(
+        context.path.startswith(path) and context.path != path for path in scope.paths
+    )
+
+
+def require_settable(scope: AdminScope, context: Context) -> None:
+    """Refused as absent (and audited) unless the scope may set the context's policy."""
+    if not settable(scope, context):
+        raise scope.refuse("context", context.id, context.id)
 
 
 class PolicyService:

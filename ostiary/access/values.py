@@ -75,3 +75,12 @@ def present(acl_type: str, stored: str | None) -> RightValue | None:
     if acl_type == AclType.BOOL:
         return stored == TRUE
     return stored
+
+
+def value_rule(acl: Acl) -> str:
+    """What ``normalise`` accepts for ``acl``, in words (English; pages translate it)."""
+    if acl.type == AclType.BOOL:
+        return "true or false"
+    if acl.key == API_IP_ALLOW:
+        return "CIDR ranges (IPv4 or IPv6), separated by commas or spaces"
+    return f"text of at most {MAX_TEXT_LENGTH} characters"

@@ -12,7 +12,7 @@ from ostiary.access.catalogue import Right
 from ostiary.access.groups import GroupService
 from ostiary.access.guard import GrantGuard
 from ostiary.access.models import Acl, UserGroup
-from ostiary.access.policies import PolicyService
+from ostiary.access.policies import PolicyService, require_settable
 from ostiary.access.rightsets import RightSets, compose
 from ostiary.access.schemas import GroupCreate, GroupOut, GroupUpdate, PolicyOut, RightsSource
 from ostiary.api.v1.deps import CallerDep, RuntimeDep, SessionDep, scope_for
@@ -216,10 +216,7 @@ def _policy_context(
 ) -> Context:
     """A policy caps the people who set policies below it, so it is set from above."""
     context = _context(session, caller, scope, context_id)
-    if not scope.unrestricted and not any(
-        context.path.startswith(path) and context.path != path for path in scope.paths
-    ):
-        raise scope.refuse("context", context.id, context.id)
+    require_settable(scope, context)
     return context
 
 

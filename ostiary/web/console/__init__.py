@@ -6,9 +6,13 @@ from ostiary.web.console import (
     audit,
     contexts,
     contracts,
+    groups,
     invitations,
+    modules,
+    policies,
     registrations,
     signin,
+    templates,
     user_imports,
     users,
 )
@@ -16,5 +20,17 @@ from ostiary.web.console import (
 router = APIRouter(include_in_schema=False)
 # Before users: ``/console/users/{user_id}`` would take ``/console/users/import``.
 router.include_router(user_imports.router)
-for module in (signin, users, invitations, contexts, audit, registrations, contracts):
+for module in (
+    signin,
+    users,
+    invitations,
+    contexts,
+    audit,
+    registrations,
+    contracts,
+    modules,
+    templates,
+    groups,
+    policies,
+):
     router.include_router(module.router)

@@ -68,6 +68,8 @@ def _page(
             limit=PAGE_SIZE,
         )
     )
+    # Groups and policies are seen with ``users.read`` where it reaches (as at the API).
+    readers = console.scope(Right.USERS_READ) if console.may(Right.USERS_READ) else None
     return render(
         request,
         runtime,
@@ -80,6 +82,7 @@ def _page(
         q=q,
         next_cursor=next_cursor(rows, PAGE_SIZE, "path"),
         may_manage=console.may(Right.CONTEXTS_MANAGE),
+        with_groups={c.id for c in rows if readers is not None and readers.covers(c)},
         types=[str(t) for t in ContextType if t is not ContextType.ROOT],
         errors=errors or {},
         typed={

@@ -28,6 +28,8 @@ SECTIONS = (
     ("registrations", "/console/registrations", "Registrations", Right.REGISTRATIONS_MANAGE),
     ("join", "/console/join-requests", "Join requests", Right.REGISTRATIONS_MANAGE),
     ("contracts", "/console/contracts", "Contracts", Right.CONTEXTS_READ),
+    ("modules", "/console/modules", "Modules", Right.MODULES_MANAGE),
+    ("templates", "/console/templates", "ACL templates", Right.TEMPLATES_MANAGE),
 )
 
 

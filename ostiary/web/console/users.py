@@ -90,6 +90,7 @@ def _detail(
     console: ConsoleSession,
     user: User,
     module: str = OSTIARY_MODULE,
+    where: str = "",
     *,
     status: int = 200,
     notice: str | None = None,
@@ -101,7 +102,14 @@ def _detail(
     member_of = {g.id for g in groups if any(m.user_id == user.id for m in g.members)}
     module_keys = list(session.scalars(select(Module.key).order_by(Module.key)))
     chosen = module if module in module_keys else OSTIARY_MODULE
-    rights = runtime.rights.effective(session, user, console.context, chosen) if here else None
+    # Effective rights in any of the user's contexts in reach (``?context=``, as at the API);
+    # the current context when the user belongs to it.
+    reach = console.scope(Right.USERS_READ)
+    places = [c for _, c in memberships if reach.covers(c)]
+    place = next((c for c in places if str(c.id) == where), None) or next(
+        (c for c in places if c.id == console.context.id), places[0] if places else None
+    )
+    rights = runtime.rights.effective(session, user, place, chosen) if place else None
     lifecycle = console.may(Right.USERS_LIFECYCLE)
     context = {
         "active": "users",
@@ -114,6 +122,8 @@ def _detail(
         "modules": module_keys,
         "module": chosen,
         "rights": rights,
+        "places": places,
+        "place": place,
         "notice": notice,
     }
     return render(request, runtime, console, "user.html", status=status, **context)
@@ -126,11 +136,12 @@ def show_user(
     session: SessionDep,
     user_id: str,
     module: str = OSTIARY_MODULE,
+    context: str = "",
     done: str = "",
 ) -> Response:
     def work(console: ConsoleSession) -> Response:
         user = _user(console, runtime, Right.USERS_READ, user_id)
-        return _detail(request, runtime, console, user, module, notice=done or None)
+        return _detail(request, runtime, console, user, module, context, notice=done or None)
 
     return console_page(request, runtime, session, work)
 
