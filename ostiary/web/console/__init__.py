@@ -2,8 +2,21 @@
 
 from fastapi import APIRouter
 
-from ostiary.web.console import audit, contexts, invitations, signin, users
+from ostiary.web.console import (
+    audit,
+    branding,
+    clients,
+    contexts,
+    invitations,
+    keys,
+    message_templates,
+    signin,
+    users,
+    webhooks,
+)
 
 router = APIRouter(include_in_schema=False)
 for module in (signin, users, invitations, contexts, audit):
+    router.include_router(module.router)
+for module in (clients, webhooks, message_templates, branding, keys):
     router.include_router(module.router)

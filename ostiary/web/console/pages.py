@@ -24,6 +24,11 @@ SECTIONS = (
     ("invite", "/console/invitations", "Invite", Right.INVITATIONS_MANAGE),
     ("contexts", "/console/contexts", "Contexts", Right.CONTEXTS_READ),
     ("audit", "/console/audit", "Audit log", Right.AUDIT_READ),
+    ("clients", "/console/clients", "Clients", Right.CLIENTS_MANAGE),
+    ("webhooks", "/console/webhooks", "Webhooks", Right.WEBHOOKS_MANAGE),
+    ("messages", "/console/messages", "Messages", Right.MESSAGES_MANAGE),
+    ("branding", "/console/branding", "Branding", Right.BRANDING_MANAGE),
+    ("keys", "/console/keys", "Signing keys", Right.CLIENTS_MANAGE),
 )
 
 
