@@ -141,9 +141,12 @@ def test_changing_a_client_keeps_it_and_disabling_stops_its_tokens(
     assert saved.status_code == 303
     page = staff.get(saved.headers["location"]).text
     assert "Nightly CRM export" in page and 'id="notice"' in page
-    assert staff.post(
-        "/console/clients/nightly-export/disable", data={"csrf": csrf_of(page)}
-    ).status_code == 303
+    assert (
+        staff.post(
+            "/console/clients/nightly-export/disable", data={"csrf": csrf_of(page)}
+        ).status_code
+        == 303
+    )
     with runtime.sessions() as session:
         client = session.scalars(select(Client).where(Client.client_id == "nightly-export")).one()
         assert client.enabled is False
