@@ -21,6 +21,10 @@ users:
 
 def make_staff_world(runtime: Runtime, directory: Path) -> None:
     make_world(runtime, directory)
+    add_staff(runtime, directory)
+
+
+def add_staff(runtime: Runtime, directory: Path) -> None:
     path = directory / f"staff-{uuid.uuid4().hex}.yaml"
     path.write_text(STAFF, encoding="utf-8")
     with runtime.sessions() as session:
