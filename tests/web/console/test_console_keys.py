@@ -107,3 +107,8 @@ def test_a_contact_person_has_no_keys_section_and_is_refused(
         data={"csrf": csrf_of(home), "publish_ahead": "0", "max_token_lifetime": "1"},
     )
     assert refused.status_code == 403 and _keys(runtime) == 2
+
+
+def test_the_page_speaks_german_too(staff: TestClient) -> None:
+    page = staff.get("/console/keys/rotate", headers={"Accept-Language": "de"}).text
+    assert "Schlüssel jetzt wechseln" in page and 'lang="de"' in page
