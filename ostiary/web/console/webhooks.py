@@ -262,6 +262,26 @@ def ping(
     return console_page(request, runtime, session, work, csrf=csrf)
 
 
+@router.get("/console/webhooks/{subscription_id}/delete")
+def confirm_delete(
+    request: Request, runtime: RuntimeDep, session: SessionDep, subscription_id: str
+) -> Response:
+    """What deleting means, before it is done."""
+
+    def work(console: ConsoleSession) -> Response:
+        subscription = _subscription(console, runtime, subscription_id)
+        return render(
+            request,
+            runtime,
+            console,
+            "webhook_delete.html",
+            active="webhooks",
+            subscription=subscription,
+        )
+
+    return console_page(request, runtime, session, work)
+
+
 @router.post("/console/webhooks/{subscription_id}/delete")
 def delete_subscription(
     request: Request,

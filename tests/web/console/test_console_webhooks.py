@@ -172,7 +172,8 @@ def test_a_forged_form_changes_nothing(staff: TestClient, runtime: Runtime) -> N
     forged = staff.post(f"/console/webhooks/{subscription.id}/delete", data={"csrf": "x" * 64})
     assert forged.status_code == 403
     assert _count(runtime) == 1
-    page = staff.get(f"/console/webhooks/{subscription.id}").text
+    page = staff.get(f"/console/webhooks/{subscription.id}/delete").text
+    assert "cannot be undone" in page and _count(runtime) == 1
     done = staff.post(f"/console/webhooks/{subscription.id}/delete", data={"csrf": csrf_of(page)})
     assert done.status_code == 303 and _count(runtime) == 0
 

@@ -11,7 +11,7 @@ import pytest
 
 from ostiary.runtime import Runtime
 from tests.messages.servers import GatewayLog, Mailbox, free_port
-from tests.web.console.journeys.chromium import DESKTOP, accessible, shot, sign_in
+from tests.web.console.journeys.chromium import DESKTOP, PHONE, accessible, shot, sign_in
 from tests.web.console.staff import add_staff
 
 
@@ -86,3 +86,9 @@ def test_staff_register_a_client_add_a_webhook_preview_a_message_and_rotate_keys
     page.wait_for_selector("#notice")
     assert page.locator("tr.key-next").count() == 2
     shot(page, "console-keys")
+
+    # On a phone, nothing is wider than the screen (tables scroll inside their frame).
+    page.set_viewport_size(PHONE)
+    for path in ("clients/crm-portal", "webhooks", "messages/invitation/en/email", "keys"):
+        page.goto(f"{base}/console/{path}")
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"], path
