@@ -78,6 +78,13 @@ def test_staff_register_a_client_add_a_webhook_preview_a_message_and_rotate_keys
     page.click("#save-template")
     page.wait_for_selector("#notice")
 
+    page.click("#nav-branding")
+    page.fill("#display_name", "Ostiary Demo")
+    page.fill("#primary_color", "#1a5fb4")
+    page.click("#save-branding")
+    page.wait_for_selector("#notice")
+    accessible(page)
+
     page.click("#nav-keys")
     accessible(page)
     page.click("#rotate-keys")
