@@ -18,6 +18,8 @@ from ostiary.app import create_app
 from ostiary.audit.actor import Actor
 from ostiary.audit.models import AuditEvent
 from ostiary.db.types import utcnow
+from ostiary.provisioning.apply import Provisioner
+from ostiary.provisioning.document import load_documents
 from ostiary.runtime import Runtime
 from ostiary.webhooks.models import DeliveryState, WebhookDelivery, WebhookSubscription
 from ostiary.webhooks.services import WebhookService
@@ -189,3 +191,47 @@ def test_a_contact_person_has_no_webhooks_section_and_is_refused(
         "/console/webhooks", data={"csrf": csrf_of(home), "url": RECEIVER, "enabled": "on"}
     )
     assert refused.status_code == 403 and _count(runtime) == 0
+
+
+INTEGRATOR = """
+groups:
+  - {context: city, name: Integrators,
+     rights: {ostiary: {access: true, webhooks.manage: true, "API IP Allow": "0.0.0.0/0"}}}
+users:
+  - {username: carla, domain: ENTERPRISE, email: carla@city.example, first_name: Carla,
+     last_name: Contact, status: active,
+     memberships: [{context: city, groups: [Contact persons, Integrators]}, {context: other}]}
+"""
+
+
+def test_a_contact_person_with_the_right_reaches_their_own_subscriptions_only(
+    app: TestClient, runtime: Runtime, tmp_path: Path
+) -> None:
+    path = tmp_path / "integrators.yaml"
+    path.write_text(INTEGRATOR, encoding="utf-8")
+    with runtime.sessions() as session:
+        report = Provisioner(runtime, session).apply(load_documents([path]))
+        assert not getattr(report, "problems", None), report
+    staff = TestClient(app.app, client=LOCAL_CLIENT, follow_redirects=False)
+    sign_in(staff, "stella")
+    _subscribe(staff)
+    root_one = _subscription(runtime).id
+
+    home = sign_in(app, "carla", "City Group")
+    assert 'id="nav-webhooks"' in home
+    status, page = _subscribe(app, url=RECEIVER + "/city")
+    assert status == 200 and 'id="webhook-secret"' in page
+    listed = app.get("/console/webhooks").text
+    assert RECEIVER + "/city" in listed and f"/console/webhooks/{root_one}" not in listed
+    # The root's subscription does not exist for her, and the attempt is audited.
+    assert app.get(f"/console/webhooks/{root_one}").status_code == 404
+    resend = app.post(f"/console/webhooks/{root_one}/ping", data={"csrf": csrf_of(listed)})
+    assert resend.status_code == 404
+    with runtime.sessions() as session:
+        refused = session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.action == "access.out_of_reach", AuditEvent.target_id == str(root_one)
+            )
+        ).all()
+        pings = session.scalar(select(func.count()).select_from(WebhookDelivery))
+    assert len(refused) == 2 and pings == 0
