@@ -296,6 +296,40 @@ def new_secret(
     return console_page(request, runtime, session, work, csrf=csrf)
 
 
+@router.get("/console/clients/{client_id}/delete")
+def confirm_delete(
+    request: Request, runtime: RuntimeDep, session: SessionDep, client_id: str
+) -> Response:
+    """What deleting means, before it is done."""
+
+    def work(console: ConsoleSession) -> Response:
+        console.scope(Right.CLIENTS_MANAGE).require_root(ROOT_ONLY)
+        client = _service(console).registered(client_id)
+        return render(
+            request, runtime, console, "client_delete.html", active="clients", client=client
+        )
+
+    return console_page(request, runtime, session, work)
+
+
+@router.post("/console/clients/{client_id}/delete")
+def delete_client(
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    client_id: str,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    def work(console: ConsoleSession) -> Response:
+        console.scope(Right.CLIENTS_MANAGE).require_root(ROOT_ONLY)
+        service = _service(console)
+        service.delete(service.registered(client_id))
+        return redirect("/console/clients")
+
+    return console_page(request, runtime, session, work, csrf=csrf)
+
+
+# Last: the action in the path must not shadow the routes above.
 @router.post("/console/clients/{client_id}/{action}")
 def switch(
     request: Request,

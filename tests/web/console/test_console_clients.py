@@ -187,3 +187,18 @@ def test_a_contact_person_has_no_clients_section_and_is_refused(
     answer = app.post("/console/clients", data={**FORM, "csrf": csrf_of(home)})
     assert answer.status_code == 403
     assert _clients(runtime) == 1  # the console's own
+
+
+def test_deleting_a_client_after_a_confirmation(staff: TestClient, runtime: Runtime) -> None:
+    secret = _secret(_create(staff)[1])
+    page = staff.get("/console/clients/nightly-export").text
+    assert 'id="delete-client"' in page
+    confirm = staff.get("/console/clients/nightly-export/delete").text
+    assert "cannot be undone" in confirm and _clients(runtime) == 2
+    forged = staff.post("/console/clients/nightly-export/delete", data={"csrf": "x" * 64})
+    assert forged.status_code == 403 and _clients(runtime) == 2
+    done = staff.post("/console/clients/nightly-export/delete", data={"csrf": csrf_of(confirm)})
+    assert done.status_code == 303 and _clients(runtime) == 1
+    tokens = TestClient(staff.app, client=LOCAL_CLIENT)
+    assert tokens.post("/oauth2/token", data=TOKEN, auth=("nightly-export", secret)).is_error
+    assert staff.get("/console/clients/ostiary-console/delete").status_code == 404

@@ -13,6 +13,7 @@ PAGES = (
     "client_form.html",
     "clients.html",
     "client.html",
+    "client_delete.html",
     "webhook_form.html",
     "webhooks.html",
     "webhook.html",
