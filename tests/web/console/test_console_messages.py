@@ -12,9 +12,12 @@ from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
 from ostiary.app import create_app
+from ostiary.contexts.models import Context
 from ostiary.messages.models import MessageTemplate
 from ostiary.messages.purposes import PURPOSES, Channel
 from ostiary.messages.templates import MessageTemplates
+from ostiary.provisioning.apply import Provisioner
+from ostiary.provisioning.document import load_documents
 from ostiary.runtime import Runtime
 from tests.conftest import LOCAL_CLIENT
 from tests.web.console.staff import make_staff_world
@@ -130,3 +133,43 @@ def test_a_contact_person_has_no_messages_section_and_is_refused(
     assert app.get(EDIT).status_code == 403
     assert app.post(EDIT, data={**DRAFT, "csrf": csrf_of(home)}).status_code == 403
     assert _stored(runtime) == 0
+
+
+WRITERS = """
+groups:
+  - {context: city, name: Writers,
+     rights: {ostiary: {access: true, messages.manage: true, "API IP Allow": "0.0.0.0/0"}}}
+users:
+  - {username: carla, domain: ENTERPRISE, email: carla@city.example, first_name: Carla,
+     last_name: Contact, status: active,
+     memberships: [{context: city, groups: [Contact persons, Writers]}, {context: other}]}
+"""
+
+
+def test_in_an_organization_the_page_changes_its_own_templates(
+    app: TestClient, runtime: Runtime, tmp_path: Path
+) -> None:
+    path = tmp_path / "writers.yaml"
+    path.write_text(WRITERS, encoding="utf-8")
+    with runtime.sessions() as session:
+        Provisioner(runtime, session).apply(load_documents([path]))
+    home = sign_in(app, "carla", "City Group")
+    page = app.get("/console/messages").text
+    assert "City Group" in page and 'id="edit-invitation-en-email"' in page
+    editor = app.get(EDIT).text
+    assert 'id="save-template"' in editor and 'id="reset-template"' not in editor
+    saved = app.post(EDIT, data={**DRAFT, "csrf": csrf_of(home)})
+    assert saved.status_code == 303
+    with runtime.sessions() as session:
+        city = session.scalars(select(Context).where(Context.key == "city")).one()
+        north = session.scalars(select(Context).where(Context.key == "city-north")).one()
+        other = session.scalars(select(Context).where(Context.key == "other")).one()
+        row = session.scalars(select(MessageTemplate)).one()
+        assert row.context_id == city.id
+        templates = MessageTemplates(session)
+        invitation = PURPOSES["invitation"]
+        below = templates.resolve(invitation, Channel.EMAIL, "en", north.id)
+        elsewhere = templates.resolve(invitation, Channel.EMAIL, "en", other.id)
+    assert below.source.subject == DRAFT["subject"] and elsewhere.origin == "default"
+    assert "customised here" in app.get("/console/messages").text
+    assert 'id="reset-template"' in app.get(EDIT).text
