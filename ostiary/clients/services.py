@@ -85,6 +85,13 @@ class ClientService:
             raise NotFound(f"no client with client_id '{client_id}'", field="client_id")
         return client
 
+    def registered(self, client_id: str) -> Client:
+        """A registered application: as ``get``, but Ostiary's own clients, which it keeps
+        itself and which ``list`` leaves out, are not among them."""
+        if client_id in BUILT_IN_CLIENTS:
+            raise NotFound(f"no client with client_id '{client_id}'", field="client_id")
+        return self.get(client_id)
+
     def list(self) -> Sequence[Client]:
         """The registered applications; not the console's own client, which Ostiary keeps."""
         return self.session.scalars(

@@ -84,6 +84,10 @@ _ALLOWED_HEADER: Final = frozenset({"alg", "kid", "typ"})
 # How many verified tokens a key ring remembers: a resource server asks about the same token for
 # each call it gets, and checking a signature costs more than the rest of an introspection.
 VERIFIED_TOKENS: Final = 2048
+# A rotation's defaults (``ostiary keys rotate``, the console): relying parties have an hour to
+# see the new key, and the old one outlives the longest access token a client may have (a day).
+PUBLISH_AHEAD: Final = timedelta(hours=1)
+MAX_TOKEN_LIFETIME: Final = timedelta(hours=24)
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -149,6 +153,18 @@ class KeyState:
 
     def order(self) -> tuple[datetime, datetime, str]:
         return (self.active_from, self.created_at, self.kid)
+
+    def role(self, now: datetime, signers: Collection[str]) -> str:
+        """``next`` (published, signs later), ``active`` (signs now; ``signers`` are the kids
+        chosen to sign), ``retired`` (signs no more, still published while its tokens live) or
+        ``unpublished`` (gone from the JWKS)."""
+        if not self.published(now):
+            return "unpublished"
+        if self.kid in signers:
+            return "active"
+        if self.active_from > now:
+            return "next"
+        return "retired"
 
 
 @dataclass(frozen=True)
@@ -317,6 +333,16 @@ class KeyRing:
             target_id=kid,
             changes=changes,
         )
+
+    def keys(self, session: OstiarySession) -> list[tuple[KeyState, str]]:
+        """Every stored key with its role now (see ``KeyState.role``), newest first."""
+        now = self._clock()
+        states = self._read_states(session)
+        signers = {
+            state.kid for alg in SUPPORTED_ALGS if (state := _signer(states, alg, now)) is not None
+        }
+        ordered = sorted(states, key=KeyState.order, reverse=True)
+        return [(state, state.role(now, signers)) for state in ordered]
 
     # --- publishing, signing, verifying ---------------------------------------------------
 

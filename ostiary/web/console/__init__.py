@@ -4,10 +4,14 @@ from fastapi import APIRouter
 
 from ostiary.web.console import (
     audit,
+    branding,
+    clients,
     contexts,
     contracts,
     groups,
     invitations,
+    keys,
+    message_templates,
     modules,
     policies,
     registrations,
@@ -15,6 +19,7 @@ from ostiary.web.console import (
     templates,
     user_imports,
     users,
+    webhooks,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -32,5 +37,10 @@ for module in (
     templates,
     groups,
     policies,
+    clients,
+    webhooks,
+    message_templates,
+    branding,
+    keys,
 ):
     router.include_router(module.router)

@@ -30,6 +30,11 @@ SECTIONS = (
     ("contracts", "/console/contracts", "Contracts", Right.CONTEXTS_READ),
     ("modules", "/console/modules", "Modules", Right.MODULES_MANAGE),
     ("templates", "/console/templates", "ACL templates", Right.TEMPLATES_MANAGE),
+    ("clients", "/console/clients", "Clients", Right.CLIENTS_MANAGE),
+    ("webhooks", "/console/webhooks", "Webhooks", Right.WEBHOOKS_MANAGE),
+    ("messages", "/console/messages", "Messages", Right.MESSAGES_MANAGE),
+    ("branding", "/console/branding", "Branding", Right.BRANDING_MANAGE),
+    ("keys", "/console/keys", "Signing keys", Right.CLIENTS_MANAGE),
 )
 
 

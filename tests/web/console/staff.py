@@ -1,5 +1,5 @@
-"""Back-office staff for the console's world: a CSP user in the root's Administrators group,
-who holds every right of the ostiary module everywhere."""
+"""Back-office staff for the console's tests: the world of ``support``, and a CSP user in the
+root's Administrators group (every right of the ``ostiary`` module there)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,19 @@ from pathlib import Path
 from ostiary.provisioning.apply import Provisioner
 from ostiary.provisioning.document import load_documents
 from ostiary.runtime import Runtime
-from tests.web.console.support import PASSWORD
+from tests.web.console.support import PASSWORD, make_world
 
 STAFF = f"""
 users:
-  - {{username: stella, domain: CSP, email: stella@csp.example, first_name: Stella,
+  - {{username: stella, domain: CSP, email: stella@ostiary.example, first_name: Stella,
      last_name: Staff, password: "{PASSWORD}", status: active,
      memberships: [{{context: root, groups: [Administrators]}}]}}
 """
+
+
+def make_staff_world(runtime: Runtime, directory: Path) -> None:
+    make_world(runtime, directory)
+    add_staff(runtime, directory)
 
 
 def add_staff(runtime: Runtime, directory: Path) -> None:
