@@ -18,24 +18,51 @@ from ostiary.runtime import Runtime
 from ostiary.web.console.session import ConsoleSession, resolve
 from ostiary.web.templating import templates
 
-# The sections of the navigation, each shown only to callers whose scope reaches somewhere.
-SECTIONS = (
-    ("users", "/console/users", "Users", Right.USERS_READ),
-    ("import", "/console/users/import", "Import users", Right.USERS_MANAGE),
-    ("invite", "/console/invitations", "Invite", Right.INVITATIONS_MANAGE),
-    ("contexts", "/console/contexts", "Contexts", Right.CONTEXTS_READ),
-    ("audit", "/console/audit", "Audit log", Right.AUDIT_READ),
-    ("registrations", "/console/registrations", "Registrations", Right.REGISTRATIONS_MANAGE),
-    ("join", "/console/join-requests", "Join requests", Right.REGISTRATIONS_MANAGE),
-    ("contracts", "/console/contracts", "Contracts", Right.CONTEXTS_READ),
-    ("modules", "/console/modules", "Modules", Right.MODULES_MANAGE),
-    ("templates", "/console/templates", "ACL templates", Right.TEMPLATES_MANAGE),
-    ("clients", "/console/clients", "Clients", Right.CLIENTS_MANAGE),
-    ("webhooks", "/console/webhooks", "Webhooks", Right.WEBHOOKS_MANAGE),
-    ("messages", "/console/messages", "Messages", Right.MESSAGES_MANAGE),
-    ("branding", "/console/branding", "Branding", Right.BRANDING_MANAGE),
-    ("keys", "/console/keys", "Signing keys", Right.CLIENTS_MANAGE),
+# The navigation: groups of sections, each section shown only to callers whose scope for its
+# right reaches somewhere, each group only when it shows a section.
+GROUPS = (
+    (
+        "People",
+        (
+            ("users", "/console/users", "Users", Right.USERS_READ),
+            ("import", "/console/users/import", "Import users", Right.USERS_MANAGE),
+            ("invite", "/console/invitations", "Invite", Right.INVITATIONS_MANAGE),
+            ("join", "/console/join-requests", "Join requests", Right.REGISTRATIONS_MANAGE),
+        ),
+    ),
+    (
+        "Organizations",
+        (
+            ("contexts", "/console/contexts", "Contexts", Right.CONTEXTS_READ),
+            (
+                "registrations",
+                "/console/registrations",
+                "Registrations",
+                Right.REGISTRATIONS_MANAGE,
+            ),
+            ("contracts", "/console/contracts", "Contracts", Right.CONTEXTS_READ),
+            ("audit", "/console/audit", "Audit log", Right.AUDIT_READ),
+        ),
+    ),
+    (
+        "Access rights",
+        (
+            ("modules", "/console/modules", "Modules", Right.MODULES_MANAGE),
+            ("templates", "/console/templates", "ACL templates", Right.TEMPLATES_MANAGE),
+        ),
+    ),
+    (
+        "Applications",
+        (
+            ("clients", "/console/clients", "Clients", Right.CLIENTS_MANAGE),
+            ("webhooks", "/console/webhooks", "Webhooks", Right.WEBHOOKS_MANAGE),
+            ("messages", "/console/messages", "Messages", Right.MESSAGES_MANAGE),
+            ("branding", "/console/branding", "Branding", Right.BRANDING_MANAGE),
+            ("keys", "/console/keys", "Signing keys", Right.CLIENTS_MANAGE),
+        ),
+    ),
 )
+SECTIONS = tuple(section for _, sections in GROUPS for section in sections)
 
 
 def redirect(target: str) -> Response:
@@ -53,10 +80,16 @@ def render(
 ) -> Response:
     session = console.caller.session
     contexts = [s.context for s in switchable_contexts(session, runtime.rights, console.user)]
+    shown = [s for s in SECTIONS if console.may(s[3])]
     values = {
         "console": console,
         "csrf": console.csrf,
-        "sections": [s for s in SECTIONS if console.may(s[3])],
+        "sections": shown,
+        "section_groups": [
+            (label, [s for s in sections if s in shown])
+            for label, sections in GROUPS
+            if any(s in shown for s in sections)
+        ],
         "switchable": contexts,
         **context,
     }
