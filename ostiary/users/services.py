@@ -215,20 +215,6 @@ class UserService:
             )
         return user
 
-    def mark_email_verified(self, user: User) -> None:
-        """The user proved their current address (a code or link sent to it came back)."""
-        if user.email is None or user.email_verified:
-            return
-        with self.session.atomic():
-            user.email_verified = True
-            self.audit.record(
-                self.actor,
-                "user.updated",
-                target_type="user",
-                target_id=user.id,
-                changes={"email_verified": [False, True]},
-            )
-
     # -- helpers -------------------------------------------------------------------------
 
     @staticmethod
