@@ -243,7 +243,13 @@ def test_a_user_whose_only_organization_is_suspended_sees_the_suspended_page(
     csrf = page_csrf(_sign_in(browser))
     suspension()
     # The session that was open shows the page the login shows, and changes nothing.
-    for path in ("/account", "/account/security", "/account/email/verify"):
+    for path in (
+        "/account",
+        "/account/security",
+        "/account/email/verify",
+        "/account/password",
+        "/account/organizations",
+    ):
         page = browser.get(path)
         assert page.status_code == 403, path
         assert "Access to Acme 0 is suspended" in page.text and "csrf" not in page.text

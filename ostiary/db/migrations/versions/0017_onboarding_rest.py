@@ -1,7 +1,7 @@
 """verified e-mail addresses, and which registrations made their organization
 
 Revision ID: 0017_onboarding_rest
-Revises: 0016
+Revises: 0021
 Create Date: 2026-12-07 02:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0017_onboarding_rest"
-down_revision: str | None = "0016"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
