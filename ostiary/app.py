@@ -40,6 +40,7 @@ from ostiary.api.v1 import (
 from ostiary.contracts.lifecycle import start_contract_worker
 from ostiary.messages.outbox import start_worker
 from ostiary.protocols.oidc import routes as oidc_routes
+from ostiary.registrations.expiry import start_registration_worker
 from ostiary.runtime import Runtime
 from ostiary.settings import Settings
 from ostiary.web import (
@@ -75,6 +76,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
             start_worker(runtime),
             start_webhook_worker(runtime),
             start_contract_worker(runtime),
+            start_registration_worker(runtime),
         ]
         yield
         for worker in workers:

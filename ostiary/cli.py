@@ -366,6 +366,42 @@ def contracts_check(
     out.print(f"{len(changes)} change(s) as of {day.isoformat()}", highlight=False)
 
 
+registrations_app = typer.Typer(
+    no_args_is_help=True, help="Organizations and people who registered themselves."
+)
+app.add_typer(registrations_app, name="registrations")
+
+
+@registrations_app.command("expire")
+def registrations_expire(
+    now: Annotated[
+        str | None,
+        typer.Option(help="Expire as of this moment (ISO 8601, UTC when no offset) instead of now"),
+    ] = None,
+) -> None:
+    """Delete registrations whose address or phone was never verified, with the draft account
+    and pending organization they made (what the server does all along); print each."""
+    from datetime import UTC, datetime
+
+    from ostiary.registrations.expiry import RegistrationExpiry
+
+    try:
+        moment = datetime.fromisoformat(now) if now is not None else datetime.now(UTC)
+    except ValueError:
+        raise _fail(f"--now: '{now}' is not a moment like 2026-12-31T08:00") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    runtime = _runtime()
+    prepare(runtime)
+    try:
+        changes = RegistrationExpiry.of(runtime).run(moment)
+    finally:
+        runtime.close()
+    for change in changes:
+        out.print(str(change), markup=False, highlight=False, soft_wrap=True)
+    out.print(f"{len(changes)} registration(s) expired", highlight=False)
+
+
 def main() -> None:
     app()
 

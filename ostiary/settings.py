@@ -147,6 +147,19 @@ class Settings(BaseSettings):
         description="A person whose verified e-mail address is in one of an organization's "
         "e-mail domains joins it without waiting for approval.",
     )
+    registration_unverified_hours: int = Field(
+        24,
+        ge=0,
+        description="Hours past the lifetime of its code after which a registration whose "
+        "e-mail address or phone number was never verified is deleted, with the draft account "
+        "and the pending organization it made.",
+    )
+    registration_check_minutes: int = Field(
+        60,
+        ge=0,
+        description="How often each server process deletes unverified registrations that "
+        "expired; 0: never.",
+    )
     import_sync_rows: int = Field(
         1000,
         ge=0,

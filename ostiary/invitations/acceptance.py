@@ -251,50 +251,86 @@ class Acceptance:
             raise LinkUnusable(Unusable.INVALID)
 
     def _accept(self, opened: Opened, user: User, actor: Actor, *, new_account: bool) -> None:
-        invitation, context = opened.invitation, opened.context
-        groups = GroupService(self.session, actor)
-        joined = list(invitation.groups)
-        if invitation.as_administrator:
-            admins = self._admin_group(groups, context)
-            if admins is not None:
-                joined.append(admins)
-        if invitation.lead:
-            lead = groups.find(context, LEAD_GROUP)
-            if lead is None:
-                lead, _ = groups.put(context, LEAD_GROUP, role=LEAD_GROUP, rights={})
-            joined.append(lead)
-        for group in joined:
-            groups.join(group, user)
-        invitation.status = InvitationStatus.ACCEPTED
-        invitation.accepted_at = utcnow()
-        invitation.accepted_by_id = user.id
-        invitation.pending_key = None
-        audit = AuditLog(self.session)
+        take_up(
+            self.session, opened.invitation, opened.context, user, actor, new_account=new_account
+        )
+
+
+def take_up(
+    session: OstiarySession,
+    invitation: Invitation,
+    context: Context,
+    user: User,
+    actor: Actor,
+    *,
+    new_account: bool,
+) -> list[UserGroup]:
+    """What accepting does once the invitation's address is proven to be ``user``'s (by the
+    link, or by the code of a registration with the invited address); ``user`` is a member of
+    ``context`` already. The invitation's groups, the administrators' group when asked, and for
+    a lead the group ``lead`` and the event that tells the CRM. The one place that decides it,
+    for every way in."""
+    groups = GroupService(session, actor)
+    joined = list(invitation.groups)
+    if invitation.as_administrator:
+        admins = admin_group(session, groups, context)
+        if admins is not None:
+            joined.append(admins)
+    if invitation.lead:
+        lead = groups.find(context, LEAD_GROUP)
+        if lead is None:
+            lead, _ = groups.put(context, LEAD_GROUP, role=LEAD_GROUP, rights={})
+        joined.append(lead)
+    for group in joined:
+        groups.join(group, user)
+    now = utcnow()
+    invitation.status = InvitationStatus.ACCEPTED
+    invitation.accepted_at = now
+    invitation.accepted_by_id = user.id
+    invitation.pending_key = None
+    if invitation.token_id is not None:
+        OneTimeTokens(session).consume_id(invitation.token_id)
+    # The address the invitation went to is the account's, and it came back from it.
+    user.email_verified = True
+    audit = AuditLog(session)
+    audit.record(
+        actor,
+        "invitation.accepted",
+        target_type="invitation",
+        target_id=invitation.id,
+        context_id=context.id,
+        changes={
+            "user_id": str(user.id),
+            "new_account": new_account,
+            "groups": sorted({g.name for g in joined}),
+            "email_verified": True,
+        },
+    )
+    if invitation.lead:
         audit.record(
             actor,
-            "invitation.accepted",
-            target_type="invitation",
-            target_id=invitation.id,
+            "user.registered",
+            target_type="user",
+            target_id=user.id,
             context_id=context.id,
-            changes={
-                "user_id": str(user.id),
-                "new_account": new_account,
-                "groups": sorted({g.name for g in joined}),
-                "email_verified": True,
-            },
+            changes={"lead": True, "invitation": str(invitation.id)},
         )
-        if invitation.lead:
-            audit.record(
-                actor,
-                "user.registered",
-                target_type="user",
-                target_id=user.id,
-                context_id=context.id,
-                changes={"lead": True, "invitation": str(invitation.id)},
-            )
+    return joined
 
-    def _admin_group(self, groups: GroupService, context: Context) -> UserGroup | None:
-        return admin_group(self.session, groups, context)
+
+def live_invitations(
+    session: OstiarySession, email_key: str, *, lead: bool | None = None
+) -> list[Invitation]:
+    """The pending invitations to an address (only the leads', or the others', when ``lead``
+    says so), oldest first."""
+    stmt = select(Invitation).where(
+        Invitation.pending_key == email_key,
+        Invitation.status == InvitationStatus.PENDING,
+        Invitation.expires_at > utcnow(),
+    )
+    if lead is not None:
+        stmt = stmt.where(Invitation.lead.is_(lead))
+    return list(session.scalars(stmt.order_by(Invitation.id)))
 
 
 def admin_group(

@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ostiary.db.types import utcnow
@@ -138,4 +139,13 @@ def _render(session: Session, target_id: str) -> dict[str, Any] | None:
     return InvitationOut.of(invitation, utcnow()).model_dump(mode="json") if invitation else None
 
 
-register("invitation", _render)
+def _personal(session: Session, user_id: uuid.UUID, email_key: str | None) -> list[str]:
+    """Invitations that keep a person's address: to the address they had, or accepted by
+    them."""
+    condition = Invitation.accepted_by_id == user_id
+    if email_key:
+        condition = condition | (Invitation.email_key == email_key)
+    return [str(i) for i in session.scalars(select(Invitation.id).where(condition))]
+
+
+register("invitation", _render, personal=_personal)

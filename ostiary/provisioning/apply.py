@@ -65,7 +65,15 @@ from ostiary.users.schemas import DomainUpdate, UserCreate, UserUpdate
 CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
 ACTOR = Actor(label="provisioning", via="provisioning")
 CONTEXT_FIELDS = ("key", "name", "number", "status", "email_domains")
-PROFILE_FIELDS = ("email", "phone", "first_name", "last_name", "language", "two_factor")
+PROFILE_FIELDS = (
+    "email",
+    "email_verified",
+    "phone",
+    "first_name",
+    "last_name",
+    "language",
+    "two_factor",
+)
 USER_CREATE_FIELDS = {"username", "domain", "password", *PROFILE_FIELDS}
 
 E = TypeVar("E", bound=Entry)

@@ -184,6 +184,8 @@ class UserEntry(Entry):
     username: Username
     domain: str
     email: Email | None = None
+    # The CRM vouches for the address; a new address without it is unverified.
+    email_verified: bool = False
     phone: Phone | None = None
     first_name: Name | None = None
     last_name: Name | None = None

@@ -214,6 +214,7 @@ class Exporter:
             {"username": user.username, "domain": user.domain.name, "memberships": memberships},
             {
                 "email": user.email,
+                "email_verified": user.email_verified,
                 "phone": user.phone,
                 "first_name": user.first_name,
                 "last_name": user.last_name,

@@ -37,6 +37,9 @@ class Registration(IdMixin, Base):
     context_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("contexts.id", ondelete="CASCADE"), index=True
     )
+    # Whether the registration made its organization (rather than finding one the CRM had
+    # made first): what an expired registration takes away with it.
+    made_context: Mapped[bool] = mapped_column(default=False)
     # The registrant: a draft account until approved; gone once a rejection discards it.
     user_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True

@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ostiary.contexts.schemas import _email_domains
@@ -100,4 +101,13 @@ def _render(session: Session, target_id: str) -> dict[str, Any] | None:
     return RegistrationOut.of(row).model_dump(mode="json") if row is not None else None
 
 
-register("registration", _render)
+def _personal(session: Session, user_id: uuid.UUID, email_key: str | None) -> list[str]:
+    """Registrations that keep a person's details: theirs, or made with the address they
+    had."""
+    condition = Registration.user_id == user_id
+    if email_key:
+        condition = condition | (Registration.email_key == email_key)
+    return [str(r) for r in session.scalars(select(Registration.id).where(condition))]
+
+
+register("registration", _render, personal=_personal)

@@ -39,7 +39,7 @@ from ostiary.errors import (
     NotFound,
     RuleViolation,
 )
-from ostiary.invitations.acceptance import account_setup, free_username
+from ostiary.invitations.acceptance import account_setup, free_username, live_invitations, take_up
 from ostiary.invitations.services import ADMIN_GROUP, domain_for
 from ostiary.messages.purposes import Channel
 from ostiary.messages.services import Messages
@@ -47,6 +47,8 @@ from ostiary.registrations.decisions import BY_CONTRACT, Decisions
 from ostiary.registrations.models import Registration, RegistrationKind, RegistrationState
 from ostiary.registrations.schemas import OrganizationFields
 from ostiary.runtime import Runtime
+from ostiary.users.lifecycle import LifecycleAction
+from ostiary.users.memberships import MembershipService
 from ostiary.users.models import ContactField, Membership, User, UserStatus
 from ostiary.users.profile import PURPOSES, TooManyTries, VerificationFailed
 from ostiary.users.schemas import UserCreate, check_email
@@ -162,7 +164,8 @@ class RegistrationService:
                 email_key=user.email.casefold(),
                 first_name=user.first_name,
                 last_name=user.last_name,
-                email_verified_at=now,
+                # The account's address, proven or not: the request says which it is.
+                email_verified_at=now if user.email_verified else None,
             )
             self.session.add(row)
             self.session.flush()
@@ -318,6 +321,7 @@ class RegistrationService:
                 kind=kind,
                 state=RegistrationState.UNVERIFIED,
                 context_id=organization.id,
+                made_context=new is not None,
                 user_id=user.id,
                 organization_name=organization.name,
                 number=organization.number,
@@ -428,6 +432,8 @@ class RegistrationService:
         now = utcnow()
         if field is ContactField.EMAIL:
             row.email_verified_at = now
+            user.email_verified = True
+            self._take_up_lead_invitations(user)
         else:
             row.phone_verified_at = now
         following = self._awaiting(row)
@@ -435,6 +441,29 @@ class RegistrationService:
             self._send_code(row, user, following)
             return
         self._submit(row, user)
+
+    def _take_up_lead_invitations(self, user: User) -> None:
+        """A lead whom the CRM invited and who registered here instead of following the link:
+        the code proved the invited address as the link would have, so each of their lead
+        invitations is taken up as by the link (``take_up``): the account opens, and they join
+        the inviting context with the group ``lead``. Their registration goes on as usual."""
+        assert user.email_key is not None
+        actor = Actor(user.username, "web", user.id, self.client_address)
+        new_account = user.status == UserStatus.DRAFT
+        for invitation in live_invitations(self.session, user.email_key, lead=True):
+            context = self.session.get(Context, invitation.context_id)
+            if (
+                context is None
+                or context.status == ContextStatus.CLOSED
+                or context.type not in user.domain.context_types
+            ):
+                continue
+            if user.status == UserStatus.DRAFT:
+                UserService(self.session, actor, self.runtime.passwords).act(
+                    user, LifecycleAction.ACTIVATE
+                )
+            MembershipService(self.session, actor).add(user, context)
+            take_up(self.session, invitation, context, user, actor, new_account=new_account)
 
     def _submit(self, row: Registration, user: User) -> None:
         row.state = RegistrationState.PENDING
@@ -454,7 +483,7 @@ class RegistrationService:
                 "email": row.email,
             },
         )
-        rule = self._rule(row, context)
+        rule = self._rule(row, context, user)
         if rule is not None:
             Decisions(self.session, self.runtime, self.today).admit(
                 row, context, user, Actor.system(), rule, ()
@@ -462,11 +491,17 @@ class RegistrationService:
         elif row.kind == RegistrationKind.JOIN:
             self._tell_contact_persons(row, context)
 
-    def _rule(self, row: Registration, context: Context) -> str | None:
+    def _rule(self, row: Registration, context: Context, user: User) -> str | None:
         """The rule that approves the request at once, if one does."""
         if row.kind == RegistrationKind.JOIN:
+            # Only a proven address speaks for its domain.
             domain = row.email.rpartition("@")[2].casefold()
-            if self.settings.join_by_email_domain and domain in context.email_domains:
+            if (
+                self.settings.join_by_email_domain
+                and user.email_verified
+                and user.email_key == row.email_key
+                and domain in context.email_domains
+            ):
                 return BY_EMAIL_DOMAIN
             return None
         domain = row.email.rpartition("@")[2].casefold()
@@ -489,6 +524,7 @@ class RegistrationService:
             )
         ).all()
         requester = f"{row.first_name or ''} {row.last_name or ''}".strip()
+        # The console's page of the request, where the contact person decides it.
         link = f"{self.settings.issuer.rstrip('/')}/console/join-requests/{row.id}"
         for admin in admins:
             self.messages.send(

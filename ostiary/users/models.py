@@ -59,6 +59,10 @@ class User(IdMixin, TimestampMixin, Base):
     # Lower-cased copies for case-insensitive uniqueness and prefix search. Deleted users have
     # none, so that their former address can be used again.
     email_key: Mapped[str | None] = mapped_column(binary_string(320), unique=True)
+    # Whether the address was proven to be the user's: a code or link sent to it came back
+    # (registration, an invitation's link, a change on /account), or the CRM or an
+    # administrator vouched for it. A new address that was not proven clears it.
+    email_verified: Mapped[bool] = mapped_column(default=False)
     first_name_key: Mapped[str | None] = mapped_column(binary_string(100), index=True)
     last_name_key: Mapped[str | None] = mapped_column(binary_string(100), index=True)
     phone: Mapped[str | None] = mapped_column(String(32))

@@ -121,6 +121,7 @@ class ProfileService:
             first_name=user.first_name,
             last_name=user.last_name,
             email=user.email,
+            email_verified=user.email_verified,
             phone=user.phone,
             language=user.language,
             pending=[
@@ -220,7 +221,9 @@ class ProfileService:
         former = user.email
         if field is ContactField.EMAIL and self._taken(user, row.new_value):
             raise AlreadyExists(TAKEN, field="email")
-        self._users().update(user, UserUpdate(**{str(field): row.new_value}))
+        # The code or link came back from the new address: it is proven.
+        proven = {"email_verified": True} if field is ContactField.EMAIL else {}
+        self._users().update(user, UserUpdate(**{str(field): row.new_value}, **proven))
         self._notify(
             user,
             "contact-changed",

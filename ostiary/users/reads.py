@@ -34,6 +34,7 @@ _USER_WITH_CONTEXTS = (
         UserDomain.name.label("domain"),
         User.status,
         User.email,
+        User.email_verified,
         User.phone,
         User.first_name,
         User.last_name,

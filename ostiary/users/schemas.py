@@ -136,6 +136,11 @@ class UserCreate(BaseModel):
     domain: str = Field(description="Name of the user domain, e.g. CSP or ENTERPRISE.")
     status: InitialStatus = UserStatus.DRAFT
     email: Email | None = None
+    email_verified: bool = Field(
+        False,
+        description="The address is known to be the user's (the CRM verified it); "
+        "only with an e-mail address.",
+    )
     phone: Phone | None = None
     first_name: Name | None = None
     last_name: Name | None = None
@@ -155,6 +160,11 @@ class UserUpdate(BaseModel):
     username: Username | None = None
     domain: str | None = None
     email: Email | None = None
+    email_verified: bool | None = Field(
+        None,
+        description="Whether the address is known to be the user's. A new address without "
+        "``email_verified: true`` beside it is unverified.",
+    )
     phone: Phone | None = None
     first_name: Name | None = None
     last_name: Name | None = None
@@ -174,6 +184,10 @@ class UserOut(BaseModel):
     domain: str
     status: UserStatus
     email: str | None
+    email_verified: bool = Field(
+        description="The address was proven to be the user's (a code or link sent to it came "
+        "back), or the CRM or an administrator said so."
+    )
     phone: str | None
     first_name: str | None
     last_name: str | None
@@ -198,6 +212,7 @@ class UserOut(BaseModel):
             domain=user.domain.name,
             status=UserStatus(user.status),
             email=user.email,
+            email_verified=user.email_verified,
             phone=user.phone,
             first_name=user.first_name,
             last_name=user.last_name,
@@ -283,6 +298,7 @@ class ProfileOut(BaseModel):
     first_name: str | None
     last_name: str | None
     email: str | None
+    email_verified: bool = Field(description="The address was proven to be yours")
     phone: str | None
     language: str | None
     pending: list[PendingChangeOut] = Field(

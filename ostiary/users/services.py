@@ -39,7 +39,7 @@ AUDIT_ACTIONS = {
 
 # What a service account cannot have or change: it never signs in, so it has no credentials
 # and nothing to send codes or links to.
-SERVICE_ACCOUNT_FIXED = frozenset({"username", "email", "phone", "two_factor"})
+SERVICE_ACCOUNT_FIXED = frozenset({"username", "email", "email_verified", "phone", "two_factor"})
 
 # Fields that identify a person: erased when the user is deleted, also from the audit trail.
 PERSONAL_FIELDS = frozenset({"username", "email", "phone", "first_name", "last_name", "language"})
@@ -97,6 +97,7 @@ class UserService:
                 or (self.passwords.hash(password) if password else None),
             )
             self._set_profile(user, data.model_dump(include=PERSONAL_FIELDS - {"username"}))
+            user.email_verified = data.email_verified and user.email is not None
             self.session.add(user)
             self.session.flush()
             self.audit.record(
@@ -105,8 +106,11 @@ class UserService:
                 target_type="user",
                 target_id=user.id,
                 changes=data.model_dump(
-                    mode="json", exclude_none=True, exclude={"password", "context_ids"}
+                    mode="json",
+                    exclude_none=True,
+                    exclude={"password", "context_ids", "email_verified"},
                 )
+                | ({"email_verified": True} if user.email_verified else {})
                 | ({"password": "set"} if user.password_hash else {}),
             )
             memberships = MembershipService(self.session, self.actor)
@@ -142,6 +146,7 @@ class UserService:
                 if getattr(user, field) != new:
                     changes[field] = [getattr(user, field), new]
             self._set_profile(user, profile)
+            self._set_verified(user, data, changes)
             if changes:
                 self.audit.record(
                     self.actor,
@@ -212,6 +217,24 @@ class UserService:
 
     # -- helpers -------------------------------------------------------------------------
 
+    @staticmethod
+    def _set_verified(user: User, data: UserUpdate, changes: dict[str, Any]) -> None:
+        """As said, for the address the user has now; a new address said nothing of is not
+        verified."""
+        fields = data.model_fields_set
+        if "email_verified" in fields:
+            if data.email_verified is None:
+                raise RuleViolation("email_verified cannot be empty", field="email_verified")
+            verified = data.email_verified
+        elif "email" in changes:
+            verified = False
+        else:
+            return
+        verified = verified and user.email is not None
+        if verified != user.email_verified:
+            changes["email_verified"] = [user.email_verified, verified]
+            user.email_verified = verified
+
     def _anonymize(self, user: User) -> None:
         anonymize(self.session, self.audit, user)
 
@@ -281,8 +304,10 @@ class UserService:
 def anonymize(session: OstiarySession, audit: AuditLog, user: User) -> None:
     """Erase a user's personal data for good, also from the audit trail; the row stays."""
     former_username = user.username
+    former_email_key = user.email_key
     user.username = f"{DELETED_PREFIX}{user.id.hex}"
     UserService._set_profile(user, dict.fromkeys(PERSONAL_FIELDS - {"username"}))
+    user.email_verified = False
     user.password_hash = None
     user.two_factor = TwoFactor.INHERIT
     user.first_login_at = None
@@ -300,9 +325,12 @@ def anonymize(session: OstiarySession, audit: AuditLog, user: User) -> None:
     from ostiary.messages.services import forget_person
 
     forget_person(session, user.id)
+    # The types whose objects keep a person's data register that with their renderers.
+    import ostiary.invitations.schemas
+    import ostiary.registrations.schemas  # noqa: F401
     from ostiary.webhooks.services import forget_person as forget_in_webhooks
 
-    forget_in_webhooks(session, user.id, user.username)
+    forget_in_webhooks(session, user.id, user.username, former_email_key)
     audit.forget_person(
         user.id,
         personal_fields=PERSONAL_FIELDS,

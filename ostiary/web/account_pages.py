@@ -22,7 +22,7 @@ from ostiary.runtime import Runtime
 from ostiary.users.models import User
 from ostiary.web.account_nav import SECTIONS
 from ostiary.web.branding import show_users_brand
-from ostiary.web.security import csrf_token, sign_in_first, signed_in
+from ostiary.web.security import csrf_token, sign_in_first, signed_in, suspended_page
 from ostiary.web.templating import templates
 
 FORGED = "This form has expired. Open the page again and try once more."
@@ -76,6 +76,10 @@ def account_page(
             return back(home)
         return sign_in_first(runtime, session, home)
     browser, user = found
+    closed = suspended_page(request, runtime, session, user)
+    if closed is not None:
+        # Every organization of theirs is suspended: the login's page, and no change.
+        return closed
     if csrf is not None and not hmac.compare_digest(csrf_token(runtime, browser), csrf):
         return render_account(
             request,

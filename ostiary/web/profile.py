@@ -39,6 +39,7 @@ from ostiary.web.security import (
     prove_again,
     sign_in_first,
     signed_in,
+    suspended_page,
 )
 from ostiary.web.templating import templates
 
@@ -151,6 +152,9 @@ def profile_page(
     found = signed_in(request, runtime, session)
     if found is None:
         return sign_in_first(runtime, session, HOME)
+    closed = suspended_page(request, runtime, session, found[1])
+    if closed is not None:
+        return closed
     notice = CHANGED.get({str(f): f for f in ContactField}.get(changed))  # type: ignore[arg-type]
     return _page(request, runtime, session, *found, notice=notice)
 
@@ -292,6 +296,9 @@ def _show_code_page(
     found = signed_in(request, runtime, session)
     if found is None:
         return sign_in_first(runtime, session, f"{HOME}/{field}/verify")
+    closed = suspended_page(request, runtime, session, found[1])
+    if closed is not None:
+        return closed
     return _code_page(request, runtime, session, *found, field)
 
 

@@ -20,14 +20,15 @@ from fastapi.responses import RedirectResponse, Response
 from ostiary.api.v1.deps import RuntimeDep, SessionDep
 from ostiary.authn.throttle import Throttled
 from ostiary.errors import InvalidInput, NotFound, OstiaryError, RuleViolation
+from ostiary.i18n import Translator
 from ostiary.invitations.acceptance import sms_needed
 from ostiary.protocols.oidc.routes import NO_STORE
 from ostiary.registrations.models import RegistrationState
 from ostiary.registrations.services import Progress, RegistrationService
 from ostiary.runtime import Runtime
 from ostiary.users.profile import VerificationFailed
-from ostiary.web.reset import field_errors
-from ostiary.web.templating import templates
+from ostiary.web.reset import field_errors, wait_message
+from ostiary.web.templating import page_language, templates
 
 router = APIRouter(include_in_schema=False)
 HOME = "/register"
@@ -60,6 +61,13 @@ def _csrf(runtime: Runtime, nonce: str) -> str:
 def _csrf_ok(request: Request, runtime: Runtime, given: str) -> bool:
     nonce = request.cookies.get(COOKIE, "")
     return bool(nonce) and hmac.compare_digest(_csrf(runtime, nonce), given)
+
+
+def _said(request: Request, exc: OstiaryError, field: str) -> dict[str, list[str]]:
+    """A service's refusal next to its field, in the page's language; a wait in words."""
+    if isinstance(exc, Throttled):
+        return {exc.field or field: [wait_message(request, exc.retry_after)]}
+    return {exc.field or field: [Translator(page_language(request))(exc.detail)]}
 
 
 def _page(request: Request, runtime: Runtime, status: int = 200, **context: object) -> Response:
@@ -147,11 +155,11 @@ def register(
         return _form_page(request, runtime, join, 422, errors=errors, values=typed)
     except NotFound as exc:
         if exc.field == "organization" and join:
-            errors = {"organization": [exc.detail]}
+            errors = _said(request, exc, "organization")
             return _form_page(request, runtime, join, 422, errors=errors, values=typed)
         return _page(request, runtime, 404, view="off")
     except (RuleViolation, Throttled) as exc:
-        errors = {exc.field or "email": [exc.detail]}
+        errors = _said(request, exc, "email")
         return _form_page(request, runtime, join, 422, errors=errors, values=typed)
     return RedirectResponse(
         f"{HOME}/verify?registration={progress.registration_id}", status_code=303, headers=NO_STORE
@@ -202,13 +210,13 @@ def verify(
         progress = service.verify_code(registration, code)
     except (VerificationFailed, Throttled) as exc:
         status = 429 if isinstance(exc, Throttled) else 422
+        errors = _said(request, exc, "code")
         return _progress_page(
-            request, runtime, service.progress(registration), status, errors={"code": [exc.detail]}
+            request, runtime, service.progress(registration), status, errors=errors
         )
     except OstiaryError as exc:
-        return _progress_page(
-            request, runtime, service.progress(registration), 422, errors={"code": [exc.detail]}
-        )
+        errors = _said(request, exc, "code")
+        return _progress_page(request, runtime, service.progress(registration), 422, errors=errors)
     return _progress_page(request, runtime, progress)
 
 

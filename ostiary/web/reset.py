@@ -50,6 +50,7 @@ RULE_TEXTS = {
     RULE_EMAIL: "The password must not contain the name of your e-mail address.",
     "match": "The two passwords are not the same.",
     "required": "This is needed: sign-in codes are sent to it by SMS.",
+    "email": "Enter a valid e-mail address.",
 }
 
 
@@ -203,7 +204,7 @@ def field_errors(request: Request, problems: list[FieldProblem]) -> dict[str, li
         text = RULE_TEXTS.get(problem.rule or "")
         n = next((int(word) for word in problem.message.split() if word.isdigit()), 0)
         found.setdefault(problem.field, []).append(
-            translate(text, n=n) if text else problem.message
+            translate(text, n=n) if text else translate(problem.message)
         )
     return found
 

@@ -31,8 +31,8 @@ from ostiary.authn.sessions import SessionService
 from ostiary.db.session import OstiarySession
 from ostiary.errors import RuleViolation
 from ostiary.protocols.oidc.authorization import AuthorizationRequest
-from ostiary.protocols.oidc.authorize import AuthorizeService
-from ostiary.protocols.oidc.routes import NO_STORE, browser_token
+from ostiary.protocols.oidc.authorize import AuthorizeService, Suspended
+from ostiary.protocols.oidc.routes import NO_STORE, browser_token, render_outcome
 from ostiary.runtime import Runtime
 from ostiary.users.models import DomainKind, User
 from ostiary.web.account_nav import SECTIONS
@@ -63,10 +63,26 @@ def signed_in(
 def checked(
     request: Request, runtime: Runtime, session: OstiarySession, csrf: str
 ) -> tuple[BrowserSession, User] | None:
+    """The signed-in user of a form, if its token is right and a suspension does not keep
+    them out (then the page they come back to says so)."""
     found = signed_in(request, runtime, session)
     if found is None or not hmac.compare_digest(csrf_token(runtime, found[0]), csrf):
         return None
+    if AuthorizeService(runtime, session).shut_out(found[1]) is not None:
+        return None
     return found
+
+
+def suspended_page(
+    request: Request, runtime: Runtime, session: OstiarySession, user: User
+) -> Response | None:
+    """The page the login shows when a suspension keeps the user out of every context of
+    theirs (``AuthorizeService.shut_out``, the decision the authorization endpoint makes);
+    None when it does not."""
+    closed = AuthorizeService(runtime, session).shut_out(user)
+    if closed is None:
+        return None
+    return render_outcome(request, runtime, Suspended(closed.name))
 
 
 def actor_of(request: Request, user: User) -> Actor:
@@ -112,6 +128,9 @@ def security_page(request: Request, runtime: RuntimeDep, session: SessionDep) ->
     found = signed_in(request, runtime, session)
     if found is None:
         return sign_in_first(runtime, session, HOME)
+    closed = suspended_page(request, runtime, session, found[1])
+    if closed is not None:
+        return closed
     return _page(request, runtime, session, *found)
 
 

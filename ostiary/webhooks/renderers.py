@@ -19,12 +19,35 @@ from ostiary.users.models import User
 from ostiary.users.schemas import UserOut
 
 Renderer = Callable[[Session, str], dict[str, Any] | None]
+# The ids (as events name them) of a type's objects that hold a person's data: given the
+# person's id and the lower-cased e-mail address they had.
+PersonalFinder = Callable[[Session, uuid.UUID, str | None], list[str]]
 
 _RENDERERS: dict[str, Renderer] = {}
+_PERSONAL: dict[str, PersonalFinder] = {}
 
 
-def register(target_type: str, renderer: Renderer) -> None:
+def register(
+    target_type: str, renderer: Renderer, *, personal: PersonalFinder | None = None
+) -> None:
+    """``personal``, for a type whose objects carry someone's data (an invitation keeps the
+    invitee's address): the events about them are erased with the person."""
     _RENDERERS[target_type] = renderer
+    if personal is not None:
+        _PERSONAL[target_type] = personal
+
+
+def about_person(
+    session: Session, user_id: uuid.UUID, email_key: str | None
+) -> dict[str, list[str]]:
+    """Per target type, the objects that carry the person's data (the person themselves
+    under ``user``)."""
+    found = {"user": [str(user_id)]}
+    for target_type, finder in _PERSONAL.items():
+        ids = finder(session, user_id, email_key)
+        if ids:
+            found[target_type] = ids
+    return found
 
 
 def render(

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from ostiary.access.admin import AdminScope
 from ostiary.audit.actor import Actor
@@ -34,6 +34,7 @@ from ostiary.webhooks.models import (
     WebhookEvent,
     WebhookSubscription,
 )
+from ostiary.webhooks.renderers import about_person
 from ostiary.webhooks.schemas import SubscriptionCreate, SubscriptionUpdate
 
 _SECRET_INFO = b"ostiary/webhook-secrets/aes-256-gcm/v1"
@@ -284,20 +285,27 @@ class WebhookService:
         )
 
 
-def forget_person(session: OstiarySession, user_id: uuid.UUID, new_label: str) -> None:
-    """A deleted user's events: those still to be delivered keep only ids, the others lose
-    their payload; events by them keep their new label instead of their name."""
-    about = str(user_id)
-    events = session.scalars(
-        select(WebhookEvent).where(
-            ((WebhookEvent.target_type == "user") & (WebhookEvent.target_id == about))
-            | (WebhookEvent.actor_id == user_id)
+def forget_person(
+    session: OstiarySession, user_id: uuid.UUID, new_label: str, email_key: str | None = None
+) -> None:
+    """A deleted user's events: those about them (and about what carries their data, such as
+    an invitation to the address they had, ``email_key``) keep only ids while still to be
+    delivered, and lose their payload once settled; events by them keep their new label
+    instead of their name. In the caller's transaction, the deletion's."""
+    about = about_person(session, user_id, email_key)
+    concerning = or_(
+        *(
+            (WebhookEvent.target_type == target_type) & WebhookEvent.target_id.in_(ids)
+            for target_type, ids in about.items()
         )
+    )
+    events = session.scalars(
+        select(WebhookEvent).where(concerning | (WebhookEvent.actor_id == user_id))
     ).all()
     for event in events:
         if event.payload is None:
             continue
-        if event.target_type != "user" or event.target_id != about:
+        if event.target_id not in about.get(event.target_type or "", ()):
             data = dict(event.payload["data"])
             data["actor"] = {**data.get("actor", {}), "name": new_label}
             event.payload = {**event.payload, "data": data}

@@ -201,3 +201,58 @@ def test_deactivated_user_can_no_longer_call_the_api(
     assert_problem(anonymous.get("/api/v1/contexts"), 401, "unauthenticated")
     act(client, user["id"], "activate")
     assert anonymous.get("/api/v1/contexts").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "settings_overrides", [{"webhooks_worker": False, "webhooks_allow_loopback": True}]
+)
+def test_deleting_erases_the_invitation_events_that_keep_the_address(
+    client: TestClient, runtime: Runtime
+) -> None:
+    root = root_id(client)
+    acme = make_context(client, root, "account", "Acme")
+    address = "jane.invited@acme.example"
+    with receiver() as crm, receiver() as failing:
+        failing.answers = [500] * 100
+        delivered = subscribe(client, root, crm.url, events=["user.invited", "user.deleted"])
+        waiting = subscribe(client, acme["id"], failing.url, events=["user.invited"])
+        user = make_user(client, "jane.invited", email=address, first_name="Janine")
+        invited = client.post(
+            "/api/v1/invitations",
+            json={"context_id": acme["id"], "email": address, "as_administrator": False},
+        )
+        assert invited.status_code == 201, invited.text
+        deliver(runtime)  # to the CRM; the failing receiver's stays pending
+        assert address in crm.received[0].body.decode()
+        assert act(client, user["id"], "activate").status_code == 200
+        assert act(client, user["id"], "deactivate").status_code == 200
+        deleted = act(client, user["id"], "delete")
+        assert deleted.status_code == 200, deleted.text
+
+        # Nothing stored for webhooks keeps the address any more.
+        with runtime.engine.connect() as connection:
+            stored = " ".join(
+                str(row) for row in connection.execute(text("SELECT payload FROM webhook_events"))
+            )
+        assert address not in stored and "janine" not in stored.lower()
+        # The invitation's event is kept with ids only while a receiver still waits for it.
+        sent = client.get(f"/api/v1/webhooks/{delivered['id']}/deliveries").json()["items"]
+        assert [(d["event_type"], d["state"]) for d in sent] == [
+            ("user.deleted", "pending"),
+            ("user.invited", "delivered"),
+        ]
+        [pending] = client.get(f"/api/v1/webhooks/{waiting['id']}/deliveries").json()["items"]
+        assert pending["state"] == "pending" and pending["payload_erased"] is False
+
+        # What was still to be delivered goes out with ids only; the deletion says the id.
+        failing.answers = []
+        crm.received.clear()
+        failing.received.clear()
+        deliver(runtime, utcnow() + timedelta(hours=2))
+        (late,) = failing.received
+        assert late.json["type"] == "user.invited" and late.json["data"]["erased"] is True
+        assert late.json["data"]["target_id"] == invited.json()["id"]
+        assert address not in late.body.decode()
+        (deletion,) = crm.received
+        assert deletion.json["data"]["target_id"] == user["id"]
+        assert address not in deletion.body.decode() and "janine" not in deletion.body.decode()

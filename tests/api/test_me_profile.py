@@ -85,6 +85,7 @@ def test_my_profile_and_its_names_and_language(jane: TestClient, runtime: Runtim
         "first_name": "Jane",
         "last_name": "Doe",
         "email": OLD,
+        "email_verified": False,
         "phone": PHONE,
         "language": None,
         "pending": [],
@@ -134,7 +135,9 @@ def test_a_new_address_applies_only_once_the_mailed_code_comes_back(
     assert after.security_stamp == before.security_stamp
     changed = peers.mails_to(OLD)[-1].message
     assert "was changed" in str(changed["Subject"])
-    assert updates(runtime) == [{"email": [OLD, NEW]}]
+    # The code came back from the new address: it is verified, in the same event.
+    assert updates(runtime) == [{"email": [OLD, NEW], "email_verified": [False, True]}]
+    assert jane.get("/api/v1/me").json()["email_verified"] is True
     # The code works once.
     again = jane.post("/api/v1/me/email/verify", json={"code": code})
     assert_problem(again, 422, "verification-failed", "code")

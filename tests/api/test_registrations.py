@@ -15,7 +15,7 @@ from ostiary.contexts.models import Context
 from ostiary.runtime import Runtime
 from ostiary.users.models import User
 from tests.api.test_authorization import api_user, grant
-from tests.helpers import assert_problem, make_context, root_id
+from tests.helpers import assert_problem, make_context, make_user, root_id
 from tests.registrations.support import (
     OVERRIDES,
     PASSWORD,
@@ -387,3 +387,42 @@ def test_a_stranger_who_knows_the_number_waits_for_the_back_office(
     assert _context(runtime, koko["id"]).status == "pending"
     [row] = _pending(client)
     assert row["context_id"] == koko["id"] and row["email"] == "eve@evil.example"
+
+
+def test_contact_persons_are_sent_the_console_page_of_the_request(
+    client: TestClient, runtime: Runtime, koko: dict[str, Any]
+) -> None:
+    _ask(runtime, "max@gmail.example")
+    [row] = _pending(client, "/api/v1/join-requests")
+    [mail] = sent_to(runtime, "kim@example.com", "join-request")
+    assert f"http://testserver/console/join-requests/{row['id']}" in (mail.text or "")
+    assert "/api/v1/" not in (mail.text or "") + (mail.html or "")
+
+
+def test_only_a_verified_address_joins_by_its_domain(
+    client: TestClient, runtime: Runtime, koko: dict[str, Any]
+) -> None:
+    runtime.settings.join_by_email_domain = True
+
+    def ask(username: str, **extra: Any) -> dict[str, Any]:
+        make_user(
+            client,
+            username,
+            status="active",
+            email=f"{username}@koko.example",
+            password=f"pw of {username[::-1]} 123",
+            **extra,
+        )
+        person = TestClient(client.app)
+        person.auth = (username, f"pw of {username[::-1]} 123")
+        asked = person.post("/api/v1/me/join-requests", json={"organization": "KOKO Media"})
+        assert asked.status_code == 201, asked.text
+        return dict(asked.json())
+
+    # An address in the domain that nobody proved waits for the contact persons.
+    unproven = ask("pat")
+    assert unproven["state"] == "pending" and unproven["email_verified_at"] is None
+    # One the CRM vouched for joins at once.
+    vouched = ask("quinn", email_verified=True)
+    assert vouched["state"] == "approved" and vouched["decided_by"] == "rule: e-mail domain"
+    assert vouched["email_verified_at"] is not None

@@ -117,7 +117,10 @@ def test_the_link_applies_the_address_once(session: OstiarySession, runtime: Run
     assert again.value.verdict is Verdict.NO_CODE
     event = session.scalars(select(AuditEvent).where(AuditEvent.action == "user.updated")).one()
     assert event.actor == "lena" and event.target_id == str(user.id)
-    assert event.changes == {"email": ["lena@old.example", "lena@new.example"]}
+    assert event.changes == {
+        "email": ["lena@old.example", "lena@new.example"],
+        "email_verified": [False, True],
+    }
 
 
 def test_a_code_then_makes_the_link_useless(session: OstiarySession, runtime: Runtime) -> None:

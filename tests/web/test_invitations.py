@@ -355,6 +355,8 @@ def test_an_existing_user_joins_with_their_login(
     assert joined.headers["location"] == f"/invite/welcome?invitation={invitation['id']}"
     assert "You are now a member of City Group." in browser.get(joined.headers["location"]).text
     kim = user_by_email(runtime, "kim@other.example")
+    # The link came back from Kim's address: it is verified now.
+    assert kim.email_verified is True
     contexts = {c["context_id"] for c in client.get(f"/api/v1/users/{kim.id}/contexts").json()}
     assert contexts == {other["id"], city}
     assert groups_of(client, city, str(kim.id)) == {"Guests"}
@@ -436,6 +438,7 @@ def test_a_lead_gets_the_lead_role_and_the_crm_is_told(
     assert invitation["as_administrator"] is False
     assert register(browser, outbox_link(runtime, "lead@prospect.example")).status_code == 303
     lead = user_by_email(runtime, "lead@prospect.example")
+    assert client.get(f"/api/v1/users/{lead.id}").json()["email_verified"] is True
     groups = client.get(f"/api/v1/contexts/{city}/groups").json()
     [group] = [g for g in groups if g["name"] == "lead"]
     assert group["role"] == "lead" and group["rights"] == {}
@@ -472,3 +475,41 @@ def test_a_draft_account_is_set_up_by_accepting(
         for e in client.get("/api/v1/audit-events", params={"target": draft["id"]}).json()["items"]
     }
     assert {"user.updated", "user.password_set", "user.activated"} <= actions
+
+
+def test_a_lead_who_registers_instead_of_following_the_link_is_a_lead_too(
+    client: TestClient, runtime: Runtime, city: str
+) -> None:
+    from tests.registrations.support import browser as registration_browser
+    from tests.registrations.support import code_for, enter_code, person, submit
+
+    runtime.settings.registration_parent = "root"
+    invite(client, city, "first@citygroup.example", as_administrator=False)
+    invitation = invite(client, city, "lead@prospect.example", lead=True)
+    web = registration_browser(runtime)
+    answer = submit(web, organization="Prospect Ltd", **person("lead@prospect.example"))
+    assert answer.status_code == 303
+    registered = {"action": "user.registered"}
+    # Nothing before the address is proven.
+    assert client.get("/api/v1/audit-events", params=registered).json()["items"] == []
+    assert user_by_email(runtime, "lead@prospect.example").status == "draft"
+
+    done = enter_code(web, answer.headers["location"], code_for(runtime, "lead@prospect.example"))
+    assert 'id="registration-submitted"' in done.text
+    lead = user_by_email(runtime, "lead@prospect.example")
+    assert lead.status == "active" and lead.email_verified is True
+    assert groups_of(client, city, str(lead.id)) == {"lead"}
+    [event] = client.get("/api/v1/audit-events", params=registered).json()["items"]
+    assert event["target_id"] == str(lead.id) and event["context_id"] == city
+    assert event["changes"] == {"lead": True, "invitation": invitation["id"]}
+    # The invitation is taken up: its link says so.
+    assert client.get(f"{URL}/{invitation['id']}").json()["state"] == "accepted"
+    with new_browser(runtime) as other:
+        assert unusable(open_link(other, outbox_link(runtime, "lead@prospect.example"))) == (
+            "accepted"
+        )
+    # The registration of Prospect Ltd goes on as usual; approving it tells nothing new.
+    [row] = client.get("/api/v1/registrations", params={"state": "pending"}).json()["items"]
+    assert row["user_id"] == str(lead.id)
+    assert client.post(f"/api/v1/registrations/{row['id']}/approve").status_code == 200
+    assert len(client.get("/api/v1/audit-events", params=registered).json()["items"]) == 1

@@ -127,6 +127,7 @@ def test_a_new_address_by_the_code_page_after_confirming_it_is_you(
     code = peers.code_mailed_to(NEW)
     assert peers.mails_to(OLD), "the old address was not told"
     assert NEW in browser.get("/account").text and _user(runtime).email == OLD
+    assert _user(runtime).email_verified is False
 
     wrong_code = f"{(int(code) + 1) % 1_000_000:06d}"
     bad = browser.post("/account/email/verify", data={"csrf": csrf, "code": wrong_code})
@@ -134,7 +135,8 @@ def test_a_new_address_by_the_code_page_after_confirming_it_is_you(
     done = browser.post("/account/email/verify", data={"csrf": csrf, "code": code})
     assert done.status_code == 303 and done.headers["location"] == "/account?changed=email"
     assert "Your e-mail address is changed." in browser.get(done.headers["location"]).text
-    assert _user(runtime).email == NEW
+    # The code came back from the new address: it is proven.
+    assert _user(runtime).email == NEW and _user(runtime).email_verified is True
 
 
 def test_a_new_phone_number_by_sms(browser: TestClient, runtime: Runtime, peers: Peers) -> None:
@@ -183,7 +185,7 @@ def test_the_mailed_link_asks_before_it_changes_the_address(
         assert bad.status_code == 410 and 'id="link-error"' in bad.text
         used = other.post("/account/verify-email", data={"token": token})
         assert used.status_code == 200 and NEW in used.text
-        assert _user(runtime).email == NEW
+        assert _user(runtime).email == NEW and _user(runtime).email_verified is True
         again = other.post("/account/verify-email", data={"token": token})
         assert again.status_code == 410
 
@@ -219,3 +221,50 @@ def test_delegated_users_see_their_profile_read_only(browser: TestClient, runtim
     )
     assert refused.status_code == 422 and "identity provider" in _error(refused.text, "first_name")
     assert _user(runtime).first_name == "Jeremy"
+
+
+def test_a_user_whose_only_organization_is_suspended_sees_the_suspended_page(
+    browser: TestClient, runtime: Runtime
+) -> None:
+    from ostiary.audit.actor import Actor
+    from ostiary.contexts.models import Context, SuspensionReason
+    from ostiary.contexts.suspension import Suspensions
+    from tests.authn.support import form_fields
+
+    def suspension(lift: bool = False) -> None:
+        with runtime.sessions() as session:
+            acme = session.scalars(select(Context).where(Context.key == "acme0")).one()
+            suspensions = Suspensions(session, Actor("t", "cli"))
+            if lift:
+                suspensions.reactivate(acme, SuspensionReason.ADMINISTRATOR, utcnow().date())
+            else:
+                suspensions.suspend(acme, SuspensionReason.ADMINISTRATOR)
+
+    csrf = page_csrf(_sign_in(browser))
+    suspension()
+    # The session that was open shows the page the login shows, and changes nothing.
+    for path in (
+        "/account",
+        "/account/security",
+        "/account/email/verify",
+        "/account/password",
+        "/account/organizations",
+    ):
+        page = browser.get(path)
+        assert page.status_code == 403, path
+        assert "Access to Acme 0 is suspended" in page.text and "csrf" not in page.text
+    refused = browser.post(
+        "/account/profile", data={"csrf": csrf, "first_name": "Eve", "last_name": "Mills"}
+    )
+    assert refused.status_code == 303 and _user(runtime).first_name == "Jeremy"
+    # Signing in at /account anew leads to the same page.
+    browser.cookies.clear()
+    first = browser.get("/account")
+    fields = form_fields(browser.get(first.headers["location"]).text)
+    back = browser.post("/login", data={**fields, "username": USERNAME, "password": PASSWORD})
+    assert back.headers["location"] == "/account"
+    page = browser.get("/account")
+    assert page.status_code == 403 and "Access to Acme 0 is suspended" in page.text
+    # Reactivated, the account page works again.
+    suspension(lift=True)
+    assert browser.get("/account").status_code == 200

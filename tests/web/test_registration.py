@@ -206,3 +206,38 @@ def test_wrong_codes_are_answered_alike_for_a_used_address_and_a_new_one(
     known, new = answers
     assert known == new
     assert new[-1][0] == 429 and len(set(new)) >= 3  # wrong, spent, locked
+
+
+def test_the_proven_address_is_verified(runtime: Runtime, client: TestClient) -> None:
+    web = browser(runtime)
+    answer = submit(web, organization="KOKO Media", **person(KIM))
+    with runtime.sessions() as session:
+        user = session.scalars(select(User).where(User.email_key == KIM)).one()
+        user_id, verified = user.id, user.email_verified
+    assert verified is False
+    assert client.get(f"/api/v1/users/{user_id}").json()["email_verified"] is False
+    enter_code(web, answer.headers["location"], code_for(runtime, KIM))
+    assert client.get(f"/api/v1/users/{user_id}").json()["email_verified"] is True
+
+
+def test_the_services_refusals_are_said_in_german(runtime: Runtime) -> None:
+    web = browser(runtime)
+    web.headers["accept-language"] = "de"
+    unknown = submit(web, join=True, organization="Niemand AG", **person(KIM, language="de"))
+    assert unknown.status_code == 422
+    assert (
+        "keine Organisation nimmt unter diesem Namen oder dieser Nummer Anfragen an" in unknown.text
+    )
+    answer = submit(web, organization="KOKO Media", **person(KIM, language="de"))
+    wrong = enter_code(web, answer.headers["location"], "000000")
+    assert wrong.status_code == 422 and "der Code ist nicht richtig" in wrong.text
+    bad = submit(
+        web,
+        organization="KOKO Media",
+        **person("new@koko.example", language="de", first_name="", phone="079 123"),
+    )
+    assert (
+        "Dieses Feld ist nötig." in bad.text or "Geben Sie mindestens ein Zeichen ein." in bad.text
+    )
+    assert "muss eine internationale Nummer in der Form E.164 sein" in bad.text
+    assert "Enter" not in bad.text and "must be" not in bad.text

@@ -4,6 +4,7 @@ send the code back (RFC 6749 §4.1.2, RFC 9207 ``iss``, OAuth 2.0 Form Post Resp
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlencode
@@ -108,9 +109,9 @@ class AuthorizeService:
             chosen = match[0].id
         if chosen is None and client.requires_context:
             if not choices:
-                closed = self.suspended_for(user)
-                if closed:
-                    return self.suspended(request, closed[0])
+                closed = self.closed_to(user, choices)
+                if closed is not None:
+                    return self.suspended(request, closed)
                 return self.error(
                     request,
                     OAuthError(
@@ -166,6 +167,20 @@ class AuthorizeService:
                 request, OAuthError("access_denied", f"access to {context.name} is suspended")
             )
         return Suspended(context.name)
+
+    def closed_to(self, user: User, choices: Sequence[Context]) -> Context | None:
+        """The suspended context that keeps ``user`` out, when none of ``choices`` (the
+        contexts they could go on in) is left: the first of theirs that a suspension closes.
+        None when they have a choice, or no suspension stands in their way."""
+        if choices:
+            return None
+        closed = self.suspended_for(user)
+        return closed[0] if closed else None
+
+    def shut_out(self, user: User) -> Context | None:
+        """``closed_to`` for our own pages (``/account``), which need no application: the user
+        is kept out when every context of theirs is closed by a suspension."""
+        return self.closed_to(user, open_only(self.session.core(), self._memberships(user)))
 
     def suspended_for(self, user: User) -> list[Context]:
         """The user's contexts that are closed by a suspension, in tree order."""

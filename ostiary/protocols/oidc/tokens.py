@@ -31,6 +31,7 @@ from ostiary.db.session import OstiarySession
 from ostiary.db.types import utcnow
 from ostiary.protocols.oidc.models import Grant, RefreshToken, RevokedAccessToken
 from ostiary.protocols.oidc.registry import ClientDirectory
+from ostiary.protocols.oidc.userinfo import email_claims
 from ostiary.users.models import User, UserStatus
 
 ACCESS_TOKEN_TYPE = "at+jwt"
@@ -158,12 +159,18 @@ class TokenIssuer:
         access = self.signer.sign(self.session, claims, client.signing_alg, ACCESS_TOKEN_TYPE)
         id_token = None
         if user is not None and "openid" in scopes and browser is not None:
-            id_token = self._id_token(client, user, browser, nonce, now)
+            id_token = self._id_token(client, user, browser, nonce, now, scopes)
         refresh = self._refresh(grant, client, now) if with_refresh and user is not None else None
         return IssuedTokens(access, client.access_token_seconds, grant.scope, id_token, refresh)
 
     def _id_token(
-        self, client: Client, user: User, browser: BrowserSession, nonce: str | None, now: datetime
+        self,
+        client: Client,
+        user: User,
+        browser: BrowserSession,
+        nonce: str | None,
+        now: datetime,
+        scopes: list[str],
     ) -> str:
         claims: dict[str, Any] = {
             "iss": self.issuer,
@@ -180,6 +187,7 @@ class TokenIssuer:
             claims["acr"] = browser.acr
         if nonce is not None:
             claims["nonce"] = nonce
+        claims |= email_claims(user, scopes)
         return self.signer.sign(self.session, claims, client.signing_alg, "JWT")
 
     def _refresh(self, grant: Grant, client: Client, now: datetime) -> str:

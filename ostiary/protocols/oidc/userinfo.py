@@ -18,9 +18,15 @@ def userinfo_claims(user: User, scopes: set[str]) -> dict[str, Any]:
             "preferred_username": user.username,
             "locale": user.language,
         }
-    if "email" in scopes and user.email:
-        # Addresses are not yet proven by a confirmation message.
-        claims |= {"email": user.email, "email_verified": False}
+    claims |= email_claims(user, scopes)
     if "phone" in scopes and user.phone:
         claims |= {"phone_number": user.phone, "phone_number_verified": False}
     return {k: v for k, v in claims.items() if v is not None}
+
+
+def email_claims(user: User, scopes: set[str] | list[str]) -> dict[str, Any]:
+    """``email`` and ``email_verified`` (scope ``email``): whether the address was proven to
+    be the user's, or vouched for by the CRM (``User.email_verified``)."""
+    if "email" not in scopes or not user.email:
+        return {}
+    return {"email": user.email, "email_verified": user.email_verified}
