@@ -1,7 +1,7 @@
 """verified e-mail addresses, and which registrations made their organization
 
-Revision ID: 0017_onboarding_rest
-Revises: 0021
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-07 02:00:00.000000
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0017_onboarding_rest"
-down_revision: str | None = "0021"
+revision: str = "0017"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

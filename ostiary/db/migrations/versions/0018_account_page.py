@@ -3,8 +3,8 @@
 Where a browser session was started from (address and user agent), for the list of a user's
 sessions on their account page.
 
-Revision ID: 0021
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-07 02:10:00.000000
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0021"
-down_revision: str | None = "0016"
+revision: str = "0018"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
