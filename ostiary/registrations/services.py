@@ -21,7 +21,8 @@ from datetime import date
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from ostiary.access.models import GroupMember, UserGroup
+from ostiary.access.catalogue import OSTIARY_MODULE, Right
+from ostiary.access.models import Acl, GroupMember, GroupRight, Module, UserGroup
 from ostiary.audit.actor import Actor
 from ostiary.audit.services import AuditLog
 from ostiary.authn.factors.codes import Verdict
@@ -40,7 +41,7 @@ from ostiary.errors import (
     RuleViolation,
 )
 from ostiary.invitations.acceptance import account_setup, free_username, live_invitations, take_up
-from ostiary.invitations.services import ADMIN_GROUP, domain_for
+from ostiary.invitations.services import domain_for
 from ostiary.messages.purposes import Channel
 from ostiary.messages.services import Messages
 from ostiary.registrations.decisions import BY_CONTRACT, Decisions
@@ -512,17 +513,37 @@ class RegistrationService:
             return BY_CONTRACT
         return None
 
-    def _tell_contact_persons(self, row: Registration, context: Context) -> None:
-        admins = self.session.scalars(
+    def _deciders(self, context: Context) -> list[User]:
+        """The active members of ``context`` who may decide its join requests there: whose
+        effective ``registrations.manage`` holds in it, whatever their groups are called."""
+        candidates = self.session.scalars(
             select(User)
             .join(GroupMember, GroupMember.user_id == User.id)
             .join(UserGroup, UserGroup.id == GroupMember.group_id)
+            .join(GroupRight, GroupRight.group_id == UserGroup.id)
+            .join(Acl, Acl.id == GroupRight.acl_id)
+            .join(Module, Module.id == Acl.module_id)
             .where(
                 UserGroup.context_id == context.id,
-                UserGroup.name == ADMIN_GROUP,
+                Module.key == OSTIARY_MODULE,
+                Acl.key == Right.REGISTRATIONS_MANAGE,
+                GroupRight.value == "true",
                 User.status == UserStatus.ACTIVE,
             )
+            .distinct()
+            .order_by(User.username)
         ).all()
+        rights = self.runtime.rights
+        return [
+            user
+            for user in candidates
+            if rights.effective(self.session, user, context, OSTIARY_MODULE).allows(
+                Right.REGISTRATIONS_MANAGE
+            )
+        ]
+
+    def _tell_contact_persons(self, row: Registration, context: Context) -> None:
+        admins = self._deciders(context)
         requester = f"{row.first_name or ''} {row.last_name or ''}".strip()
         # The console's page of the request, where the contact person decides it.
         link = f"{self.settings.issuer.rstrip('/')}/console/join-requests/{row.id}"
