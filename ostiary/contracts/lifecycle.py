@@ -27,6 +27,7 @@ from ostiary.audit.services import AuditLog
 from ostiary.contexts.models import Context, ContextStatus, ContextType, SuspensionReason
 from ostiary.contexts.suspension import Suspensions
 from ostiary.contracts.models import Contract, ContractStatus, running_on
+from ostiary.db import queue
 from ostiary.db.session import OstiarySession
 from ostiary.runtime import Runtime
 
@@ -212,31 +213,21 @@ class ContractWorker:
         self.lifecycle = ContractLifecycle(runtime.sessions, runtime.settings.contract_grace_days)
         self.interval = runtime.settings.contract_check_minutes * 60.0
         self.today = today
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread = queue.PollingThread(
+            "ostiary-contracts", self._run, threading.Event(), self.interval
+        )
 
     def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="ostiary-contracts", daemon=True)
+        # Read when started, so that a test can shorten it.
+        self._thread.first_wait = min(FIRST_CHECK_SECONDS, self.interval)
         self._thread.start()
 
     def stop(self, timeout: float = 30) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._thread.stop(timeout)
 
-    def _loop(self) -> None:
-        wait = min(FIRST_CHECK_SECONDS, self.interval)
-        while not self._stop.wait(wait):
-            try:
-                for change in self.lifecycle.run(self.today()):
-                    logger.info("%s", change)
-            except Exception:
-                logger.exception("the contract check failed; it tries again")
-            wait = self.interval
+    def _run(self) -> None:
+        for change in self.lifecycle.run(self.today()):
+            logger.info("%s", change)
 
 
 def start_contract_worker(runtime: Runtime) -> ContractWorker | None:

@@ -79,7 +79,7 @@ def retry_delay(attempts: int, first: float, maximum: float, *, jitter: bool = F
 
 class PollingThread:
     """Runs ``work`` in a daemon thread whenever ``wakeup`` is set and every ``poll`` seconds,
-    until stopped."""
+    until stopped; the first time after ``first_wait`` seconds (at once by default)."""
 
     def __init__(
         self,
@@ -87,11 +87,14 @@ class PollingThread:
         work: Callable[[], object],
         wakeup: threading.Event,
         poll: float,
+        *,
+        first_wait: float = 0.0,
     ) -> None:
         self.name = name
         self.work = work
         self.wakeup = wakeup
         self.poll = poll
+        self.first_wait = first_wait
         self.stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -110,6 +113,8 @@ class PollingThread:
             self._thread = None
 
     def _loop(self) -> None:
+        if self.first_wait > 0:
+            self.wakeup.wait(self.first_wait)
         while not self.stopping.is_set():
             self.wakeup.clear()
             try:

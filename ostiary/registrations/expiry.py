@@ -31,6 +31,7 @@ from ostiary.authn.passwords import Passwords
 from ostiary.contexts.models import Context, ContextStatus
 from ostiary.contracts.lifecycle import Change
 from ostiary.contracts.models import Contract
+from ostiary.db import queue
 from ostiary.db.session import OstiarySession
 from ostiary.db.types import utcnow
 from ostiary.registrations.models import Registration, RegistrationState
@@ -176,33 +177,21 @@ class RegistrationWorker:
         self.expiry = RegistrationExpiry.of(runtime)
         self.interval = runtime.settings.registration_check_minutes * 60.0
         self.now = now
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread = queue.PollingThread(
+            "ostiary-registrations", self._run, threading.Event(), self.interval
+        )
 
     def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(
-            target=self._loop, name="ostiary-registrations", daemon=True
-        )
+        # Read when started, so that a test can shorten it.
+        self._thread.first_wait = min(FIRST_RUN_SECONDS, self.interval)
         self._thread.start()
 
     def stop(self, timeout: float = 30) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._thread.stop(timeout)
 
-    def _loop(self) -> None:
-        wait = min(FIRST_RUN_SECONDS, self.interval)
-        while not self._stop.wait(wait):
-            try:
-                for change in self.expiry.run(self.now()):
-                    logger.info("%s", change)
-            except Exception:
-                logger.exception("deleting expired registrations failed; it tries again")
-            wait = self.interval
+    def _run(self) -> None:
+        for change in self.expiry.run(self.now()):
+            logger.info("%s", change)
 
 
 def start_registration_worker(runtime: Runtime) -> RegistrationWorker | None:
