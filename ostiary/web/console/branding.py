@@ -23,6 +23,7 @@ from ostiary.contexts.schemas import ContextUpdate
 from ostiary.contexts.services import ContextService
 from ostiary.errors import OstiaryError
 from ostiary.web.console.field_errors import of_error, of_validation
+from ostiary.web.console.forms import field_error
 from ostiary.web.console.pages import console_page, redirect, render
 from ostiary.web.console.session import ConsoleSession
 
@@ -217,10 +218,7 @@ def save_domains(
         try:
             ContextService(session, console.caller.actor).update(console.context, data)
         except OstiaryError as exc:
-            if exc.field is None or exc.refusal is not None:
-                raise
-            session.rollback()
-            errors = {"email_domains": exc.detail}
+            errors = field_error(console, exc, shown_at="email_domains")
             return _page(
                 request, runtime, console, status=exc.status, errors=errors, domains=email_domains
             )

@@ -21,6 +21,7 @@ from ostiary.contexts.schemas import ContextCreate
 from ostiary.contexts.services import ContextQuery, ContextService
 from ostiary.contexts.suspension import Suspensions
 from ostiary.errors import NotFound, OstiaryError
+from ostiary.web.console.forms import field_error, invalid
 from ostiary.web.console.pages import console_page, redirect, render
 from ostiary.web.console.session import ConsoleSession
 
@@ -135,18 +136,12 @@ def create_context(
                 parent_id=parent.id,
             )
         except ValidationError as exc:
-            errors = {
-                str(e["loc"][0]): INVALID.get(str(e["loc"][0]), "Check this field.")
-                for e in exc.errors()
-            }
+            errors = invalid(exc, INVALID)
             return _page(request, runtime, console, status=422, errors=errors, typed=typed)
         try:
             ContextService(session, console.caller.actor).create(data)
         except OstiaryError as exc:
-            if exc.field is None or exc.refusal is not None:
-                raise
-            session.rollback()
-            errors = {exc.field: exc.detail}
+            errors = field_error(console, exc)
             return _page(request, runtime, console, status=exc.status, errors=errors, typed=typed)
         return redirect("/console/contexts")
 
@@ -187,11 +182,9 @@ def move_context(
         try:
             ContextService(session, console.caller.actor).move(context, parent)
         except OstiaryError as exc:
-            if exc.field is None or exc.refusal is not None:
-                raise
-            session.rollback()
-            field = "move_parent_id" if exc.field == "parent_id" else "move_id"
-            return again(field, exc.detail, exc.status)
+            shown_at = "move_parent_id" if exc.field == "parent_id" else "move_id"
+            [(field, detail)] = field_error(console, exc, shown_at=shown_at).items()
+            return again(field, detail, exc.status)
         return redirect("/console/contexts")
 
     return console_page(request, runtime, session, work, csrf=csrf)

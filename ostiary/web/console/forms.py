@@ -1,4 +1,4 @@
-"""What the access pages share: errors of a form by their field, a confirmation page before a
+"""What the console's forms share: errors of a form by their field, a confirmation page before a
 deletion, and every form field of a request for forms whose fields the catalogue decides."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from ostiary.errors import OstiaryError
 from ostiary.runtime import Runtime
 from ostiary.web.console.pages import render
 from ostiary.web.console.session import ConsoleSession
@@ -29,6 +30,17 @@ def invalid(exc: ValidationError, messages: Mapping[str, str]) -> dict[str, str]
         name = str(error["loc"][0]) if error["loc"] else ""
         found.setdefault(name, messages.get(name, CHECK))
     return found
+
+
+def field_error(
+    console: ConsoleSession, exc: OstiaryError, *, shown_at: str | None = None
+) -> dict[str, str]:
+    """A refusal of the service that names its field, undone, to show next to that field (or
+    ``shown_at``, where the form calls it otherwise); any other refusal goes on up."""
+    if exc.field is None or exc.refusal is not None:
+        raise exc
+    console.caller.session.rollback()
+    return {shown_at or exc.field: exc.detail}
 
 
 def confirm(

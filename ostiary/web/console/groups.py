@@ -28,7 +28,7 @@ from ostiary.errors import InvalidInput, NotFound, OstiaryError
 from ostiary.runtime import Runtime
 from ostiary.users.search import UserQuery, search_page
 from ostiary.users.services import UserService
-from ostiary.web.console.forms import confirm, form_data, invalid
+from ostiary.web.console.forms import confirm, field_error, form_data, invalid
 from ostiary.web.console.pages import console_page, redirect, render
 from ostiary.web.console.rights import RightsForm
 from ostiary.web.console.session import ConsoleSession
@@ -165,10 +165,7 @@ def create_group(
         except EscalationRefused as exc:
             return again(403, refusal_shown(console, exc))
         except OstiaryError as exc:
-            if exc.field is None or exc.refusal is not None:
-                raise
-            session.rollback()
-            return again(exc.status, {exc.field: exc.detail})
+            return again(exc.status, field_error(console, exc))
         return redirect(f"/console/contexts/{context.id}/groups/{group.id}")
 
     return console_page(request, runtime, session, work, csrf=csrf)
@@ -276,11 +273,9 @@ def rename_group(
         try:
             _service(console).rename(group, name=data.name, role=data.role, fields={"name", "role"})
         except OstiaryError as exc:
-            if exc.field is None or exc.refusal is not None:
-                raise
-            session.rollback()
+            errors = field_error(console, exc)
             session.refresh(group)
-            return again(exc.status, {exc.field: exc.detail})
+            return again(exc.status, errors)
         return redirect(f"/console/contexts/{context.id}/groups/{group.id}?done=saved")
 
     return console_page(request, runtime, session, work, csrf=csrf)
@@ -386,10 +381,7 @@ def add_member(
         except EscalationRefused as exc:
             return again(403, refusal_shown(console, exc))
         except OstiaryError as exc:
-            if exc.field is None or exc.refusal is not None:
-                raise
-            session.rollback()
-            return again(exc.status, {"username": exc.detail})
+            return again(exc.status, field_error(console, exc, shown_at="username"))
         if request.headers.get("hx-request"):
             return _detail(request, runtime, console, context, group, form="members")
         return redirect(f"/console/contexts/{context.id}/groups/{group.id}?done=member")

@@ -18,7 +18,7 @@ from ostiary.access.values import value_rule
 from ostiary.api.v1.deps import RuntimeDep, SessionDep
 from ostiary.contexts.models import ContextType
 from ostiary.errors import OstiaryError
-from ostiary.web.console.forms import confirm, invalid
+from ostiary.web.console.forms import confirm, field_error, invalid
 from ostiary.web.console.pages import console_page, redirect, render
 from ostiary.web.console.session import ConsoleSession
 
@@ -46,14 +46,6 @@ def may_manage(console: ConsoleSession) -> bool:
 
 def _require_manage(console: ConsoleSession) -> None:
     console.scope(Right.MODULES_MANAGE).require_root("changing modules, which apply everywhere,")
-
-
-def _field_error(console: ConsoleSession, exc: OstiaryError) -> dict[str, str]:
-    """A refusal of the service that names its field, to show there; others go on up."""
-    if exc.field is None or exc.refusal is not None:
-        raise exc
-    console.caller.session.rollback()
-    return {exc.field: exc.detail}
 
 
 def _list(
@@ -112,7 +104,7 @@ def create_module(
         try:
             module = _service(console).create(data)
         except OstiaryError as exc:
-            errors = _field_error(console, exc)
+            errors = field_error(console, exc)
             return _list(request, runtime, console, status=exc.status, errors=errors, typed=typed)
         return redirect(f"/console/modules/{module.key}")
 
@@ -213,7 +205,7 @@ def update_module(
         try:
             service.update(module, data)
         except OstiaryError as exc:
-            errors = _field_error(console, exc)
+            errors = field_error(console, exc)
             session.refresh(module)
             return again(exc.status, errors)
         return redirect(f"/console/modules/{key}?done=module")
@@ -264,7 +256,7 @@ def add_acl(
         try:
             service.add_acl(module, data)
         except OstiaryError as exc:
-            errors = _field_error(console, exc)
+            errors = field_error(console, exc)
             session.refresh(module)
             return again(exc.status, errors)
         return redirect(f"/console/modules/{key}?done=acl")
@@ -343,7 +335,7 @@ def update_acl(
         try:
             service.update_acl(module, found, data)
         except OstiaryError as exc:
-            errors = _field_error(console, exc)
+            errors = field_error(console, exc)
             session.refresh(found)
             return _acl_page(
                 request,

@@ -21,7 +21,7 @@ from ostiary.access.templates import TemplateService
 from ostiary.api.v1.deps import RuntimeDep, SessionDep
 from ostiary.contexts.models import ContextType
 from ostiary.errors import InvalidInput, OstiaryError
-from ostiary.web.console.forms import confirm, form_data, invalid
+from ostiary.web.console.forms import confirm, field_error, form_data, invalid
 from ostiary.web.console.pages import console_page, redirect, render
 from ostiary.web.console.rights import RightsForm
 from ostiary.web.console.session import ConsoleSession
@@ -121,10 +121,7 @@ def create_template(
                 rights={},
             )
         except OstiaryError as exc:
-            if exc.field is None or exc.refusal is not None:
-                raise
-            session.rollback()
-            errors = {exc.field: exc.detail}
+            errors = field_error(console, exc)
             return _list(request, runtime, console, status=exc.status, errors=errors, typed=typed)
         return redirect(f"/console/templates/{data.key}")
 
