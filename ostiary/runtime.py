@@ -10,9 +10,11 @@ from sqlalchemy.orm import sessionmaker
 
 from ostiary.access.admin import Standings
 from ostiary.access.cache import RightsCache
+from ostiary.access.epochs import EpochMirror
 from ostiary.access.evaluation import RightsEvaluator
 from ostiary.authn.basic import BasicAuthenticator, VerifiedCredentials
 from ostiary.authn.passwords import Passwords
+from ostiary.db.changes import ChangeFeed, feed_for
 from ostiary.db.engine import make_engine, reading_engine
 from ostiary.db.session import OstiarySession, make_session_factory
 from ostiary.keys.services import KeyRing
@@ -32,6 +34,8 @@ class Runtime:
     rights: RightsCache = field(init=False)
     standings: Standings = field(init=False)
     keys: KeyRing = field(init=False)
+    # What other connections commit, for the caches above (``ostiary.db.changes``).
+    changes: ChangeFeed = field(init=False)
     # OAuth clients as the provider's endpoints look them up (checked against the row each time).
     clients: ClientDirectory = field(init=False, default_factory=ClientDirectory)
     # Set when a transaction that queued messages commits: wakes this process's message worker.
@@ -42,7 +46,10 @@ class Runtime:
         self.basic = BasicAuthenticator(self.passwords, verified)
         self.rights = RightsCache(direct_user_rights=self.settings.direct_user_rights)
         self.standings = Standings(self.rights)
-        self.read_sessions = make_session_factory(reading_engine(self.engine))
+        self.changes = feed_for(self.engine)
+        self.read_sessions = make_session_factory(
+            reading_engine(self.engine), mirror=EpochMirror(self.changes)
+        )
         self.keys = KeyRing(self.settings.effective_secret_key)
 
     @classmethod
@@ -54,4 +61,5 @@ class Runtime:
         return RightsEvaluator(session, direct_user_rights=self.settings.direct_user_rights)
 
     def close(self) -> None:
+        self.changes.stop()
         self.engine.dispose()

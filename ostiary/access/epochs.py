@@ -10,8 +10,9 @@ since their rows are not known.
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from sqlalchemy import Connection, Delete, Update, bindparam, event, inspect, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -29,10 +30,15 @@ from ostiary.access.models import (
     UserRight,
 )
 from ostiary.contexts.models import Context
+from ostiary.db import changes
 from ostiary.db.paths import prefix_range
+from ostiary.db.session import OstiarySession
 from ostiary.users.models import Membership, User, UserDomain
 
 GLOBAL = "global"
+# A user's columns that cached rights and credentials depend on: a change raises the user's
+# counter (the password and the service-account flag for ``ostiary.authn.basic``).
+USER_WATCHED = ("domain_id", "status", "username", "password_hash", "service_account")
 TRACKED_TABLES = frozenset(
     model.__tablename__  # type: ignore[attr-defined]
     for model in (
@@ -102,6 +108,7 @@ def bump_on(connection: Connection, scopes: Iterable[str]) -> None:
         index_elements=[RightsEpoch.scope], set_={"epoch": RightsEpoch.epoch + 1}
     )
     connection.execute(stmt, [{"scope": scope, "epoch": 1} for scope in names])
+    changes.pending(connection, names)
 
 
 _READ = select(RightsEpoch.scope, RightsEpoch.epoch).where(
@@ -110,11 +117,69 @@ _READ = select(RightsEpoch.scope, RightsEpoch.epoch).where(
 
 
 def read_scopes(session: Session, scopes: Sequence[str]) -> tuple[int, ...]:
-    """The current counters of ``scopes``, in their order (0 for one never raised)."""
+    """The current counters of ``scopes``, in their order (0 for one never raised); from the
+    session's mirror when it holds them (a reading session, see ``EpochMirror``)."""
+    mirror = session.mirror if isinstance(session, OstiarySession) else None
+    if mirror is not None and not (session.new or session.dirty or session.deleted):
+        return mirror.read(session.connection, scopes)
     session.flush()  # counters move in the flush; pending changes must have moved them
-    rows = session.connection().execute(_READ, {"scopes": list(scopes)})
+    return _read_from(session.connection(), scopes)
+
+
+def _read_from(connection: Connection, scopes: Sequence[str]) -> tuple[int, ...]:
+    rows = connection.execute(_READ, {"scopes": list(scopes)})
     found = {scope: epoch for scope, epoch in rows}
     return tuple(found.get(scope, 0) for scope in scopes)
+
+
+class EpochMirror:
+    """The counters as this process last read them, kept while the change feed vouches for
+    them: a warm read of counters costs no statement.
+
+    Only sessions that never write use it: a transaction's own uncommitted raises are not in
+    the mirror.
+    """
+
+    def __init__(self, feed: changes.ChangeFeed, *, max_entries: int = 200_000) -> None:
+        self.feed = feed
+        self._max = max_entries
+        self._known: dict[str, tuple[int, int]] = {}  # scope -> (counter, stamp)
+        self._lock = threading.Lock()
+
+    def known(self, scopes: Sequence[str]) -> tuple[int, ...] | None:
+        """The counters of ``scopes`` if all are known and unchanged, else None."""
+        entries: list[tuple[int, int]] = []
+        with self._lock:
+            for scope in scopes:
+                entry = self._known.get(scope)
+                if entry is None:
+                    return None
+                entries.append(entry)
+        stamps = [(scope, stamp) for scope, (_, stamp) in zip(scopes, entries, strict=True)]
+        if not self.feed.unchanged(stamps):
+            return None
+        return tuple(counter for counter, _ in entries)
+
+    def read(self, connection: Callable[[], Connection], scopes: Sequence[str]) -> tuple[int, ...]:
+        """The counters of ``scopes``: known, or read on ``connection()`` and kept."""
+        known = self.known(scopes)
+        if known is not None:
+            return known
+        db = connection()
+        counters = _read_from(db, scopes)
+        self.keep(self.feed.stamp_of(db), scopes, counters)
+        return counters
+
+    def keep(self, stamp: int | None, scopes: Sequence[str], counters: Sequence[int]) -> None:
+        """Keep counters read in a transaction stamped ``stamp`` (none: not kept)."""
+        if stamp is None:
+            self.feed.follow()  # so that the next transaction's reading can be kept
+            return
+        with self._lock:
+            if len(self._known) + len(scopes) > self._max:
+                self._known.clear()
+            for scope, counter in zip(scopes, counters, strict=True):
+                self._known[scope] = (counter, stamp)
 
 
 def read(session: Session, user_id: uuid.UUID, context_id: uuid.UUID) -> tuple[int, int, int]:
@@ -130,7 +195,7 @@ def _changed(obj: object, session: Session) -> bool:
         # The key too: authorization questions name contexts by it (``decisions.Subject``).
         return _attribute_changed(obj, ("path", "has_access_policy", "type", "key"))
     if isinstance(obj, User):
-        return _attribute_changed(obj, ("domain_id", "status", "username"))
+        return _attribute_changed(obj, USER_WATCHED)
     if isinstance(obj, UserDomain):
         return _attribute_changed(obj, ("kind",))
     return True

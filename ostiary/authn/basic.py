@@ -20,6 +20,8 @@ from typing import Generic, TypeVar
 
 from sqlalchemy import bindparam, select, update
 
+from ostiary.access import epochs
+from ostiary.access.epochs import EpochMirror
 from ostiary.access.models import RightsEpoch
 from ostiary.access.subjects import UserRef
 from ostiary.audit.actor import Actor
@@ -98,6 +100,9 @@ class BasicAuthenticator:
         # Verified against when the user does not exist, so that timing does not tell.
         self.decoy_hash = passwords.hash("decoy password for unknown users")
         self._known_ids = _Bounded[str, uuid.UUID](max_entries=10_000)
+        # Credentials as read by reading sessions, with the stamp of their reading (see
+        # ``ostiary.db.changes``); never consulted without the feed's word that they stand.
+        self._credentials = _Bounded[str, tuple[StoredCredentials, int]](max_entries=10_000)
 
     def authenticate(self, session: OstiarySession, username: str, password: str) -> UserRef:
         return self.verify(self.lookup(session, username), password)
@@ -115,16 +120,47 @@ class BasicAuthenticator:
         never raised; see ``ostiary.access.epochs``): what a cached standing of the user
         depends on, so that a warm sign-in is one round trip."""
         name = username.strip().lower()
-        rows = session.core().execute(_CREDENTIALS, {"username": name, "scopes": list(scopes)})
+        mirror = session.mirror
+        if mirror is not None:
+            kept = self._kept(mirror, name, scopes)
+            if kept is not None:
+                return kept
+        db = session.core()
+        rows = db.execute(_CREDENTIALS, {"username": name, "scopes": list(scopes)})
         found: StoredCredentials | None = None
-        counters: dict[str, int] = {}
+        by_scope: dict[str, int] = {}
         for *credentials, scope, epoch in rows:
             found = StoredCredentials(*credentials)
             if scope is not None:
-                counters[scope] = epoch
+                by_scope[scope] = epoch
+        counters = tuple(by_scope.get(scope, 0) for scope in scopes)
         if found is not None:
             self._known_ids[name] = found.id
-        return found, tuple(counters.get(scope, 0) for scope in scopes)
+            if mirror is not None:
+                stamp = mirror.feed.stamp_of(db)
+                mirror.keep(stamp, scopes, counters)
+                if stamp is not None:
+                    self._credentials[name] = (found, stamp)
+        return found, counters
+
+    def _kept(
+        self, mirror: EpochMirror, name: str, scopes: Sequence[str]
+    ) -> tuple[StoredCredentials, tuple[int, ...]] | None:
+        """What ``lookup_watching`` would read, if this process read it lately and the change
+        feed says that nothing it depends on changed since: the user's row (their counter),
+        their domain's kind (the global one) and the counters themselves."""
+        kept = self._credentials.get(name)
+        if kept is None:
+            return None
+        found, stamp = kept
+        counters = mirror.known(scopes)
+        if counters is None:
+            return None
+        if not mirror.feed.unchanged(
+            ((epochs.user_scope(found.id), stamp), (epochs.GLOBAL, stamp))
+        ):
+            return None
+        return found, counters
 
     def known_id(self, username: str) -> uuid.UUID | None:
         """The id that ``username`` named at its last lookup in this process, if any: a

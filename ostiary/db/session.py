@@ -4,16 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from ostiary.access.epochs import EpochMirror
 
 
 class OstiarySession(Session):
     """A session whose outermost ``atomic()`` block commits; inner blocks join it."""
 
     _atomic_depth: int = 0
+
+    def __init__(self, *args: Any, mirror: EpochMirror | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Rights counters kept by this process (``ostiary.access.epochs``), for sessions that
+        # only read; None for those that write.
+        self.mirror = mirror
 
     def core(self) -> Connection:
         """The session's connection for Core statements, after flushing pending changes.
@@ -48,9 +58,11 @@ class OstiarySession(Session):
             self._atomic_depth -= 1
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[OstiarySession]:
+def make_session_factory(
+    engine: Engine, *, mirror: EpochMirror | None = None
+) -> sessionmaker[OstiarySession]:
     # Every model and the session hooks that keep derived tables in step (rights epochs,
     # search terms) must be loaded wherever sessions are made, not only where migrations run.
     import ostiary.db.models  # noqa: F401
 
-    return sessionmaker(bind=engine, class_=OstiarySession, expire_on_commit=False)
+    return sessionmaker(bind=engine, class_=OstiarySession, expire_on_commit=False, mirror=mirror)

@@ -109,7 +109,7 @@ def _updated(connection: Connection, batch: _Batch, actor: Actor, plan: RowPlan,
     if any(column in plan.columns for column in _TERM_COLUMNS):
         batch.terms_out.append(plan.user_id)
         batch.terms.extend(term_rows(dict(current) | plan.columns))
-    if "status" in plan.columns or "domain_id" in plan.columns:
+    if any(column in plan.columns for column in epochs.USER_WATCHED):
         batch.scopes.add(epochs.user_scope(plan.user_id))
     target = {"target_type": "user", "target_id": plan.user_id}
     if plan.changes:

@@ -1,0 +1,163 @@
+"""The change feed: what one worker process commits, the caches of another learn."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from starlette.testclient import TestClient
+
+from ostiary.app import create_app
+from ostiary.db.changes import PostgreSQLChangeFeed, SQLiteChangeFeed
+from ostiary.runtime import Runtime
+from tests.access.test_admin import counted
+from tests.api.test_authz import check, world  # noqa: F401  (a fixture)
+from tests.api.test_groups import groups_url
+from tests.conftest import ADMIN_PASSWORD, LOCAL_CLIENT
+
+ASKED = {"user": "alice", "context": "acme", "module": "ep", "right": "sim.read"}
+
+
+def following(runtime: Runtime) -> None:
+    """Start the runtime's feed and wait until it hears changes."""
+    runtime.changes.follow()
+    if isinstance(runtime.changes, PostgreSQLChangeFeed):
+        assert runtime.changes.connected.wait(10), "the change feed did not connect"
+
+
+def eventually(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+@pytest.fixture
+def other(runtime: Runtime) -> Iterator[TestClient]:
+    """A second worker process, as far as caches go: its own runtime on the same database."""
+    second = Runtime.from_settings(runtime.settings)
+    try:
+        with TestClient(create_app(second), client=LOCAL_CLIENT) as test_client:
+            test_client.auth = ("admin", ADMIN_PASSWORD)
+            test_client.app_state = second  # type: ignore[attr-defined]
+            yield test_client
+    finally:
+        second.close()
+
+
+def warm(client: TestClient, runtime: Runtime) -> None:
+    """Ask until the answer comes from the caches alone (the feed vouching for them)."""
+    following(runtime)
+
+    def reads_nothing() -> bool:
+        with counted(runtime) as statements:
+            assert check(client, ASKED)[0]["allowed"] is True
+        return not statements
+
+    assert eventually(reads_nothing), "a warm check still reads the database"
+
+
+def test_a_change_in_one_worker_reaches_the_warm_checks_of_another(
+    client: TestClient, other: TestClient, world: dict[str, Any]
+) -> None:
+    second: Runtime = other.app_state  # type: ignore[attr-defined]
+    warm(other, second)
+
+    # The first worker takes sim.read from alice's group.
+    group = client.get(groups_url(world["acme"])).json()[0]
+    rights = group["rights"]
+    rights["ep"]["sim.read"] = False
+    url = f"{groups_url(world['acme'])}/{group['id']}/rights"
+    assert client.put(url, json={"rights": rights}).is_success
+    assert eventually(lambda: check(other, ASKED)[0]["allowed"] is False)
+
+
+def test_a_new_password_set_in_one_worker_locks_the_old_one_out_of_another(
+    client: TestClient, other: TestClient, world: dict[str, Any]
+) -> None:
+    second: Runtime = other.app_state  # type: ignore[attr-defined]
+    warm(other, second)
+    admin = client.get("/api/v1/users", params={"q": "admin"}).json()["items"][0]
+    changed = client.put(
+        f"/api/v1/users/{admin['id']}/password", json={"password": "a quite different secret"}
+    )
+    assert changed.is_success, changed.text
+
+    def refused() -> bool:
+        answer = other.post("/api/v1/authz/check", json={"checks": [ASKED]})
+        return answer.status_code == 401
+
+    assert eventually(refused)
+
+
+def test_a_status_changed_by_hand_in_the_database_is_seen(
+    runtime: Runtime, other: TestClient, world: dict[str, Any]
+) -> None:
+    """Not only the services' writes: triggers (PostgreSQL) or the file's version (SQLite)
+    tell of any change."""
+    second: Runtime = other.app_state  # type: ignore[attr-defined]
+    warm(other, second)
+    with runtime.engine.begin() as connection:
+        connection.execute(text("UPDATE users SET status = 'inactive' WHERE username = 'admin'"))
+
+    def refused() -> bool:
+        answer = other.post("/api/v1/authz/check", json={"checks": [ASKED]})
+        return answer.status_code == 401
+
+    assert eventually(refused)
+
+
+def test_without_the_feed_a_check_reads_what_it_depends_on(
+    client: TestClient, runtime: Runtime, world: dict[str, Any]
+) -> None:
+    warm(client, runtime)
+    runtime.changes.stop()
+    with counted(runtime) as statements:
+        assert check(client, ASKED)[0]["allowed"] is True
+    # The caller's credentials with the counters of their standing; the question's counters.
+    assert len(statements) == 2, statements
+
+
+def test_the_sqlite_feed_hears_commits_of_other_connections(runtime: Runtime) -> None:
+    feed = runtime.changes
+    if not isinstance(feed, SQLiteChangeFeed):
+        pytest.skip("the SQLite feed")
+    following(runtime)
+    stamp = feed.stamp()
+    assert stamp is not None
+    assert feed.unchanged([("user:x", stamp)])
+    with runtime.engine.begin() as connection:
+        connection.execute(text("UPDATE users SET first_name = 'A' WHERE username = 'admin'"))
+    assert not feed.unchanged([("user:x", stamp)])
+
+
+def test_the_postgresql_feed_comes_back_after_losing_its_connection(runtime: Runtime) -> None:
+    feed = runtime.changes
+    if not isinstance(feed, PostgreSQLChangeFeed):
+        pytest.skip("the PostgreSQL feed")
+    feed.RETRY_SECONDS = 0.05  # type: ignore[misc]
+    following(runtime)
+    stamp = feed.stamp()
+    assert stamp is not None
+    with runtime.engine.begin() as connection:
+        connection.execute(text("SELECT pg_notify('ostiary_changes', 'user:x')"))
+    assert eventually(lambda: not feed.unchanged([("user:x", stamp)]))
+    assert feed.unchanged([("user:y", stamp)])
+
+    with runtime.engine.begin() as connection:
+        connection.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 'ostiary change feed' AND datname = current_database()"
+            )
+        )
+    # Connected again, what was read before counts as changed: notices may have been lost.
+    assert eventually(lambda: feed.connections == 2 and feed.connected.is_set())
+    assert not feed.unchanged([("user:y", stamp)])
+    again = feed.stamp()
+    assert again is not None and feed.unchanged([("user:y", again)])
