@@ -19,6 +19,7 @@ from ostiary.db.engine import make_engine, reading_engine
 from ostiary.db.session import OstiarySession, make_session_factory
 from ostiary.keys.services import KeyRing
 from ostiary.protocols.oidc.registry import ClientDirectory
+from ostiary.protocols.oidc.tokens import RevocationList
 from ostiary.settings import Settings
 
 
@@ -38,6 +39,8 @@ class Runtime:
     changes: ChangeFeed = field(init=False)
     # OAuth clients as the provider's endpoints look them up (checked against the row each time).
     clients: ClientDirectory = field(init=False, default_factory=ClientDirectory)
+    # Access tokens revoked before they expire (``ostiary.protocols.oidc.tokens``).
+    revocations: RevocationList = field(init=False, default_factory=RevocationList)
     # Set when a transaction that queued messages commits: wakes this process's message worker.
     messages_due: threading.Event = field(init=False, default_factory=threading.Event)
 

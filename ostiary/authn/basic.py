@@ -27,6 +27,7 @@ from ostiary.access.subjects import UserRef
 from ostiary.audit.actor import Actor
 from ostiary.authn.passwords import Passwords
 from ostiary.authn.throttle import PASSWORD, Attempt, Throttle, account_key, address_key
+from ostiary.db.changes import Vouched
 from ostiary.db.session import OstiarySession
 from ostiary.errors import Unauthenticated
 from ostiary.settings import Settings
@@ -102,7 +103,7 @@ class BasicAuthenticator:
         self._known_ids = _Bounded[str, uuid.UUID](max_entries=10_000)
         # Credentials as read by reading sessions, with the stamp of their reading (see
         # ``ostiary.db.changes``); never consulted without the feed's word that they stand.
-        self._credentials = _Bounded[str, tuple[StoredCredentials, int]](max_entries=10_000)
+        self._credentials = Vouched[str, StoredCredentials](max_entries=10_000)
 
     def authenticate(self, session: OstiarySession, username: str, password: str) -> UserRef:
         return self.verify(self.lookup(session, username), password)
@@ -137,10 +138,9 @@ class BasicAuthenticator:
         if found is not None:
             self._known_ids[name] = found.id
             if mirror is not None:
-                stamp = mirror.feed.stamp_of(db)
-                mirror.keep(stamp, scopes, counters)
-                if stamp is not None:
-                    self._credentials[name] = (found, stamp)
+                mirror.keep(mirror.feed.stamp_of(db), scopes, counters)
+                topics = (epochs.user_scope(found.id), epochs.GLOBAL)
+                self._credentials.keep(mirror.feed, db, name, found, topics)
         return found, counters
 
     def _kept(
@@ -149,18 +149,9 @@ class BasicAuthenticator:
         """What ``lookup_watching`` would read, if this process read it lately and the change
         feed says that nothing it depends on changed since: the user's row (their counter),
         their domain's kind (the global one) and the counters themselves."""
-        kept = self._credentials.get(name)
-        if kept is None:
-            return None
-        found, stamp = kept
-        counters = mirror.known(scopes)
-        if counters is None:
-            return None
-        if not mirror.feed.unchanged(
-            ((epochs.user_scope(found.id), stamp), (epochs.GLOBAL, stamp))
-        ):
-            return None
-        return found, counters
+        found = self._credentials.get(mirror.feed, name)
+        counters = mirror.known(scopes) if found is not None else None
+        return None if found is None or counters is None else (found, counters)
 
     def known_id(self, username: str) -> uuid.UUID | None:
         """The id that ``username`` named at its last lookup in this process, if any: a

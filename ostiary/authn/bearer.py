@@ -24,6 +24,7 @@ def authenticate_bearer(session: OstiarySession, runtime: Runtime, token: str) -
         runtime.keys,
         SessionService(session, runtime.settings),
         runtime.settings.issuer.rstrip("/"),
+        revocations=runtime.revocations,
     )
     valid = tokens.validate(token)
     if valid is None or valid.claims.get("aud") != ADMIN_AUDIENCE:

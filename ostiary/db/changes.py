@@ -22,10 +22,12 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine, event
+from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
@@ -136,9 +138,65 @@ class ChangeFeed:
         self._set_live(False)
 
 
-def pending(connection: Connection, topics: Sequence[str]) -> None:
+def pending(connection: Connection, topics: Iterable[str]) -> None:
     """Note topics that ``connection``'s transaction changes, for ``ChangeFeed.attach``."""
     connection.info.setdefault(_PENDING, set()).update(topics)
+
+
+# Tables whose every change is one topic (the PostgreSQL triggers of migration 0020 name the
+# same), for caches that depend on the whole table.
+TABLE_TOPICS = {
+    "clients": "clients",
+    "signing_keys": "keys",
+    "oauth_revoked_access_tokens": "revocations",
+}
+
+
+@event.listens_for(Session, "before_flush")
+def _note_table_topics(session: Session, _flush: object, _instances: object) -> None:
+    topics = {
+        TABLE_TOPICS[table]
+        for obj in (*session.new, *session.dirty, *session.deleted)
+        if (table := getattr(getattr(obj, "__table__", None), "name", None)) in TABLE_TOPICS
+    }
+    if topics:
+        pending(session.connection(), topics)
+
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class Vouched(Generic[K, V]):
+    """Values read in stamped transactions, handed out while the feed says that none of their
+    topics changed since; at most ``max_entries``, the oldest written forgotten first."""
+
+    def __init__(self, *, max_entries: int = 10_000) -> None:
+        self._max = max_entries
+        self._entries: OrderedDict[K, tuple[V, int, tuple[str, ...]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, feed: ChangeFeed, key: K) -> V | None:
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None:
+            return None
+        value, stamp, topics = entry
+        return value if feed.unchanged((topic, stamp) for topic in topics) else None
+
+    def keep(
+        self, feed: ChangeFeed, connection: Connection, key: K, value: V, topics: Iterable[str]
+    ) -> None:
+        """Keep ``value`` as read on ``connection``, depending on ``topics``."""
+        stamp = feed.stamp_of(connection)
+        if stamp is None:
+            feed.follow()  # so that the next transaction's reading can be kept
+            return
+        with self._lock:
+            self._entries[key] = (value, stamp, tuple(topics))
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
 
 
 class NoChangeFeed(ChangeFeed):

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
     from ostiary.access.epochs import EpochMirror
+    from ostiary.db.changes import ChangeFeed
 
 
 class OstiarySession(Session):
@@ -24,6 +25,12 @@ class OstiarySession(Session):
         # Rights counters kept by this process (``ostiary.access.epochs``), for sessions that
         # only read; None for those that write.
         self.mirror = mirror
+
+    @property
+    def feed(self) -> ChangeFeed | None:
+        """The change feed that vouches for what this process keeps, in sessions that only
+        read (``ostiary.db.changes``)."""
+        return self.mirror.feed if self.mirror is not None else None
 
     def core(self) -> Connection:
         """The session's connection for Core statements, after flushing pending changes.

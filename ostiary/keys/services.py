@@ -60,6 +60,7 @@ from sqlalchemy import select
 
 from ostiary.audit.actor import Actor
 from ostiary.audit.services import AuditLog
+from ostiary.db.changes import TABLE_TOPICS, Vouched
 from ostiary.db.session import OstiarySession
 from ostiary.db.types import utcnow
 from ostiary.errors import FieldProblem, InvalidInput, Unauthenticated
@@ -227,6 +228,7 @@ class KeyRing:
         # Tokens whose signature checked out, with their header and claims (as JSON, so that
         # no caller can change what the next one gets).
         self._verified: _Recent[str, tuple[dict[str, Any], str]] = _Recent(VERIFIED_TOKENS)
+        self._states = Vouched[str, tuple[KeyState, ...]](max_entries=1)
 
     # --- managing keys -------------------------------------------------------------------
 
@@ -439,9 +441,19 @@ class KeyRing:
     def _read_states(self, session: OstiarySession) -> tuple[KeyState, ...]:
         # A prebuilt Core statement on the session's connection: this runs for every token
         # signed or checked, and the ORM's handling of a plain column select costs more than
-        # the query itself.
-        rows = session.connection().execute(_STATES).all()
-        return tuple(KeyState(*row) for row in rows)
+        # the query itself. None at all while the change feed vouches for the last reading.
+        feed = session.feed
+        if feed is not None:
+            kept = self._states.get(feed, _STATES_KEY)
+            if kept is not None:
+                return kept
+        connection = session.connection()
+        states = tuple(KeyState(*row) for row in connection.execute(_STATES))
+        if feed is not None:
+            self._states.keep(
+                feed, connection, _STATES_KEY, states, (TABLE_TOPICS["signing_keys"],)
+            )
+        return states
 
     def _current(self, session: OstiarySession) -> _Snapshot:
         """The snapshot for the rows as they are now: the cached one if nothing changed."""
@@ -486,6 +498,7 @@ class KeyRing:
 
 
 _KEYS: Any = SigningKey.__table__
+_STATES_KEY = "states"
 _STATES = select(
     _KEYS.c.kid,
     _KEYS.c.alg,

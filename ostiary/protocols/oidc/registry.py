@@ -7,7 +7,9 @@ status of the client's service account, as text (one indexed statement, as befor
 conversion) and hands back the ``Client`` it built when it last saw exactly that text. A change to
 any column (through the admin API, a provisioning file, another process or a hand edit) makes the
 text differ, and the client is loaded anew. So the cache is never stale: it saves the ORM's work,
-not the query. Within one transaction a client is read once: a second lookup, and the question
+not the query. In sessions that only read, the query too is saved while the change feed
+(``ostiary.db.changes``) vouches that neither the clients table nor the service account's row
+changed since the client was read. Within one transaction a client is read once: a second lookup, and the question
 whether its service account is active, are answered from that read.
 
 The ``Client`` objects handed out are detached from every session and shared between requests
@@ -27,8 +29,10 @@ from typing import Any
 from sqlalchemy import Text, bindparam, cast, select
 from sqlalchemy.orm import make_transient_to_detached
 
+from ostiary.access.epochs import user_scope
 from ostiary.access.models import Module
 from ostiary.clients.models import Client
+from ostiary.db.changes import TABLE_TOPICS, Vouched
 from ostiary.db.session import OstiarySession
 from ostiary.users.models import User, UserStatus
 
@@ -59,11 +63,19 @@ class ClientDirectory:
         # client at once build equal ones.
         self._clients: dict[str, tuple[tuple[Any, ...], Client]] = {}
         self._module_keys: dict[uuid.UUID, str] = {}
+        # Clients with their service account's status, as reading sessions last read them,
+        # handed out without a statement while the change feed vouches for them.
+        self._vouched = Vouched[str, tuple[Client, str | None]]()
 
     def find(self, session: OstiarySession, client_id: str | None) -> Client | None:
         """The client as stored now, or None."""
         if not client_id:
             return None
+        feed = session.feed
+        if feed is not None:
+            kept = self._vouched.get(feed, client_id)
+            if kept is not None:
+                return kept[0]
         connection = session.connection()
         memo = _memo(session)
         if client_id in memo:
@@ -81,12 +93,20 @@ class ClientDirectory:
             client = _load(session, client_id)
             self._clients[client_id] = (text, client)
         memo[client_id] = (client, row.account_status)
+        if feed is not None:
+            self._vouched.keep(
+                feed, connection, client_id, (client, row.account_status), _topics(client)
+            )
         return client
 
     def account_active(self, session: OstiarySession, client: Client) -> bool:
         """Whether the client's service account is active (False when it has none)."""
         if client.service_account_user_id is None:
             return False
+        feed = session.feed
+        kept = self._vouched.get(feed, client.client_id) if feed is not None else None
+        if kept is not None and kept[0] is client:
+            return kept[1] == UserStatus.ACTIVE
         found = _memo(session).get(client.client_id)
         if found is not None and found[0] is client:
             status = found[1]
@@ -105,6 +125,12 @@ class ClientDirectory:
             if key is not None:
                 self._module_keys[module_id] = key
         return key
+
+
+def _topics(client: Client) -> tuple[str, ...]:
+    """What a kept client depends on: the clients table, and its service account's row."""
+    account = client.service_account_user_id
+    return (TABLE_TOPICS["clients"],) + ((user_scope(account),) if account else ())
 
 
 def _memo(session: OstiarySession) -> dict[str, tuple[Client | None, str | None]]:

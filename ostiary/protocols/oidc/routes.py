@@ -155,6 +155,7 @@ def _tokens(session: OstiarySession, runtime: Runtime) -> AccessTokens:
         SessionService(session, runtime.settings),
         runtime.settings.issuer.rstrip("/"),
         runtime.clients,
+        runtime.revocations,
     )
 
 

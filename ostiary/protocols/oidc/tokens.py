@@ -27,6 +27,7 @@ from ostiary.authn.sessions import SessionService
 from ostiary.clients.models import Client
 from ostiary.contexts.closed import closed
 from ostiary.contexts.models import Context
+from ostiary.db.changes import TABLE_TOPICS, ChangeFeed, Vouched
 from ostiary.db.session import OstiarySession
 from ostiary.db.types import utcnow
 from ostiary.protocols.oidc.models import Grant, RefreshToken, RevokedAccessToken
@@ -209,8 +210,37 @@ class ValidAccessToken:
 
 _REVOKED: Any = RevokedAccessToken.__table__
 _IS_REVOKED = select(literal(1)).where(_REVOKED.c.jti == bindparam("jti"))
+# Expired tokens fail on their ``exp`` anyway; those that expire while the list is kept too.
+_UNEXPIRED = (
+    select(_REVOKED.c.jti).where(_REVOKED.c.expires_at > bindparam("now")).limit(bindparam("limit"))
+)
+_ALL = "all"
 _USERS: Any = User.__table__
 _USER_STATUS = select(_USERS.c.status).where(_USERS.c.id == bindparam("user_id"))
+
+
+class RevocationList:
+    """Per process: the ``jti`` of every access token revoked and not yet expired, read at
+    once and kept while the change feed says that no token was revoked since. Tokens live
+    minutes, so the list is short; a longer one than ``MAX_KEPT`` is not kept (each check
+    then asks for its token alone)."""
+
+    MAX_KEPT = 10_000
+
+    def __init__(self) -> None:
+        self._kept = Vouched[str, frozenset[str]](max_entries=1)
+
+    def list(self, session: OstiarySession, feed: ChangeFeed) -> frozenset[str] | None:
+        kept = self._kept.get(feed, _ALL)
+        if kept is not None:
+            return kept
+        connection = session.connection()
+        rows = connection.execute(_UNEXPIRED, {"now": utcnow(), "limit": self.MAX_KEPT + 1})
+        revoked = frozenset(jti for (jti,) in rows)
+        if len(revoked) > self.MAX_KEPT:
+            return None
+        self._kept.keep(feed, connection, _ALL, revoked, (TABLE_TOPICS[_REVOKED.name],))
+        return revoked
 
 
 class AccessTokens:
@@ -225,12 +255,14 @@ class AccessTokens:
         sessions: SessionService,
         issuer: str,
         clients: ClientDirectory | None = None,
+        revocations: RevocationList | None = None,
     ) -> None:
         self.session = session
         self.signer = signer
         self.sessions = sessions
         self.issuer = issuer
         self.clients = clients
+        self.revocations = revocations
 
     def validate(self, token: str) -> ValidAccessToken | None:
         try:
@@ -249,7 +281,7 @@ class AccessTokens:
         jti, gid = claims.get("jti"), claims.get("gid")
         if not isinstance(jti, str) or not isinstance(gid, str | None):
             return None
-        if self.session.connection().execute(_IS_REVOKED, {"jti": jti}).first() is not None:
+        if self._revoked(jti):
             return None
         if gid is None:
             return self._client_token(claims)
@@ -268,6 +300,14 @@ class AccessTokens:
         if not grant_alive(self.session, self.sessions, grant, client):
             return None
         return ValidAccessToken(claims, client, grant, user)
+
+    def _revoked(self, jti: str) -> bool:
+        feed = self.session.feed
+        if feed is not None and self.revocations is not None:
+            revoked = self.revocations.list(self.session, feed)
+            if revoked is not None:
+                return jti in revoked
+        return self.session.connection().execute(_IS_REVOKED, {"jti": jti}).first() is not None
 
     def _client(self, client_id: object) -> Client | None:
         if not isinstance(client_id, str):

@@ -11,6 +11,8 @@ from ostiary.clients.models import Client
 from ostiary.protocols.oidc.models import Grant
 from ostiary.protocols.oidc.registry import ClientDirectory
 from ostiary.runtime import Runtime
+from tests.access.test_admin import counted
+from tests.db.test_changes import eventually, following, other  # noqa: F401  (a fixture)
 
 SCOPE = {"grant_type": "client_credentials", "scope": "admin"}
 
@@ -97,3 +99,39 @@ def test_the_directory_follows_every_change_of_the_row(
     assert client.delete("/api/v1/clients/watched").status_code == 204
     with runtime.sessions() as session:
         assert directory.find(session, "watched") is None
+
+
+def test_warm_tokens_and_introspections_read_nothing_and_follow_another_worker(
+    client: TestClient, runtime: Runtime, other: TestClient
+) -> None:
+    """With the change feed vouching for the client, its service account, the signing keys
+    and the revocation list, issuing and introspecting a client's token reads no statement;
+    a change made by another worker process is seen all the same."""
+    auth = ("fleet", register(client, "fleet"))
+    following(runtime)
+
+    def issue() -> str:
+        issued = client.post("/oauth2/token", data=SCOPE, auth=auth)
+        assert issued.status_code == 200, issued.text
+        return str(issued.json()["access_token"])
+
+    def reads_nothing() -> bool:
+        with counted(runtime) as statements:
+            token = issue()
+            assert introspect(client, token, auth)["active"] is True
+        return not statements
+
+    assert eventually(reads_nothing), "warm token requests still read the database"
+    token = issue()
+    introspect(client, token, auth)
+
+    # Another worker revokes the token, then disables the client.
+    assert other.post("/oauth2/revoke", data={"token": token}, auth=auth).status_code == 200
+    assert eventually(lambda: introspect(client, token, auth) == {"active": False})
+    second = issue()
+    assert introspect(client, second, auth)["active"] is True
+    assert other.patch("/api/v1/clients/fleet", json={"enabled": False}).status_code == 200
+    assert eventually(
+        lambda: client.post("/oauth2/token", data=SCOPE, auth=auth).status_code == 400
+        or client.post("/oauth2/token", data=SCOPE, auth=auth).status_code == 401
+    )
