@@ -8,7 +8,6 @@ import pytest
 from starlette.testclient import TestClient
 
 from ostiary.runtime import Runtime
-from tests.access.test_admin import counted
 from tests.api.test_groups import EP, groups_url
 from tests.helpers import assert_problem, make_context, make_user, root_id
 

@@ -14,9 +14,13 @@ from ostiary.app import create_app
 from ostiary.db.changes import PostgreSQLChangeFeed, SQLiteChangeFeed
 from ostiary.runtime import Runtime
 from tests.access.test_admin import counted
-from tests.api.test_authz import check, world  # noqa: F401  (a fixture)
+from tests.api import test_authz
+from tests.api.test_authz import check
 from tests.api.test_groups import groups_url
 from tests.conftest import ADMIN_PASSWORD, LOCAL_CLIENT
+
+# The fixture of the authorization checks.
+world = test_authz.world
 
 ASKED = {"user": "alice", "context": "acme", "module": "ep", "right": "sim.read"}
 

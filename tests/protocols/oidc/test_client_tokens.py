@@ -12,7 +12,11 @@ from ostiary.protocols.oidc.models import Grant
 from ostiary.protocols.oidc.registry import ClientDirectory
 from ostiary.runtime import Runtime
 from tests.access.test_admin import counted
-from tests.db.test_changes import eventually, following, other  # noqa: F401  (a fixture)
+from tests.db import test_changes
+from tests.db.test_changes import eventually, following
+
+# A second worker process.
+other = test_changes.other
 
 SCOPE = {"grant_type": "client_credentials", "scope": "admin"}
 
@@ -56,10 +60,10 @@ def test_a_client_token_writes_nothing_and_stands_on_the_client(
     assert "gid" not in seen
 
     assert client.patch("/api/v1/clients/nightly", json={"enabled": False}).status_code == 200
-    other = ("other", register(client, "other"))
-    assert introspect(client, token, other) == {"active": False}
+    bystander = ("other", register(client, "other"))
+    assert introspect(client, token, bystander) == {"active": False}
     assert client.patch("/api/v1/clients/nightly", json={"enabled": True}).status_code == 200
-    assert introspect(client, token, other)["active"] is True
+    assert introspect(client, token, bystander)["active"] is True
 
     assert client.post("/oauth2/revoke", data={"token": token}, auth=auth).status_code == 200
     assert introspect(client, token, auth) == {"active": False}
@@ -132,6 +136,8 @@ def test_warm_tokens_and_introspections_read_nothing_and_follow_another_worker(
     assert introspect(client, second, auth)["active"] is True
     assert other.patch("/api/v1/clients/fleet", json={"enabled": False}).status_code == 200
     assert eventually(
-        lambda: client.post("/oauth2/token", data=SCOPE, auth=auth).status_code == 400
-        or client.post("/oauth2/token", data=SCOPE, auth=auth).status_code == 401
+        lambda: (
+            client.post("/oauth2/token", data=SCOPE, auth=auth).status_code == 400
+            or client.post("/oauth2/token", data=SCOPE, auth=auth).status_code == 401
+        )
     )
