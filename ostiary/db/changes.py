@@ -106,6 +106,9 @@ class ChangeFeed:
     def _poll(self) -> None:
         """Learn of changes before answering; feeds that are told by a thread need not."""
 
+    def _committed_here(self) -> None:
+        """A connection of this process committed (its raised topics are touched already)."""
+
     def stamp_of(self, connection: Connection) -> int | None:
         """The stamp taken when ``connection``'s transaction began (see ``attach``)."""
         stamp = connection.info.get(_STAMP)
@@ -125,6 +128,7 @@ class ChangeFeed:
             topics = connection.info.pop(_PENDING, None)
             if topics:
                 self.touch(topics)
+            self._committed_here()
 
         @event.listens_for(engine, "rollback")
         def _on_rollback(connection: Connection) -> None:
@@ -204,12 +208,17 @@ class NoChangeFeed(ChangeFeed):
 
 
 class SQLiteChangeFeed(ChangeFeed):
+    # At most one look at data_version in this time, unless this process committed since:
+    # what other processes commit is heard within it, what this one commits at once.
+    POLL_SECONDS = 0.001
+
     def __init__(self, path: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._path = path
         self._watcher: sqlite3.Connection | None = None
         self._version: int | None = None
         self._watch_lock = threading.Lock()
+        self._next_poll = 0.0
 
     def start(self) -> None:
         with self._watch_lock:
@@ -225,10 +234,17 @@ class SQLiteChangeFeed(ChangeFeed):
                 self._watcher = None
         super().stop()
 
+    def _committed_here(self) -> None:
+        self._next_poll = 0.0
+
     def _poll(self) -> None:
+        now = time.monotonic()
+        if now < self._next_poll:
+            return
         with self._watch_lock:
             if self._watcher is None:
                 return
+            self._next_poll = now + self.POLL_SECONDS
             (version,) = self._watcher.execute("PRAGMA data_version").fetchone()
             if version != self._version:
                 self._version = version
