@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from ostiary import __version__
 from ostiary.api import authzen, health, idempotency, problems
+from ostiary.api.direct import DirectEndpoints
 from ostiary.api.v1 import (
     audit,
     authz,
@@ -99,6 +100,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.state.runtime = runtime
     problems.install(app)
     idempotency.install(app)
+    app.add_middleware(DirectEndpoints, endpoints=oidc_routes.DIRECT)
     app.include_router(health.router)
     # Routes are matched in order, one regular expression each: the provider's endpoints and
     # the login pages, called most often, come before the many admin API routes, and among

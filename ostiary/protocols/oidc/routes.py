@@ -50,6 +50,8 @@ from ostiary.web.templating import templates
 router = APIRouter(tags=["OpenID Connect"], include_in_schema=False)
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 MAX_FORM_FIELDS = 1000  # as many as Starlette's form parser takes
+# A token request is a few short fields; a client assertion or a token a few kilobytes.
+MAX_FORM_BYTES = 64 * 1024
 T = TypeVar("T")
 
 
@@ -125,9 +127,17 @@ async def form_params(request: Request) -> dict[str, str]:
     request is a handful of short fields, which the general form parser takes longer for."""
     if "application/x-www-form-urlencoded" not in request.headers.get("content-type", ""):
         raise OAuthError("invalid_request", "the body must be application/x-www-form-urlencoded")
-    body = await request.body()
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise OAuthError(
+                "invalid_request", f"the body is larger than {MAX_FORM_BYTES} bytes", status=413
+            )
     try:
-        items = parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+        items = parse_qsl(
+            bytes(body).decode(), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS
+        )
     except (UnicodeDecodeError, ValueError):
         raise OAuthError("invalid_request", "the body is not a valid form") from None
     return single_valued(items)
@@ -267,6 +277,11 @@ async def introspection(request: Request) -> JSONResponse:
     except OAuthError as exc:
         return oauth_json_error(exc)
     return JSONResponse(answer, headers=NO_STORE)
+
+
+# Served ahead of the router (``ostiary.api.direct``): each takes the bare request and answers
+# its own errors.
+DIRECT = {("POST", "/oauth2/token"): token, ("POST", "/oauth2/introspect"): introspection}
 
 
 @router.post("/oauth2/revoke", summary="Token revocation (RFC 7009)")

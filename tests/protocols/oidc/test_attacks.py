@@ -148,6 +148,24 @@ def test_password_grant_and_unknown_grants_are_refused(browser: TestClient) -> N
     assert response.status_code == 400 and response.json()["error"] == "unsupported_grant_type"
 
 
+@pytest.mark.parametrize("path", ["/oauth2/token", "/oauth2/introspect", "/oauth2/revoke"])
+def test_an_oversized_body_is_refused_before_it_is_read_whole(
+    browser: TestClient, path: str
+) -> None:
+    body = "grant_type=client_credentials&padding=" + "x" * (64 * 1024)
+    response = browser.post(
+        path, content=body, headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert response.status_code == 413 and response.json()["error"] == "invalid_request"
+
+
+def test_the_token_endpoint_answers_other_methods_as_before(browser: TestClient) -> None:
+    assert browser.get("/oauth2/token").status_code == 405
+    slashed = browser.post("/oauth2/token/", data={"grant_type": "x"}, follow_redirects=False)
+    assert slashed.status_code == 307
+    assert slashed.headers["location"] == "http://testserver/oauth2/token"
+
+
 def test_pkce_downgrade_and_wrong_verifier_fail(browser: TestClient, runtime: Runtime) -> None:
     code = login(browser)["code"]
     assert exchange(browser, code, code_verifier="-").json()["error"] == "invalid_grant"
