@@ -35,12 +35,14 @@ verified.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
 import math
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -49,10 +51,11 @@ from sqlalchemy import (
     Boolean,
     Integer,
     String,
+    bindparam,
     case,
     delete,
     false,
-    literal,
+    null,
     or_,
     select,
     true,
@@ -226,7 +229,13 @@ class Throttle:
     ) -> Verdict:
         """Count an attempt before verifying it; ``refused`` when the key is waiting (then do
         not verify). After a wrong guess call ``rejected``; after a right one ``succeeded``."""
-        return self._count(kind, key, now)
+        return self.attempt_all(kind, [key], now=now)[0]
+
+    def attempt_all(
+        self, kind: str, keys: Sequence[str], *, now: datetime | None = None
+    ) -> list[Verdict]:
+        """``attempt`` for several keys (an account and a client address) in one transaction."""
+        return self._count(kind, keys, now)
 
     def rejected(self, verdict: Verdict, *, actor: Actor) -> None:
         """An attempt counted by ``attempt`` turned out wrong: record when throttling starts."""
@@ -238,35 +247,25 @@ class Throttle:
         self, kind: str, key: str, *, actor: Actor | None = None, now: datetime | None = None
     ) -> Verdict:
         """Count a wrong guess that was verified after ``check``."""
-        verdict = self._count(kind, key, now)
+        (verdict,) = self._count(kind, [key], now)
         if verdict.starts_throttling and actor is not None:
             with self.session.atomic():
                 self._record_start(verdict, actor)
         return verdict
 
-    def succeeded(self, kind: str, key: str) -> None:
-        """A right guess: the streak ends and the key waits no more."""
+    def succeeded(self, kind: str, key: str, *, forgiven: str | None = None) -> None:
+        """A right guess: the streak ends and the key waits no more; ``forgiven`` (a client
+        address) has its attempt taken back in the same transaction."""
         with self.session.atomic():
-            self.session.execute(
-                delete(SignInThrottle)
-                .where(SignInThrottle.kind == kind, SignInThrottle.key == key)
-                .execution_options(synchronize_session=False)
-            )
+            self.session.execute(_END_STREAK, {"p_kind": kind, "p_key": key})
+            if forgiven is not None:
+                self.session.execute(_FORGIVE, {"p_kind": kind, "p_key": forgiven})
 
     def forgive(self, kind: str, key: str) -> None:
         """Take back one attempt counted by ``attempt`` that succeeded, without ending the
         streak (for client addresses, which a success proves nothing about)."""
         with self.session.atomic():
-            self.session.execute(
-                update(SignInThrottle)
-                .where(
-                    SignInThrottle.kind == kind,
-                    SignInThrottle.key == key,
-                    SignInThrottle.failures > 0,
-                )
-                .values(failures=SignInThrottle.failures - 1)
-                .execution_options(synchronize_session=False)
-            )
+            self.session.execute(_FORGIVE, {"p_kind": kind, "p_key": key})
 
     def clear(self, key: str, *, actor: Actor, target_id: uuid.UUID | None = None) -> int:
         """End every kind's streak of a key (an administrator's decision); audited."""
@@ -305,83 +304,59 @@ class Throttle:
 
     # -- the statement -------------------------------------------------------------------
 
-    def _count(self, kind: str, key: str, now: datetime | None) -> Verdict:
+    def _count(self, kind: str, keys: Sequence[str], now: datetime | None) -> list[Verdict]:
         with self.session.atomic():
             # An attempt is timed when it is counted, once this transaction holds SQLite's
             # write lock: a time taken before queueing for it could fall after the block
             # that an attempt counted earlier set, and let this one through.
-            self.session.connection()
+            connection = self.session.connection()
             now = now or utcnow()
-            row = self.session.execute(self._upsert(kind, key, now)).one()
+            statement = _upsert(connection.dialect.name, self._steps())
+            rows = [
+                self.session.execute(statement, self._parameters(kind, key, now)).one()
+                for key in keys
+            ]
             if secrets.randbelow(PURGE_ONE_IN) == 0:
                 self.purge(now=now)
-        return Verdict(
-            kind,
-            key,
-            row.failures,
-            row.blocked_until,
-            bool(row.last_refused),
-            self.threshold(key),
-            now,
-        )
-
-    def _upsert(self, kind: str, key: str, now: datetime) -> Any:
-        """One more attempt for the key, as one statement returning the new state."""
-        table = SignInThrottle.__table__
-        c = table.c
-        stale = c.last_failure_at <= now - self.window
-        blocked = c.blocked_until > now
-        next_failures = case((stale, 1), else_=c.failures + 1)
-        at = literal(now, c.last_failure_at.type)
-        values = {
-            "kind": kind,
-            "key": key,
-            "failures": 1,
-            "first_failure_at": now,
-            "last_failure_at": now,
-            "blocked_until": self._until(1, key, now),
-            "last_refused": False,
-        }
-        dialect = self.session.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        # In SET every column on the right is the row's value before the update.
-        return (
-            insert(table)
-            .values(values)
-            .on_conflict_do_update(
-                index_elements=[c.kind, c.key],
-                set_={
-                    "failures": next_failures,
-                    "first_failure_at": case((stale, at), else_=c.first_failure_at),
-                    "last_failure_at": now,
-                    "blocked_until": case(
-                        (blocked, c.blocked_until), else_=self._ladder(next_failures, key, now)
-                    ),
-                    "last_refused": case((blocked, true()), else_=false()),
-                },
+        return [
+            Verdict(
+                kind,
+                key,
+                row.failures,
+                row.blocked_until,
+                bool(row.last_refused),
+                self.threshold(key),
+                now,
             )
-            .returning(c.failures, c.blocked_until, c.last_refused)
-        )
+            for key, row in zip(keys, rows, strict=True)
+        ]
+
+    def _steps(self) -> int:
+        """How many doublings of the delay reach the cap."""
+        steps = 0
+        while self.base * 2**steps < self.cap:
+            steps += 1
+        return steps
+
+    def _parameters(self, kind: str, key: str, now: datetime) -> dict[str, object]:
+        """The values of ``_upsert``'s parameters for one attempt at ``key``."""
+        threshold = self.threshold(key)
+        ladder: dict[str, object] = {}
+        for step, over in enumerate(range(self._steps(), -1, -1)):
+            ladder[f"p_from_{step}"] = threshold + over
+            ladder[f"p_until_{step}"] = now + timedelta(seconds=self.delay(threshold + over, key))
+        return {
+            "p_kind": kind,
+            "p_key": key,
+            "p_now": now,
+            "p_stale_before": now - self.window,
+            "p_first_until": self._until(1, key, now),
+            **ladder,
+        }
 
     def _until(self, failures: int, key: str, now: datetime) -> datetime | None:
         seconds = self.delay(failures, key)
         return now + timedelta(seconds=seconds) if seconds > 0 else None
-
-    def _ladder(self, failures: object, key: str, now: datetime) -> object:
-        """``now + delay(failures)`` as SQL: one branch per doubling up to the cap."""
-        threshold = self.threshold(key)
-        steps = 0
-        while self.base * 2**steps < self.cap:
-            steps += 1
-        column_type = SignInThrottle.__table__.c.blocked_until.type
-        whens = [
-            (
-                failures >= threshold + over,  # type: ignore[operator]
-                literal(now + timedelta(seconds=self.delay(threshold + over, key)), column_type),
-            )
-            for over in range(steps, -1, -1)
-        ]
-        return case(*whens, else_=literal(None, column_type))
 
     def _record_start(self, verdict: Verdict, actor: Actor) -> None:
         AuditLog(self.session).record(
@@ -395,6 +370,71 @@ class Throttle:
                 "until": verdict.blocked_until.isoformat() if verdict.blocked_until else None,
             },
         )
+
+
+_TABLE = SignInThrottle.__table__
+_END_STREAK = (
+    delete(SignInThrottle)
+    .where(SignInThrottle.kind == bindparam("p_kind"), SignInThrottle.key == bindparam("p_key"))
+    .execution_options(synchronize_session=False)
+)
+_FORGIVE = (
+    update(SignInThrottle)
+    .where(
+        SignInThrottle.kind == bindparam("p_kind"),
+        SignInThrottle.key == bindparam("p_key"),
+        SignInThrottle.failures > 0,
+    )
+    .values(failures=SignInThrottle.failures - 1)
+    .execution_options(synchronize_session=False)
+)
+
+
+@functools.cache
+def _upsert(dialect: str, steps: int) -> Any:
+    """One more attempt for a key, as one statement returning the new state; built once per
+    dialect and length of the delay ladder, its values given as parameters (``_parameters``)."""
+    c = _TABLE.c
+    now = bindparam("p_now", type_=c.last_failure_at.type)
+    stale = c.last_failure_at <= bindparam("p_stale_before", type_=c.last_failure_at.type)
+    blocked = c.blocked_until > now
+    next_failures = case((stale, 1), else_=c.failures + 1)
+    # ``now + delay(failures)`` as SQL: one branch per doubling up to the cap, highest first.
+    ladder = case(
+        *(
+            (
+                next_failures >= bindparam(f"p_from_{step}", type_=Integer),
+                bindparam(f"p_until_{step}", type_=c.blocked_until.type),
+            )
+            for step in range(steps + 1)
+        ),
+        else_=null(),
+    )
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    # In SET every column on the right is the row's value before the update.
+    return (
+        insert(_TABLE)
+        .values(
+            kind=bindparam("p_kind"),
+            key=bindparam("p_key"),
+            failures=1,
+            first_failure_at=now,
+            last_failure_at=now,
+            blocked_until=bindparam("p_first_until", type_=c.blocked_until.type),
+            last_refused=False,
+        )
+        .on_conflict_do_update(
+            index_elements=[c.kind, c.key],
+            set_={
+                "failures": next_failures,
+                "first_failure_at": case((stale, now), else_=c.first_failure_at),
+                "last_failure_at": now,
+                "blocked_until": case((blocked, c.blocked_until), else_=ladder),
+                "last_refused": case((blocked, true()), else_=false()),
+            },
+        )
+        .returning(c.failures, c.blocked_until, c.last_refused)
+    )
 
 
 def _target_type(key: str) -> str:
@@ -430,15 +470,13 @@ class Attempt:
 
     def begin(self) -> None:
         keys = [self.account] + ([self.address] if self.address else [])
-        self.verdicts = [self.throttle.attempt(self.kind, key) for key in keys]
+        self.verdicts = self.throttle.attempt_all(self.kind, keys)
         refused = [v for v in self.verdicts if v.refused]
         if refused:
             raise Throttled(max(v.retry_after for v in refused))
 
     def succeeded(self) -> None:
-        self.throttle.succeeded(self.kind, self.account)
-        if self.address:
-            self.throttle.forgive(self.kind, self.address)
+        self.throttle.succeeded(self.kind, self.account, forgiven=self.address)
 
     def failed(self) -> None:
         for verdict in self.verdicts:
