@@ -125,7 +125,7 @@ def complete(
         flows.save(login_flow, state)
         response = RedirectResponse(state.return_to, status_code=303, headers=NO_STORE)
     else:
-        client = find_client(session, state.request.client_id)
+        client = find_client(session, state.request.client_id, runtime.clients)
         if client is None or not client.enabled:
             return error_page(request, EXPIRED)
         outcome = AuthorizeService(runtime, session).advance(client, state, flow_id=login_flow.id)
