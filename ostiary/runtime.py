@@ -50,9 +50,10 @@ class Runtime:
         self.rights = RightsCache(direct_user_rights=self.settings.direct_user_rights)
         self.standings = Standings(self.rights)
         self.changes = feed_for(self.engine)
-        self.read_sessions = make_session_factory(
-            reading_engine(self.engine), mirror=EpochMirror(self.changes)
-        )
+        mirror = EpochMirror(self.changes)
+        self.read_sessions = make_session_factory(reading_engine(self.engine), mirror=mirror)
+        # Writing sessions use what is kept as well, until they write (``OstiarySession``).
+        self.sessions.configure(mirror=mirror)
         self.keys = KeyRing(self.settings.effective_secret_key)
 
     @classmethod

@@ -118,7 +118,7 @@ _READ = select(RightsEpoch.scope, RightsEpoch.epoch).where(
 
 def read_scopes(session: Session, scopes: Sequence[str]) -> tuple[int, ...]:
     """The current counters of ``scopes``, in their order (0 for one never raised); from the
-    session's mirror when it holds them (a reading session, see ``EpochMirror``)."""
+    session's mirror when it holds them (see ``EpochMirror``)."""
     mirror = session.mirror if isinstance(session, OstiarySession) else None
     if mirror is not None and not (session.new or session.dirty or session.deleted):
         return mirror.read(session.connection, scopes)
@@ -136,8 +136,8 @@ class EpochMirror:
     """The counters as this process last read them, kept while the change feed vouches for
     them: a warm read of counters costs no statement.
 
-    Only sessions that never write use it: a transaction's own uncommitted raises are not in
-    the mirror.
+    Sessions use it only while their transaction has written nothing (``OstiarySession.mirror``):
+    a transaction's own uncommitted raises are not in the mirror.
     """
 
     def __init__(self, feed: changes.ChangeFeed, *, max_entries: int = 200_000) -> None:

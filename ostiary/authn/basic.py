@@ -101,7 +101,7 @@ class BasicAuthenticator:
         # Verified against when the user does not exist, so that timing does not tell.
         self.decoy_hash = passwords.hash("decoy password for unknown users")
         self._known_ids = _Bounded[str, uuid.UUID](max_entries=10_000)
-        # Credentials as read by reading sessions, with the stamp of their reading (see
+        # Credentials as read by sessions that wrote nothing, with the stamp of their reading (see
         # ``ostiary.db.changes``); never consulted without the feed's word that they stand.
         self._credentials = Vouched[str, StoredCredentials](max_entries=10_000)
 

@@ -8,8 +8,9 @@ feed tells the process instead, so that a warm answer reads nothing:
   0020), and a thread of the feed ``LISTEN``s on a connection of its own. While it is not
   connected the feed is not live and caches read the database as they would without it; when
   it connects again everything counts as changed, since notices may have been missed.
-* SQLite: ``PRAGMA data_version`` on a connection of the feed's own changes whenever any other
-  connection, of this process or another, committed: then every topic counts as changed.
+* SQLite: the same triggers append the topics to ``change_topics`` (``ostiary.db.change_topics``);
+  ``PRAGMA data_version`` on a connection of the feed's own changes whenever any other
+  connection, of this process or another, committed, and then the feed reads the new topics.
 
 A value is current while ``unchanged`` holds for its topics since the stamp of the transaction
 that read it (``stamp_of``), taken when that transaction began: on SQLite a reading
@@ -19,6 +20,7 @@ transaction sees the snapshot of its first statement, which is no older than its
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 import threading
 import time
@@ -27,7 +29,6 @@ from collections.abc import Hashable, Iterable
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine, event
-from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ CHANNEL = "ostiary_changes"
 # Keys in SQLAlchemy's per-connection ``info``.
 _STAMP = "ostiary_change_stamp"
 _PENDING = "ostiary_pending_topics"
+_WROTE = "ostiary_wrote"
 
 
 class ChangeFeed:
@@ -110,7 +112,10 @@ class ChangeFeed:
         """A connection of this process committed (its raised topics are touched already)."""
 
     def stamp_of(self, connection: Connection) -> int | None:
-        """The stamp taken when ``connection``'s transaction began (see ``attach``)."""
+        """The stamp taken when ``connection``'s transaction began (see ``attach``); None once
+        it wrote, since what it reads then may never be committed."""
+        if connection.info.get(_WROTE):
+            return None
         stamp = connection.info.get(_STAMP)
         return stamp if isinstance(stamp, int) else None
 
@@ -123,8 +128,19 @@ class ChangeFeed:
         def _on_begin(connection: Connection) -> None:
             connection.info[_STAMP] = self.stamp()
 
+        @event.listens_for(engine, "before_cursor_execute")
+        def _on_statement(connection: Connection, *args: Any) -> None:
+            statement: str = args[1]
+            if _reads_only(statement):
+                return
+            connection.info[_WROTE] = True
+            written = _WRITTEN_TABLE.match(statement)
+            if written is not None and (topic := TABLE_TOPICS.get(written.group(1))):
+                pending(connection, (topic,))
+
         @event.listens_for(engine, "commit")
         def _on_commit(connection: Connection) -> None:
+            connection.info.pop(_WROTE, None)
             topics = connection.info.pop(_PENDING, None)
             if topics:
                 self.touch(topics)
@@ -132,6 +148,7 @@ class ChangeFeed:
 
         @event.listens_for(engine, "rollback")
         def _on_rollback(connection: Connection) -> None:
+            connection.info.pop(_WROTE, None)
             connection.info.pop(_PENDING, None)
 
     def start(self) -> None:
@@ -140,6 +157,15 @@ class ChangeFeed:
     def stop(self) -> None:
         """Stop following: not live any more."""
         self._set_live(False)
+
+
+def wrote(connection: Connection) -> bool:
+    """Whether ``connection``'s transaction ran anything but queries so far."""
+    return bool(connection.info.get(_WROTE))
+
+
+def _reads_only(statement: str) -> bool:
+    return statement.lstrip()[:6].upper() == "SELECT"
 
 
 def pending(connection: Connection, topics: Iterable[str]) -> None:
@@ -156,15 +182,8 @@ TABLE_TOPICS = {
 }
 
 
-@event.listens_for(Session, "before_flush")
-def _note_table_topics(session: Session, _flush: object, _instances: object) -> None:
-    topics = {
-        TABLE_TOPICS[table]
-        for obj in (*session.new, *session.dirty, *session.deleted)
-        if (table := getattr(getattr(obj, "__table__", None), "name", None)) in TABLE_TOPICS
-    }
-    if topics:
-        pending(session.connection(), topics)
+# The table that an INSERT, UPDATE or DELETE (as SQLAlchemy renders them) writes.
+_WRITTEN_TABLE = re.compile(r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)', re.IGNORECASE)
 
 
 K = TypeVar("K", bound=Hashable)
@@ -211,20 +230,26 @@ class SQLiteChangeFeed(ChangeFeed):
     # At most one look at data_version in this time, unless this process committed since:
     # what other processes commit is heard within it, what this one commits at once.
     POLL_SECONDS = 0.001
+    # The log is cut back to ``KEEP_TOPICS`` rows when it holds more than ``MAX_TOPICS``.
+    MAX_TOPICS = 20_000
+    KEEP_TOPICS = 5_000
 
     def __init__(self, path: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._path = path
         self._watcher: sqlite3.Connection | None = None
         self._version: int | None = None
+        self._last_id: int | None = None
         self._watch_lock = threading.Lock()
         self._next_poll = 0.0
 
     def start(self) -> None:
         with self._watch_lock:
             if self._watcher is None:
-                self._watcher = sqlite3.connect(self._path, check_same_thread=False)
+                # Never waits for the write lock: pruning is skipped while others write.
+                self._watcher = sqlite3.connect(self._path, check_same_thread=False, timeout=0)
                 self._version = None
+                self._last_id = None
                 self._set_live(True)
 
     def stop(self) -> None:
@@ -248,7 +273,42 @@ class SQLiteChangeFeed(ChangeFeed):
             (version,) = self._watcher.execute("PRAGMA data_version").fetchone()
             if version != self._version:
                 self._version = version
+                self._read_topics(self._watcher)
+
+    def _read_topics(self, watcher: sqlite3.Connection) -> None:
+        try:
+            if self._last_id is None:
+                # Where the log stands; what changed before is unknown.
+                (top,) = watcher.execute("SELECT max(id) FROM change_topics").fetchone()
+                self._last_id = top or 0
                 self.touch_all()
+                return
+            rows = watcher.execute(
+                "SELECT id, topic FROM change_topics WHERE id > ? ORDER BY id", (self._last_id,)
+            ).fetchall()
+            # Read after the rows: rows pruned meanwhile show as a gap, never as none missed.
+            (lowest,) = watcher.execute("SELECT min(id) FROM change_topics").fetchone()
+        except sqlite3.Error:  # not migrated yet, say: then every topic changed
+            self._last_id = None
+            self.touch_all()
+            return
+        missed = lowest is not None and lowest > self._last_id + 1
+        if rows:
+            self._last_id = rows[-1][0]
+        if missed:
+            self.touch_all()
+        elif rows:
+            self.touch(topic for _, topic in rows)
+        if lowest is not None and self._last_id - lowest > self.MAX_TOPICS:
+            self._prune(watcher, self._last_id - self.KEEP_TOPICS)
+
+    @staticmethod
+    def _prune(watcher: sqlite3.Connection, below: int) -> None:
+        try:
+            with watcher:
+                watcher.execute("DELETE FROM change_topics WHERE id <= ?", (below,))
+        except sqlite3.OperationalError:  # the database is locked: next time
+            pass
 
 
 class PostgreSQLChangeFeed(ChangeFeed):

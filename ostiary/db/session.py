@@ -6,9 +6,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+
+from ostiary.db.changes import wrote
 
 if TYPE_CHECKING:
     from ostiary.access.epochs import EpochMirror
@@ -22,15 +24,27 @@ class OstiarySession(Session):
 
     def __init__(self, *args: Any, mirror: EpochMirror | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Rights counters kept by this process (``ostiary.access.epochs``), for sessions that
-        # only read; None for those that write.
-        self.mirror = mirror
+        # Rights counters and other values kept by this process (``ostiary.access.epochs``,
+        # ``ostiary.db.changes``), which this session may use while it has written nothing.
+        self._mirror = mirror
+        self._connection: Connection | None = None
+
+    @property
+    def mirror(self) -> EpochMirror | None:
+        """What this process keeps, while this session's transaction has not changed anything
+        (nor holds changes yet to flush): its own changes are not in there."""
+        if self._mirror is None or self.new or self.dirty or self.deleted:
+            return None
+        if self._connection is not None and wrote(self._connection):
+            return None
+        return self._mirror
 
     @property
     def feed(self) -> ChangeFeed | None:
-        """The change feed that vouches for what this process keeps, in sessions that only
-        read (``ostiary.db.changes``)."""
-        return self.mirror.feed if self.mirror is not None else None
+        """The change feed that vouches for what this process keeps, under the same terms as
+        ``mirror``."""
+        mirror = self.mirror
+        return mirror.feed if mirror is not None else None
 
     def core(self) -> Connection:
         """The session's connection for Core statements, after flushing pending changes.
@@ -63,6 +77,19 @@ class OstiarySession(Session):
             raise
         finally:
             self._atomic_depth -= 1
+
+
+@event.listens_for(OstiarySession, "after_begin")
+def _note_connection(
+    session: OstiarySession, _transaction: SessionTransaction, connection: Connection
+) -> None:
+    session._connection = connection
+
+
+@event.listens_for(OstiarySession, "after_transaction_end")
+def _forget_connection(session: OstiarySession, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session._connection = None
 
 
 def make_session_factory(

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from starlette.testclient import TestClient
 
 from ostiary.app import create_app
 from ostiary.db.changes import PostgreSQLChangeFeed, SQLiteChangeFeed
 from ostiary.runtime import Runtime
+from ostiary.users.models import User
 from tests.access.test_admin import counted
 from tests.api import test_authz
 from tests.api.test_authz import check
@@ -127,17 +131,55 @@ def test_without_the_feed_a_check_reads_what_it_depends_on(
     assert len(statements) == 2, statements
 
 
-def test_the_sqlite_feed_hears_commits_of_other_connections(runtime: Runtime) -> None:
+def test_the_sqlite_feed_hears_what_other_connections_changed(runtime: Runtime) -> None:
     feed = runtime.changes
     if not isinstance(feed, SQLiteChangeFeed):
         pytest.skip("the SQLite feed")
     following(runtime)
     stamp = feed.stamp()
     assert stamp is not None
-    assert feed.unchanged([("user:x", stamp)])
+    with runtime.sessions() as session:
+        admin = session.scalars(select(User).where(User.username == "admin")).one()
+    mine, other = f"user:{admin.id.hex}", f"user:{uuid.uuid4().hex}"
+    assert feed.unchanged([(mine, stamp), (other, stamp)])
+
+    # Another process, as far as SQLite can tell: a connection of its own, by hand.
+    with contextlib.closing(sqlite3.connect(runtime.engine.url.database or "")) as connection:
+        with connection:
+            connection.execute("UPDATE users SET first_name = 'A' WHERE username = 'admin'")
+            connection.execute("INSERT INTO rights_epochs (scope, epoch) VALUES ('probe', 1)")
+        assert eventually(lambda: not feed.unchanged([("probe", stamp)]))
+        assert feed.unchanged([(mine, stamp)]), "a column that no cache depends on"
+        with connection:
+            connection.execute("UPDATE users SET status = 'inactive' WHERE username = 'admin'")
+        assert eventually(lambda: not feed.unchanged([(mine, stamp)]))
+        assert feed.unchanged([(other, stamp)])
+
+        # Topics pruned before this process read them: everything counts as changed.
+        again = feed.stamp()
+        assert again is not None
+        with connection:
+            connection.execute("UPDATE users SET status = 'active' WHERE username = 'admin'")
+            connection.execute("DELETE FROM change_topics")
+            connection.execute("UPDATE users SET status = 'inactive' WHERE username = 'admin'")
+        assert eventually(lambda: not feed.unchanged([(other, again)]))
+
+
+def test_the_sqlite_feed_keeps_the_log_short(runtime: Runtime) -> None:
+    feed = runtime.changes
+    if not isinstance(feed, SQLiteChangeFeed):
+        pytest.skip("the SQLite feed")
+    feed.MAX_TOPICS, feed.KEEP_TOPICS = 10, 3  # type: ignore[misc]
+    following(runtime)
+    stamp = feed.stamp()
+    assert stamp is not None
     with runtime.engine.begin() as connection:
-        connection.execute(text("UPDATE users SET first_name = 'A' WHERE username = 'admin'"))
-    assert not feed.unchanged([("user:x", stamp)])
+        for n in range(30):
+            connection.execute(text(f"INSERT INTO rights_epochs (scope, epoch) VALUES ('s{n}', 1)"))
+    assert not feed.unchanged([("s29", stamp)])
+    with runtime.engine.connect() as connection:
+        left = connection.execute(text("SELECT count(*) FROM change_topics")).scalar_one()
+    assert left == 3
 
 
 def test_the_postgresql_feed_comes_back_after_losing_its_connection(runtime: Runtime) -> None:

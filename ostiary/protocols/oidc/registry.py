@@ -63,7 +63,7 @@ class ClientDirectory:
         # client at once build equal ones.
         self._clients: dict[str, tuple[tuple[Any, ...], Client]] = {}
         self._module_keys: dict[uuid.UUID, str] = {}
-        # Clients with their service account's status, as reading sessions last read them,
+        # Clients with their service account's status, as sessions that wrote nothing read them,
         # handed out without a statement while the change feed vouches for them.
         self._vouched = Vouched[str, tuple[Client, str | None]]()
 

@@ -3,8 +3,8 @@
 On PostgreSQL, committed changes that caches depend on are announced with NOTIFY on channel
 ``ostiary_changes`` (``ostiary.db.changes``): each raised rights counter by its scope, each
 change of a user's sign-in columns by the user's scope, and any change of clients, signing
-keys or revoked access tokens by the table's topic. SQLite needs nothing: its caches follow
-``PRAGMA data_version``.
+keys or revoked access tokens by the table's topic. On SQLite the same triggers append the
+topics to ``change_topics``, which the feed reads when ``PRAGMA data_version`` changes.
 
 Revision ID: 0020
 Revises: 0018
@@ -13,6 +13,7 @@ Create Date: 2026-12-07 09:40:00.000000
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0020"
@@ -28,7 +29,21 @@ TABLE_TOPICS = {
 }
 
 
+# The columns of ``users`` that sign-ins and standings depend on.
+USER_COLUMNS = "username, status, password_hash, domain_id, service_account"
+
+
 def upgrade() -> None:
+    op.create_table(
+        "change_topics",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("topic", sa.String(length=200), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_change_topics")),
+        sqlite_autoincrement=True,
+    )
+    if op.get_bind().dialect.name == "sqlite":
+        _sqlite_triggers()
+        return
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute(
@@ -60,9 +75,9 @@ def upgrade() -> None:
         """
     )
     op.execute(
-        """
+        f"""
         CREATE TRIGGER users_notify
-        AFTER UPDATE OF username, status, password_hash, domain_id, service_account OR DELETE
+        AFTER UPDATE OF {USER_COLUMNS} OR DELETE
         ON users FOR EACH ROW EXECUTE FUNCTION ostiary_notify_user()
         """
     )
@@ -83,7 +98,39 @@ def upgrade() -> None:
         )
 
 
+_SQLITE_TRIGGERS = [
+    "rights_epochs_insert_topic",
+    "rights_epochs_update_topic",
+    "users_update_topic",
+    "users_delete_topic",
+    *(f"{t}_{e}_topic" for t in TABLE_TOPICS for e in ("insert", "update", "delete")),
+]
+
+
+def _sqlite_triggers() -> None:
+    def log(name: str, when: str, topic: str) -> None:
+        op.execute(
+            f"CREATE TRIGGER {name} {when} FOR EACH ROW "
+            f"BEGIN INSERT INTO change_topics (topic) VALUES ({topic}); END"
+        )
+
+    for event in ("INSERT", "UPDATE"):
+        log(f"rights_epochs_{event.lower()}_topic", f"AFTER {event} ON rights_epochs", "NEW.scope")
+    # Ids are stored as 32 hex digits, as the topics name them.
+    log("users_update_topic", f"AFTER UPDATE OF {USER_COLUMNS} ON users", "'user:' || NEW.id")
+    log("users_delete_topic", "AFTER DELETE ON users", "'user:' || OLD.id")
+    for table, topic in TABLE_TOPICS.items():
+        for event in ("INSERT", "UPDATE", "DELETE"):
+            log(f"{table}_{event.lower()}_topic", f"AFTER {event} ON {table}", f"'{topic}'")
+
+
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        for name in _SQLITE_TRIGGERS:
+            op.execute(f"DROP TRIGGER IF EXISTS {name}")
+        op.drop_table("change_topics")
+        return
+    op.drop_table("change_topics")
     if op.get_bind().dialect.name != "postgresql":
         return
     for table in TABLE_TOPICS:
