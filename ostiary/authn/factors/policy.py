@@ -16,8 +16,9 @@ than one factor was used (a passkey with user verification counts as two).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from ostiary.authn.factors.models import Passkey, RecoveryCode, TotpCredential
 from ostiary.db.session import OstiarySession
@@ -83,20 +84,26 @@ class Methods:
         return self.totp or self.passkeys > 0
 
 
+def _count(entity: Any, *criteria: Any) -> Any:
+    return select(func.count()).select_from(entity).where(*criteria).scalar_subquery()
+
+
+_METHODS = select(
+    _count(
+        TotpCredential,
+        TotpCredential.user_id == bindparam("user_id"),
+        TotpCredential.confirmed_at.is_not(None),
+    ),
+    _count(Passkey, Passkey.user_id == bindparam("user_id")),
+    _count(
+        RecoveryCode, RecoveryCode.user_id == bindparam("user_id"), RecoveryCode.used_at.is_(None)
+    ),
+)
+
+
 def methods_of(session: OstiarySession, user: User, settings: Settings) -> Methods:
-    totp = session.scalar(
-        select(func.count())
-        .select_from(TotpCredential)
-        .where(TotpCredential.user_id == user.id, TotpCredential.confirmed_at.is_not(None))
-    )
-    passkeys = session.scalar(
-        select(func.count()).select_from(Passkey).where(Passkey.user_id == user.id)
-    )
-    recovery = session.scalar(
-        select(func.count())
-        .select_from(RecoveryCode)
-        .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
-    )
+    # One statement for the three counts: this runs at every password login.
+    totp, passkeys, recovery = session.execute(_METHODS, {"user_id": user.id}).one()
     return Methods(code_channels(user, settings), bool(totp), passkeys or 0, recovery or 0)
 
 
