@@ -52,6 +52,11 @@ class ChangeFeed:
         self._live = False
         self._started = False
 
+    @property
+    def live(self) -> bool:
+        """Whether the feed hears changes now (then kept values may be used)."""
+        return self._live
+
     def stamp(self) -> int | None:
         """The current stamp, or None while the feed is not live (read the database). Not
         started by this: processes that keep nothing need not follow changes."""

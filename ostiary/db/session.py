@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from ostiary.db.changes import wrote
+from ostiary.db.offload import check_reach
 
 if TYPE_CHECKING:
     from ostiary.access.epochs import EpochMirror
@@ -45,6 +46,11 @@ class OstiarySession(Session):
         ``mirror``."""
         mirror = self.mirror
         return mirror.feed if mirror is not None else None
+
+    def get_bind(self, *args: Any, **kwargs: Any) -> Any:
+        # Every statement, flush and connection of a session asks for its bind first.
+        check_reach()
+        return super().get_bind(*args, **kwargs)
 
     def core(self) -> Connection:
         """The session's connection for Core statements, after flushing pending changes.

@@ -63,9 +63,12 @@ def _runtime(request: Request) -> Runtime:
     return runtime
 
 
-async def _database(runtime: Runtime, work: Callable[[], T]) -> T:
-    """Run ``work``, a synchronous block with a session of its own (see the module's doc)."""
-    return await run_database_block(runtime.engine, work)
+async def _database(runtime: Runtime, work: Callable[[], T], *, may_need_none: bool = False) -> T:
+    """Run ``work``, a synchronous block with a session of its own (see the module's doc);
+    ``may_need_none`` when it only reads what this process may keep (``ostiary.db.offload``)."""
+    return await run_database_block(
+        runtime.engine, work, may_need_none=may_need_none and runtime.changes.live
+    )
 
 
 def _sessions(runtime: Runtime, form: dict[str, str], *, reads_only: bool) -> Any:
@@ -245,7 +248,9 @@ async def token(request: Request) -> JSONResponse:
                 )
                 return TokenGrants(session, issuer, sessions).exchange(client, form)
 
-        issued = await _database(runtime, work)
+        # Client credentials may read nothing; a client assertion is checked and recorded.
+        kept = reads_only and "client_assertion" not in form
+        issued = await _database(runtime, work, may_need_none=kept)
     except OAuthError as exc:
         return oauth_json_error(exc)
     return JSONResponse(issued.as_response(), headers=NO_STORE)
@@ -273,7 +278,7 @@ async def introspection(request: Request) -> JSONResponse:
                     form.get("token_type_hint"),
                 )
 
-        answer = await _database(runtime, work)
+        answer = await _database(runtime, work, may_need_none="client_assertion" not in form)
     except OAuthError as exc:
         return oauth_json_error(exc)
     return JSONResponse(answer, headers=NO_STORE)
