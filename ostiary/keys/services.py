@@ -66,6 +66,7 @@ from ostiary.db.types import utcnow
 from ostiary.errors import FieldProblem, InvalidInput, Unauthenticated
 from ostiary.keys.crypto import SecretBox, decrypt_private_jwk, encrypt_private_jwk
 from ostiary.keys.models import SigningKey
+from ostiary.keys.rfc7515 import sign_compact
 
 ES256: Final = "ES256"
 RS256: Final = "RS256"
@@ -382,10 +383,7 @@ class KeyRing:
     ) -> str:
         """A compact JWS of ``claims``; ``alg``, ``kid`` (and ``typ`` if given) in its header."""
         kid, key = self.signing_key(session, alg)
-        header: dict[str, Any] = {"alg": alg, "kid": kid}
-        if typ is not None:
-            header["typ"] = typ
-        return jwt.encode(header, dict(claims), key, algorithms=[alg], default_type=None)
+        return sign_compact(claims, alg=alg, kid=kid, key=key.private_key, typ=typ)
 
     def verify(
         self,
