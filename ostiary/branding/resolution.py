@@ -88,6 +88,7 @@ class Brand:
 
 
 NO_BRAND = Brand()
+_INSTANCE = "ostiary.branding.instance"
 
 
 def email_domain(identifier: str) -> str | None:
@@ -104,11 +105,16 @@ class BrandingResolver:
         return self.session.get(Branding, branding_id) if branding_id else None
 
     def instance(self) -> Branding | None:
-        return self.session.scalars(
-            select(Branding)
-            .join(Context, Context.id == Branding.context_id)
-            .where(Context.type == ContextType.ROOT)
-        ).one_or_none()
+        # Asked several times by each login page, once per transaction is enough.
+        memo = self.session.memo(_INSTANCE)
+        if "instance" not in memo:
+            memo["instance"] = self.session.scalars(
+                select(Branding)
+                .join(Context, Context.id == Branding.context_id)
+                .where(Context.type == ContextType.ROOT)
+            ).one_or_none()
+        found: Branding | None = memo["instance"]
+        return found
 
     def nearest(self, ancestor_ids: Sequence[uuid.UUID]) -> Branding | None:
         """The branding of the deepest of these contexts (given from the root down)."""

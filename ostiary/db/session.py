@@ -52,6 +52,17 @@ class OstiarySession(Session):
         check_reach()
         return super().get_bind(*args, **kwargs)
 
+    def memo(self, name: str) -> dict[Any, Any]:
+        """A dict for what this transaction has read already, under ``name``: emptied when
+        the next transaction begins, since others may have changed it by then."""
+        transaction = self.get_transaction()
+        held = self.info.get(name)
+        if held is None or held[0] is not transaction:
+            held = (transaction, {})
+            self.info[name] = held
+        memo: dict[Any, Any] = held[1]
+        return memo
+
     def core(self) -> Connection:
         """The session's connection for Core statements, after flushing pending changes.
 

@@ -135,13 +135,7 @@ def _topics(client: Client) -> tuple[str, ...]:
 
 def _memo(session: OstiarySession) -> dict[str, tuple[Client | None, str | None]]:
     """What this transaction read already (call after ``session.connection()``)."""
-    transaction = session.get_transaction()
-    held = session.info.get(_MEMO)
-    if held is None or held[0] is not transaction:
-        held = (transaction, {})
-        session.info[_MEMO] = held
-    memo: dict[str, tuple[Client | None, str | None]] = held[1]
-    return memo
+    return session.memo(_MEMO)
 
 
 def _load(session: OstiarySession, client_id: str) -> Client:
