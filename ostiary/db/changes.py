@@ -118,7 +118,7 @@ class ChangeFeed:
 
     def stamp_of(self, connection: Connection) -> int | None:
         """The stamp taken when ``connection``'s transaction began (see ``attach``); None once
-        it wrote, since what it reads then may never be committed."""
+        it changed what is kept (``wrote``), since what it reads then may never be committed."""
         if connection.info.get(_WROTE):
             return None
         stamp = connection.info.get(_STAMP)
@@ -138,10 +138,12 @@ class ChangeFeed:
             statement: str = args[1]
             if _reads_only(statement):
                 return
-            connection.info[_WROTE] = True
             written = _WRITTEN_TABLE.match(statement)
-            if written is not None and (topic := TABLE_TOPICS.get(written.group(1))):
-                pending(connection, (topic,))
+            table = written.group(1).lower() if written is not None else None
+            if table is None or table in WATCHED_TABLES:
+                connection.info[_WROTE] = True
+            if table in TABLE_TOPICS:
+                pending(connection, (TABLE_TOPICS[table],))
 
         @event.listens_for(engine, "commit")
         def _on_commit(connection: Connection) -> None:
@@ -165,7 +167,8 @@ class ChangeFeed:
 
 
 def wrote(connection: Connection) -> bool:
-    """Whether ``connection``'s transaction ran anything but queries so far."""
+    """Whether ``connection``'s transaction changed a table that kept values depend on (or
+    ran a statement that is neither a query nor a plain INSERT, UPDATE or DELETE)."""
     return bool(connection.info.get(_WROTE))
 
 
@@ -186,6 +189,10 @@ TABLE_TOPICS = {
     "oauth_revoked_access_tokens": "revocations",
 }
 
+
+# The tables that kept values are read from: the rights counters, users' sign-in columns, and
+# the tables above. A transaction that changed one reads them from the database again.
+WATCHED_TABLES = frozenset({"rights_epochs", "users", *TABLE_TOPICS})
 
 # The table that an INSERT, UPDATE or DELETE (as SQLAlchemy renders them) writes.
 _WRITTEN_TABLE = re.compile(r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)', re.IGNORECASE)

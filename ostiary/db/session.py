@@ -26,14 +26,18 @@ class OstiarySession(Session):
     def __init__(self, *args: Any, mirror: EpochMirror | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Rights counters and other values kept by this process (``ostiary.access.epochs``,
-        # ``ostiary.db.changes``), which this session may use while it has written nothing.
+        # ``ostiary.db.changes``), which this session may use until it changes what they are
+        # read from.
         self._mirror = mirror
         self._connection: Connection | None = None
 
     @property
     def mirror(self) -> EpochMirror | None:
-        """What this process keeps, while this session's transaction has not changed anything
-        (nor holds changes yet to flush): its own changes are not in there."""
+        """What this process keeps, while this session's transaction has not changed any of
+        the tables it is read from (nor holds changes yet to flush): its own changes are not
+        in there."""
+        # Any change waiting for the flush counts: flushing some (a membership, say) raises
+        # rights counters on its way.
         if self._mirror is None or self.new or self.dirty or self.deleted:
             return None
         if self._connection is not None and wrote(self._connection):

@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 
 from ostiary.app import create_app
 from ostiary.db.changes import PostgreSQLChangeFeed, SQLiteChangeFeed
+from ostiary.db.session import OstiarySession
 from ostiary.runtime import Runtime
 from ostiary.users.models import User
 from tests.access.test_admin import counted
@@ -129,6 +130,36 @@ def test_without_the_feed_a_check_reads_what_it_depends_on(
         assert check(client, ASKED)[0]["allowed"] is True
     # The caller's credentials with the counters of their standing; the question's counters.
     assert len(statements) == 2, statements
+
+
+def test_a_writing_transaction_uses_kept_values_until_it_changes_what_they_come_from(
+    client: TestClient, runtime: Runtime
+) -> None:
+    body = {"client_id": "kept", "name": "Kept", "module": "ostiary", "scopes": ["admin"]}
+    assert client.post("/api/v1/clients", json=body | {"grant_types": ["client_credentials"]})
+    following(runtime)
+    directory = runtime.clients
+
+    def find_reads(session: OstiarySession) -> tuple[bool | None, int]:
+        with counted(runtime) as statements:
+            found = directory.find(session, "kept")
+        return (found.enabled if found else None), len(statements)
+
+    with runtime.read_sessions() as session:
+        assert directory.find(session, "kept") is not None  # kept from here on
+    with runtime.sessions() as session:
+        assert eventually(lambda: find_reads(session) == (True, 0))
+        # Writing elsewhere leaves the kept client usable.
+        session.execute(text("DELETE FROM login_flows"))
+        assert find_reads(session) == (True, 0)
+        # Its own change to the clients table: read from the database, and not kept.
+        session.execute(text("UPDATE clients SET enabled = false WHERE client_id = 'kept'"))
+        enabled, statements = find_reads(session)
+        assert enabled is False and statements > 0
+        session.rollback()
+    with runtime.read_sessions() as session:
+        found = directory.find(session, "kept")
+        assert found is not None and found.enabled, "the rolled-back change was not kept"
 
 
 def test_the_sqlite_feed_hears_what_other_connections_changed(runtime: Runtime) -> None:
