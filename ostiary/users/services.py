@@ -337,8 +337,12 @@ def anonymize(session: OstiarySession, audit: AuditLog, user: User) -> dict[str,
     # The events first: they find what carries the person by the address it still keeps.
     forget_in_webhooks(session, user.id, user.username, former_email_key)
     carriers = {
+        # A service account's invitations name its client, which is no one's personal data.
         "invitation": [
-            str(i) for i in forget_in_invitations(session, user.id, former_email_key, user.username)
+            str(i)
+            for i in forget_in_invitations(
+                session, user.id, former_email_key, None if user.service_account else user.username
+            )
         ],
         "registration": [
             str(r)
