@@ -173,6 +173,10 @@ class AuditLog:
                     key: "(erased)" if key in personal_fields else value
                     for key, value in event.changes.items()
                 }
+            if concerned and event.actor in former_labels:
+                # Done under their address before this account was theirs (a registrant, an
+                # invitee setting it up, an earlier draft).
+                event.actor = new_label
         self.session.execute(
             update(AuditEvent)
             .where(AuditEvent.actor_id == user_id, AuditEvent.actor.in_(former_labels))

@@ -307,6 +307,7 @@ def anonymize(session: OstiarySession, audit: AuditLog, user: User) -> dict[str,
     by kind (none: empty)."""
     former_username = user.username
     former_email_key = user.email_key
+    former_email = user.email
     user.username = f"{DELETED_PREFIX}{user.id.hex}"
     UserService._set_profile(user, dict.fromkeys(PERSONAL_FIELDS - {"username"}))
     user.email_verified = False
@@ -352,7 +353,7 @@ def anonymize(session: OstiarySession, audit: AuditLog, user: User) -> dict[str,
     audit.forget_person(
         user.id,
         personal_fields=PERSONAL_FIELDS,
-        former_labels={former_username},
+        former_labels={label for label in (former_username, former_email) if label},
         new_label=user.username,
         carriers=carriers,
     )
