@@ -426,3 +426,43 @@ def test_only_a_verified_address_joins_by_its_domain(
     vouched = ask("quinn", email_verified=True)
     assert vouched["state"] == "approved" and vouched["decided_by"] == "rule: e-mail domain"
     assert vouched["email_verified_at"] is not None
+
+
+def test_a_person_withdraws_their_own_waiting_request(
+    client: TestClient, anonymous: TestClient, runtime: Runtime, koko: dict[str, Any]
+) -> None:
+    api_user(client, "pat", [koko["other"]], domain="ENTERPRISE")
+    api_user(client, "olga", [koko["other"]], domain="ENTERPRISE")
+    pat, olga = TestClient(client.app), TestClient(client.app)
+    pat.auth = ("pat", "pw of tap 123")
+    olga.auth = ("olga", "pw of aglo 123")
+    asked = pat.post("/api/v1/me/join-requests", json={"organization": "K-1"})
+    assert asked.status_code == 201, asked.text
+    url = f"/api/v1/me/join-requests/{asked.json()['id']}/withdraw"
+    anonymous.auth = ("kim", "pw of mik 123")
+    assert [r["id"] for r in _pending(anonymous, "/api/v1/join-requests")] == [asked.json()["id"]]
+    # Nobody else can take it back, not even a contact person who sees it.
+    assert_problem(olga.post(url), 404, "not-found", field="id")
+    assert_problem(anonymous.post(url), 404, "not-found", field="id")
+    assert_problem(pat.post(f"/api/v1/me/join-requests/{uuid.uuid4()}/withdraw"), 404, "not-found")
+
+    withdrawn = pat.post(url)
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert withdrawn.json()["state"] == "withdrawn" and withdrawn.json()["decided_by"] == "pat"
+    assert _pending(anonymous, "/api/v1/join-requests") == []
+    assert_problem(
+        anonymous.post(f"/api/v1/join-requests/{asked.json()['id']}/approve"),
+        409,
+        "invalid-transition",
+    )
+    assert_problem(pat.post(url), 409, "invalid-transition", field="state")
+    assert "join_request.withdrawn" in _actions(runtime)
+    # It may ask again; once decided, that request stays decided.
+    again = pat.post("/api/v1/me/join-requests", json={"organization": "K-1"})
+    assert again.status_code == 201, again.text
+    assert anonymous.post(
+        f"/api/v1/join-requests/{again.json()['id']}/reject", json={"reason": "No"}
+    )
+    decided = pat.post(f"/api/v1/me/join-requests/{again.json()['id']}/withdraw")
+    assert_problem(decided, 409, "invalid-transition", field="state")
+    assert "rejected" in decided.json()["detail"]
