@@ -460,9 +460,10 @@ def test_a_person_withdraws_their_own_waiting_request(
     # It may ask again; once decided, that request stays decided.
     again = pat.post("/api/v1/me/join-requests", json={"organization": "K-1"})
     assert again.status_code == 201, again.text
-    assert anonymous.post(
+    rejected = anonymous.post(
         f"/api/v1/join-requests/{again.json()['id']}/reject", json={"reason": "No"}
     )
+    assert rejected.status_code == 200, rejected.text
     decided = pat.post(f"/api/v1/me/join-requests/{again.json()['id']}/withdraw")
     assert_problem(decided, 409, "invalid-transition", field="state")
     assert "rejected" in decided.json()["detail"]
