@@ -467,3 +467,28 @@ def test_a_person_withdraws_their_own_waiting_request(
     decided = pat.post(f"/api/v1/me/join-requests/{again.json()['id']}/withdraw")
     assert_problem(decided, 409, "invalid-transition", field="state")
     assert "rejected" in decided.json()["detail"]
+
+
+def test_a_registrant_sees_the_other_invitations_to_their_address_once_admitted(
+    client: TestClient, anonymous: TestClient, runtime: Runtime, koko: dict[str, Any]
+) -> None:
+    from tests.web.console.support import follow_sign_in
+
+    invited = client.post(
+        "/api/v1/invitations", json={"context_id": koko["other"], "email": "max@gmail.example"}
+    )
+    assert invited.status_code == 201, invited.text
+    done = _ask(runtime, "max@gmail.example")
+    assert 'id="registration-submitted"' in done.text
+    # Proving the address by code takes up lead invitations only: this one still waits.
+    invitation = client.get(f"/api/v1/invitations/{invited.json()['id']}").json()
+    assert invitation["state"] == "pending" and invitation["accepted_user_id"] is None
+    anonymous.auth = ("kim", "pw of mik 123")
+    [row] = _pending(anonymous, "/api/v1/join-requests")
+    assert anonymous.post(f"/api/v1/join-requests/{row['id']}/approve").status_code == 200
+
+    page = follow_sign_in(
+        browser(runtime), "/account/organizations", "max@gmail.example", password=PASSWORD
+    )
+    offered = page.split('id="invitations"', 1)[1].split("</ul>", 1)[0]
+    assert f'id="invitation-{invited.json()["id"]}"' in offered and "Other Ltd" in offered
