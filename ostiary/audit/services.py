@@ -145,23 +145,38 @@ class AuditLog:
         personal_fields: frozenset[str],
         former_labels: set[str],
         new_label: str,
+        carriers: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
-        """Remove a deleted user's personal data from the events about them or by them.
+        """Remove a deleted user's personal data from the events about them or by them, and
+        from those about the objects that carried it (``carriers``: ids by target type, such
+        as the invitations to their address).
 
         Ids stay, so the trail still shows what happened to whom; values do not.
         """
         target_id = str(user_id)
+        about = AuditEvent.target_id == target_id
+        for target_type, ids in (carriers or {}).items():
+            if ids:
+                about = about | (
+                    (AuditEvent.target_type == target_type) & AuditEvent.target_id.in_(ids)
+                )
         events = self.session.scalars(
-            select(AuditEvent).where(
-                (AuditEvent.target_id == target_id) | (AuditEvent.actor_id == user_id)
-            )
+            select(AuditEvent).where(about | (AuditEvent.actor_id == user_id))
         ).all()
+        carried = {target_type: set(ids) for target_type, ids in (carriers or {}).items()}
         for event in events:
-            if event.target_id == target_id and personal_fields & event.changes.keys():
+            concerned = event.target_id == target_id or event.target_id in carried.get(
+                event.target_type, ()
+            )
+            if concerned and personal_fields & event.changes.keys():
                 event.changes = {
                     key: "(erased)" if key in personal_fields else value
                     for key, value in event.changes.items()
                 }
+            if concerned and event.actor in former_labels:
+                # Done under their address before this account was theirs (a registrant, an
+                # invitee setting it up, an earlier draft).
+                event.actor = new_label
         self.session.execute(
             update(AuditEvent)
             .where(AuditEvent.actor_id == user_id, AuditEvent.actor.in_(former_labels))

@@ -25,6 +25,7 @@ COLUMNS = (
     "groups",
     "password_hash",
     "invite",
+    "email_verified",
 )
 REQUIRED = ("username", "context")
 

@@ -267,6 +267,8 @@ class _RowPlanner:
             "password_hash": row.password_hash,
             "security_stamp": uuid.uuid4(),
             "service_account": False,
+            # As the API's ``email_verified``: the CRM vouches for the address it gives.
+            "email_verified": bool(row.email_verified) and profile["email"] is not None,
             **profile_columns(profile),
         }
         plan.joins = True
@@ -288,6 +290,7 @@ class _RowPlanner:
         for column, new in profile.items():
             plan.changes[column] = [current[column], new]
         plan.columns.update(profile_columns(profile))
+        self._change_verified(plan, delegated)
         if plan.domain.id != current["domain_id"]:
             self._change_domain(plan)
         if row.status is not None and row.status != current["status"]:
@@ -297,6 +300,29 @@ class _RowPlanner:
             plan.columns["security_stamp"] = uuid.uuid4()
             plan.password_set = True
         plan.joins = not any(place.id == plan.context.id for place in self.places)
+
+    def _change_verified(self, plan: RowPlan, delegated: bool) -> None:
+        """As the API does: as the file says, for the address the user has now; a new address
+        the file says nothing of is not verified; not said and no new address, unchanged."""
+        row, current = plan.row, plan.current
+        assert current is not None
+        if row.email_verified is not None:
+            verified = row.email_verified
+        elif "email" in plan.changes:
+            verified = False
+        else:
+            return
+        verified = verified and plan.columns.get("email", current["email"]) is not None
+        if verified == current["email_verified"]:
+            return
+        if delegated and row.email_verified is not None:
+            self.problem(
+                "email_verified",
+                "users of a delegated domain are managed by their identity provider and are "
+                "read-only here",
+            )
+        plan.changes["email_verified"] = [current["email_verified"], verified]
+        plan.columns["email_verified"] = verified
 
     def _change_domain(self, plan: RowPlan) -> None:
         current = plan.current

@@ -45,6 +45,8 @@ class ImportRow:
     groups: frozenset[str] | None  # None: the file has no groups column
     password_hash: str | None
     invite: bool
+    # Whether the CRM vouches for the address; None: not said (new users: not verified).
+    email_verified: bool | None = None
 
     @property
     def email_key(self) -> str | None:
@@ -89,6 +91,13 @@ def parse_row(raw: RawRow) -> ImportRow | list[RowProblem]:
         problem("invite", "must be yes or no (or empty)")
     elif invite in YES and not profile.get("email"):
         problem("invite", "an invitation needs an e-mail address")
+    email_verified: bool | None = None
+    try:
+        email_verified = _flag(cells.get("email_verified", ""))
+    except ValueError as exc:
+        problem("email_verified", str(exc))
+    if email_verified and "email" in cells and not profile.get("email"):
+        problem("email_verified", "only an e-mail address can be verified; this row has none")
     groups = None
     if "groups" in cells:
         groups = frozenset(name.strip() for name in cells["groups"].split(";") if name.strip())
@@ -104,7 +113,20 @@ def parse_row(raw: RawRow) -> ImportRow | list[RowProblem]:
         groups=groups,
         password_hash=password_hash,
         invite=invite in YES,
+        email_verified=email_verified,
     )
+
+
+def _flag(value: str) -> bool | None:
+    """True or false; None when empty."""
+    value = value.strip().lower()
+    if not value:
+        return None
+    if value in YES:
+        return True
+    if value in NO:
+        return False
+    raise ValueError("must be true or false (or empty)")
 
 
 def _status(value: str, problem: Callable[[str, str], None]) -> UserStatus | None:

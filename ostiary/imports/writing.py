@@ -90,6 +90,8 @@ def _created(batch: _Batch, actor: Actor, plan: RowPlan, now: Any) -> None:
         "two_factor": str(columns["two_factor"]),
     }
     recorded |= {k: v for k, v in plan.row.profile.items() if v is not None}
+    if columns["email_verified"]:
+        recorded["email_verified"] = True
     if columns["password_hash"]:
         recorded["password"] = "set"
     batch.events.append(

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ostiary.db.types import utcnow
+from ostiary.invitations.erasure import of_person
 from ostiary.invitations.models import Invitation, InvitationState
 from ostiary.users.schemas import Email, Language, Name, Phone
 from ostiary.webhooks.renderers import register, target_uuid
@@ -140,12 +141,9 @@ def _render(session: Session, target_id: str) -> dict[str, Any] | None:
 
 
 def _personal(session: Session, user_id: uuid.UUID, email_key: str | None) -> list[str]:
-    """Invitations that keep a person's address: to the address they had, or accepted by
-    them."""
-    condition = Invitation.accepted_by_id == user_id
-    if email_key:
-        condition = condition | (Invitation.email_key == email_key)
-    return [str(i) for i in session.scalars(select(Invitation.id).where(condition))]
+    return [
+        str(i) for i in session.scalars(select(Invitation.id).where(of_person(user_id, email_key)))
+    ]
 
 
 register("invitation", _render, personal=_personal)

@@ -125,7 +125,7 @@ class Decisions:
         context = self.session.get(Context, row.context_id)
         assert context is not None
         with self.session.atomic():
-            self._take(row, RegistrationState.REJECTED)
+            self.take(row, RegistrationState.REJECTED)
             row.reason = reason
             row.decided_at = utcnow()
             row.decided_by_id = decider.actor.user_id
@@ -186,7 +186,7 @@ class Decisions:
             return
         self.admit(row, account, user, actor, BY_CONTRACT, ())
 
-    def _take(self, row: Registration, state: RegistrationState) -> None:
+    def take(self, row: Registration, state: RegistrationState) -> None:
         """Move a pending request on, conditionally: of two decisions at once, one wins."""
         moved = self.session.execute(
             update(Registration)
@@ -234,7 +234,7 @@ class Decisions:
         chosen: Sequence[UserGroup],
     ) -> None:
         organization = row.kind == RegistrationKind.ORGANIZATION
-        self._take(row, RegistrationState.APPROVED)
+        self.take(row, RegistrationState.APPROVED)
         row.decided_at = utcnow()
         row.decided_by_id = actor.user_id
         row.decided_by = decided_by

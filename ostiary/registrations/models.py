@@ -25,6 +25,8 @@ class RegistrationState(enum.StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
     REJECTED = "rejected"
+    # Taken back by the person who asked (or ended by their deletion) before a decision.
+    WITHDRAWN = "withdrawn"
 
 
 class Registration(IdMixin, Base):

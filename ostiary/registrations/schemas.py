@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ostiary.contexts.schemas import _email_domains
+from ostiary.registrations.erasure import of_person
 from ostiary.registrations.models import Registration, RegistrationKind, RegistrationState
 from ostiary.webhooks.renderers import register, target_uuid
 
@@ -102,12 +103,10 @@ def _render(session: Session, target_id: str) -> dict[str, Any] | None:
 
 
 def _personal(session: Session, user_id: uuid.UUID, email_key: str | None) -> list[str]:
-    """Registrations that keep a person's details: theirs, or made with the address they
-    had."""
-    condition = Registration.user_id == user_id
-    if email_key:
-        condition = condition | (Registration.email_key == email_key)
-    return [str(r) for r in session.scalars(select(Registration.id).where(condition))]
+    return [
+        str(r)
+        for r in session.scalars(select(Registration.id).where(of_person(user_id, email_key)))
+    ]
 
 
 register("registration", _render, personal=_personal)

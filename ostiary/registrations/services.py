@@ -37,6 +37,7 @@ from ostiary.errors import (
     AlreadyExists,
     FieldProblem,
     InvalidInput,
+    InvalidTransition,
     NotFound,
     RuleViolation,
 )
@@ -61,6 +62,9 @@ NO_ORGANIZATION = "no organization takes requests under this name or number"
 # Who approved when no person did.
 BY_EMAIL_DOMAIN = "rule: e-mail domain"
 
+# Like the other steps of a join request, an audit event only: no webhook event (the
+# catalogue announces the membership an approval makes, not the request).
+WITHDRAWN = "join_request.withdrawn"
 SUBMITTED = {
     RegistrationKind.ORGANIZATION: "registration.submitted",
     RegistrationKind.JOIN: "join_request.submitted",
@@ -171,6 +175,33 @@ class RegistrationService:
             self.session.add(row)
             self.session.flush()
             self._submit(row, user)
+        return row
+
+    def withdraw(self, user: User, registration_id: uuid.UUID) -> Registration:
+        """The person who asked to join takes their request back while it waits: the contact
+        persons no longer see it waiting. Another's request is not found, as one that does not
+        exist; a decided one stays as it was decided."""
+        row = self.session.get(Registration, registration_id)
+        if row is None or row.kind != RegistrationKind.JOIN or row.user_id != user.id:
+            raise NotFound(f"no request of yours to join with id '{registration_id}'", field="id")
+        if row.state != RegistrationState.PENDING:
+            raise InvalidTransition(
+                f"the request is {row.state}: only a waiting one can be withdrawn", field="state"
+            )
+        actor = Actor(user.username, "web", user.id, self.client_address)
+        with self.session.atomic():
+            Decisions(self.session, self.runtime, self.today).take(row, RegistrationState.WITHDRAWN)
+            row.decided_at = utcnow()
+            row.decided_by_id = user.id
+            row.decided_by = actor.label
+            self.audit.record(
+                actor,
+                WITHDRAWN,
+                target_type="registration",
+                target_id=row.id,
+                context_id=row.context_id,
+                changes={"state": [RegistrationState.PENDING, RegistrationState.WITHDRAWN]},
+            )
         return row
 
     def joining_offered(self) -> bool:

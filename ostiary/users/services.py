@@ -201,8 +201,7 @@ class UserService:
                 self.session.delete(user)
                 return None
             old_status = user.status
-            if new_status is UserStatus.DELETED:
-                self._anonymize(user)
+            erased = self._anonymize(user) if new_status is UserStatus.DELETED else {}
             user.status = new_status
             if new_status is not UserStatus.ACTIVE:
                 user.security_stamp = uuid.uuid4()
@@ -211,7 +210,8 @@ class UserService:
                 AUDIT_ACTIONS[action],
                 target_type="user",
                 target_id=user.id,
-                changes={"status": [old_status, new_status]},
+                changes={"status": [old_status, new_status]}
+                | ({"erased": erased} if erased else {}),
             )
         return user
 
@@ -235,8 +235,8 @@ class UserService:
             changes["email_verified"] = [user.email_verified, verified]
             user.email_verified = verified
 
-    def _anonymize(self, user: User) -> None:
-        anonymize(self.session, self.audit, user)
+    def _anonymize(self, user: User) -> dict[str, int]:
+        return anonymize(self.session, self.audit, user)
 
     @staticmethod
     def _set_profile(user: User, values: dict[str, Any]) -> None:
@@ -301,10 +301,13 @@ class UserService:
             raise InvalidTransition("a deleted user cannot be changed", field="status")
 
 
-def anonymize(session: OstiarySession, audit: AuditLog, user: User) -> None:
-    """Erase a user's personal data for good, also from the audit trail; the row stays."""
+def anonymize(session: OstiarySession, audit: AuditLog, user: User) -> dict[str, int]:
+    """Erase a user's personal data for good, also from the audit trail and from the
+    invitations and registrations that kept it; the row stays. How many of those were erased,
+    by kind (none: empty)."""
     former_username = user.username
     former_email_key = user.email_key
+    former_email = user.email
     user.username = f"{DELETED_PREFIX}{user.id.hex}"
     UserService._set_profile(user, dict.fromkeys(PERSONAL_FIELDS - {"username"}))
     user.email_verified = False
@@ -328,12 +331,30 @@ def anonymize(session: OstiarySession, audit: AuditLog, user: User) -> None:
     # The types whose objects keep a person's data register that with their renderers.
     import ostiary.invitations.schemas
     import ostiary.registrations.schemas  # noqa: F401
+    from ostiary.invitations.erasure import forget_person as forget_in_invitations
+    from ostiary.registrations.erasure import forget_person as forget_in_registrations
     from ostiary.webhooks.services import forget_person as forget_in_webhooks
 
+    # The events first: they find what carries the person by the address it still keeps.
     forget_in_webhooks(session, user.id, user.username, former_email_key)
+    carriers = {
+        # A service account's invitations name its client, which is no one's personal data.
+        "invitation": [
+            str(i)
+            for i in forget_in_invitations(
+                session, user.id, former_email_key, None if user.service_account else user.username
+            )
+        ],
+        "registration": [
+            str(r)
+            for r in forget_in_registrations(session, user.id, former_email_key, user.username)
+        ],
+    }
     audit.forget_person(
         user.id,
         personal_fields=PERSONAL_FIELDS,
-        former_labels={former_username},
+        former_labels={label for label in (former_username, former_email) if label},
         new_label=user.username,
+        carriers=carriers,
     )
+    return {f"{kind}s": len(ids) for kind, ids in carriers.items() if ids}

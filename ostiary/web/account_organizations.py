@@ -1,7 +1,7 @@
 """``/account/organizations``: the organizations (contexts) the signed-in user belongs to,
 with their groups there; the pending invitations to the account's own e-mail address, which
 the user accepts here as through the invitation's link; the requests to join an organization
-that the user made, with their state; and a new request, where ``POST
+that the user made, with their state (one that waits can be withdrawn); and a new request, where ``POST
 /api/v1/me/join-requests`` takes them (the same service)."""
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ router = APIRouter(include_in_schema=False)
 HOME = "/account/organizations"
 JOINED = "You are a member now."
 ASKED = "Your request is sent."
+WITHDRAWN = "Your request is withdrawn."
+REQUEST_GONE = "This request cannot be withdrawn any more."
 INVITATION_GONE = "This invitation cannot be accepted any more."
 # What the page says for what the service refuses.
 ASK_REFUSALS = {
@@ -34,7 +36,7 @@ ASK_REFUSALS = {
     RuleViolation: "Only an active account with an e-mail address can ask.",
 }
 ASK_EMPTY = "Enter the organization's customer number or exact name."
-NOTICES = {"joined": JOINED, "asked": ASKED}
+NOTICES = {"joined": JOINED, "asked": ASKED, "withdrawn": WITHDRAWN}
 
 
 def _address(request: Request) -> str | None:
@@ -135,5 +137,28 @@ def ask_to_join(
                 typed=organization,
             )
         return back(f"{HOME}?done=asked")
+
+    return account_page(request, runtime, session, HOME, work, csrf=csrf)
+
+
+@router.post("/account/organizations/join-requests/{request_id}/withdraw")
+def withdraw_request(
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    request_id: str,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    def work(browser: BrowserSession, user: User) -> Response:
+        try:
+            RegistrationService(session, runtime, _address(request)).withdraw(
+                user, uuid.UUID(request_id)
+            )
+        except (ValueError, OstiaryError) as exc:
+            session.rollback()
+            status = exc.status if isinstance(exc, OstiaryError) else 404
+            errors = {"requests": REQUEST_GONE}
+            return _page(request, runtime, session, browser, user, status=status, errors=errors)
+        return back(f"{HOME}?done=withdrawn")
 
     return account_page(request, runtime, session, HOME, work, csrf=csrf)

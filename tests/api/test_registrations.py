@@ -426,3 +426,69 @@ def test_only_a_verified_address_joins_by_its_domain(
     vouched = ask("quinn", email_verified=True)
     assert vouched["state"] == "approved" and vouched["decided_by"] == "rule: e-mail domain"
     assert vouched["email_verified_at"] is not None
+
+
+def test_a_person_withdraws_their_own_waiting_request(
+    client: TestClient, anonymous: TestClient, runtime: Runtime, koko: dict[str, Any]
+) -> None:
+    api_user(client, "pat", [koko["other"]], domain="ENTERPRISE")
+    api_user(client, "olga", [koko["other"]], domain="ENTERPRISE")
+    pat, olga = TestClient(client.app), TestClient(client.app)
+    pat.auth = ("pat", "pw of tap 123")
+    olga.auth = ("olga", "pw of aglo 123")
+    asked = pat.post("/api/v1/me/join-requests", json={"organization": "K-1"})
+    assert asked.status_code == 201, asked.text
+    url = f"/api/v1/me/join-requests/{asked.json()['id']}/withdraw"
+    anonymous.auth = ("kim", "pw of mik 123")
+    assert [r["id"] for r in _pending(anonymous, "/api/v1/join-requests")] == [asked.json()["id"]]
+    # Nobody else can take it back, not even a contact person who sees it.
+    assert_problem(olga.post(url), 404, "not-found", field="id")
+    assert_problem(anonymous.post(url), 404, "not-found", field="id")
+    assert_problem(pat.post(f"/api/v1/me/join-requests/{uuid.uuid4()}/withdraw"), 404, "not-found")
+
+    withdrawn = pat.post(url)
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert withdrawn.json()["state"] == "withdrawn" and withdrawn.json()["decided_by"] == "pat"
+    assert _pending(anonymous, "/api/v1/join-requests") == []
+    assert_problem(
+        anonymous.post(f"/api/v1/join-requests/{asked.json()['id']}/approve"),
+        409,
+        "invalid-transition",
+    )
+    assert_problem(pat.post(url), 409, "invalid-transition", field="state")
+    assert "join_request.withdrawn" in _actions(runtime)
+    # It may ask again; once decided, that request stays decided.
+    again = pat.post("/api/v1/me/join-requests", json={"organization": "K-1"})
+    assert again.status_code == 201, again.text
+    rejected = anonymous.post(
+        f"/api/v1/join-requests/{again.json()['id']}/reject", json={"reason": "No"}
+    )
+    assert rejected.status_code == 200, rejected.text
+    decided = pat.post(f"/api/v1/me/join-requests/{again.json()['id']}/withdraw")
+    assert_problem(decided, 409, "invalid-transition", field="state")
+    assert "rejected" in decided.json()["detail"]
+
+
+def test_a_registrant_sees_the_other_invitations_to_their_address_once_admitted(
+    client: TestClient, anonymous: TestClient, runtime: Runtime, koko: dict[str, Any]
+) -> None:
+    from tests.web.console.support import follow_sign_in
+
+    invited = client.post(
+        "/api/v1/invitations", json={"context_id": koko["other"], "email": "max@gmail.example"}
+    )
+    assert invited.status_code == 201, invited.text
+    done = _ask(runtime, "max@gmail.example")
+    assert 'id="registration-submitted"' in done.text
+    # Proving the address by code takes up lead invitations only: this one still waits.
+    invitation = client.get(f"/api/v1/invitations/{invited.json()['id']}").json()
+    assert invitation["state"] == "pending" and invitation["accepted_user_id"] is None
+    anonymous.auth = ("kim", "pw of mik 123")
+    [row] = _pending(anonymous, "/api/v1/join-requests")
+    assert anonymous.post(f"/api/v1/join-requests/{row['id']}/approve").status_code == 200
+
+    page = follow_sign_in(
+        browser(runtime), "/account/organizations", "max@gmail.example", password=PASSWORD
+    )
+    offered = page.split('id="invitations"', 1)[1].split("</ul>", 1)[0]
+    assert f'id="invitation-{invited.json()["id"]}"' in offered and "Other Ltd" in offered

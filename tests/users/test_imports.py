@@ -158,7 +158,7 @@ def test_every_bad_row_is_named_by_line_and_column_and_nothing_is_written(
 def test_header_problems(runtime: Runtime, world: dict[str, Any]) -> None:
     assert problems_of(runtime, "username,colour\nx,red\n") == [
         "line 1, colour: unknown column (known: username, email, first_name, last_name, phone, "
-        "language, domain, status, context, groups, password_hash, invite)",
+        "language, domain, status, context, groups, password_hash, invite, email_verified)",
         "line 1, context: the header lacks this required column",
     ]
     assert problems_of(runtime, "") == ["line 1: the file is empty; it needs a header row"]
@@ -306,3 +306,57 @@ def test_group_members_changed_between_validation_and_writing_are_seen(
         "/api/v1/audit-events", params={"target": ann["id"], "action": "group.members_changed"}
     ).json()["items"]
     assert len(changes) == 2  # joining Readers, then the one move to Writers
+
+
+def _verified(client: TestClient, username: str) -> bool:
+    [user] = client.get("/api/v1/users", params={"username": username}).json()["items"]
+    return bool(user["email_verified"])
+
+
+def test_email_verified_is_vouched_for_as_through_the_api(
+    client: TestClient, runtime: Runtime, world: dict[str, Any]
+) -> None:
+    header = "username,email,context,email_verified"
+    text = f"{header}\nann,ann@example.com,acme,true\nben,ben@example.com,acme,\n"
+    assert run(runtime, text).counts.created == 2
+    assert (_verified(client, "ann"), _verified(client, "ben")) == (True, False)
+    [created] = client.get(
+        "/api/v1/audit-events", params={"action": "user.created", "target": _id(client, "ann")}
+    ).json()["items"]
+    assert created["changes"]["email_verified"] is True
+
+    # Without the column, existing users keep what they have.
+    again = run(runtime, "username,email,context\nann,ann@example.com,acme\n")
+    assert again.counts.unchanged == 1 and _verified(client, "ann")
+    unverified = run(runtime, f"{header}\nann,ann@example.com,acme,false\n")
+    assert unverified.counts.updated == 1 and not _verified(client, "ann")
+    events = client.get(
+        "/api/v1/audit-events", params={"action": "user.updated", "target": _id(client, "ann")}
+    ).json()["items"]
+    assert events[0]["changes"] == {"email_verified": [True, False]}
+    # A new address the file says nothing of is not verified, as through the API.
+    run(runtime, f"{header}\nann,ann@example.com,acme,yes\n")
+    run(runtime, "username,email,context\nann,ann@other.example,acme\n")
+    assert not _verified(client, "ann")
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("cy,cy@example.com,acme,maybe", "line 3, email_verified: must be true or false"),
+        ("cy,,acme,true", "line 3, email_verified: only an e-mail address can be verified"),
+    ],
+)
+def test_a_bad_email_verified_is_named_by_its_line_and_nothing_is_imported(
+    runtime: Runtime, world: dict[str, Any], line: str, expected: str
+) -> None:
+    users = count(runtime, User)
+    text = f"username,email,context,email_verified\nann,ann@example.com,acme,true\n{line}\n"
+    found = problems_of(runtime, text)
+    assert any(p.startswith(expected) for p in found), found
+    assert count(runtime, User) == users
+
+
+def _id(client: TestClient, username: str) -> str:
+    [user] = client.get("/api/v1/users", params={"username": username}).json()["items"]
+    return str(user["id"])

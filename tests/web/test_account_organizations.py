@@ -118,3 +118,29 @@ def test_no_request_form_where_registration_is_off(
     monkeypatch.setattr(world.settings, "registration_parent", "")
     page = follow_sign_in(browser, "/account/organizations", "jeremy")
     assert 'id="ask-to-join"' not in page and 'id="requests-heading"' in page
+
+
+def test_withdraw_a_waiting_request(browser: TestClient, world: Runtime) -> None:
+    page, csrf = open_signed_in(browser, "/account/organizations")
+    asked = browser.post(
+        "/account/organizations/join-requests", data={"csrf": csrf, "organization": "Other Org"}
+    )
+    page = browser.get(asked.headers["location"]).text
+    request_id = re.search(r'<li id="join-request-([0-9a-f-]{36})"', page).group(1)  # type: ignore[union-attr]
+    assert f'id="withdraw-{request_id}"' in page
+    path = f"/account/organizations/join-requests/{request_id}/withdraw"
+    assert browser.post(path, data={"csrf": "forged"}).status_code == 403
+    withdrawn = browser.post(path, data={"csrf": csrf})
+    assert withdrawn.status_code == 303 and withdrawn.headers["location"].endswith(
+        "?done=withdrawn"
+    )
+    after = browser.get(withdrawn.headers["location"]).text
+    assert 'id="organizations-notice">Your request is withdrawn.' in after
+    requests = after.split('id="join-requests"', 1)[1].split("</ul>", 1)[0]
+    assert "Withdrawn" in requests and f'id="withdraw-{request_id}"' not in requests
+    twice = browser.post(path, data={"csrf": csrf})
+    assert twice.status_code == 409 and 'id="requests-error"' in twice.text
+    unknown = browser.post(
+        "/account/organizations/join-requests/not-an-id/withdraw", data={"csrf": csrf}
+    )
+    assert unknown.status_code == 404 and 'id="requests-error"' in unknown.text

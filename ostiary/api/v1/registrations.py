@@ -118,3 +118,17 @@ def ask_to_join(
     the account's address is in one of its e-mail domains and the instance lets those in."""
     row = RegistrationService(session, runtime).ask_to_join(caller.user, data.organization)
     return RegistrationOut.of(row)
+
+
+@router.post(
+    "/me/join-requests/{request_id}/withdraw",
+    response_model=RegistrationOut,
+    summary="Withdraw the signed-in account's own request to join, while it waits",
+)
+def withdraw_request(
+    request_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, caller: CallerDep
+) -> RegistrationOut:
+    """Only the person who asked can; anyone else's request is not found. A decided request
+    cannot be withdrawn (``409`` naming ``state``)."""
+    row = RegistrationService(session, runtime).withdraw(caller.user, request_id)
+    return RegistrationOut.of(row)

@@ -32,6 +32,7 @@ STATES = [
     RegistrationState.PENDING,
     RegistrationState.APPROVED,
     RegistrationState.REJECTED,
+    RegistrationState.WITHDRAWN,
     RegistrationState.UNVERIFIED,
 ]
 ANY = "any"

@@ -67,7 +67,11 @@ def csrf_of(page: str) -> str:
 
 
 def follow_sign_in(
-    browser: TestClient, first: str, username: str, context_name: str | None = None
+    browser: TestClient,
+    first: str,
+    username: str,
+    context_name: str | None = None,
+    password: str = PASSWORD,
 ) -> str:
     """From ``first`` through the login (and the context chooser) to the console page; the
     page's text."""
@@ -82,7 +86,7 @@ def follow_sign_in(
             page = browser.get(location).text
             fields = {"flow": _field(page, "flow"), "csrf": csrf_of(page)}
             answer = browser.post(
-                "/login", data={**fields, "username": username, "password": PASSWORD}
+                "/login", data={**fields, "username": username, "password": password}
             )
         elif path == "/login/context":
             page = browser.get(location).text
