@@ -22,6 +22,7 @@ from ostiary.api.v1 import (
     contracts,
     domains,
     groups,
+    identity_providers,
     invitations,
     me,
     me_password,
@@ -135,6 +136,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         messages,
         webhooks,
         contracts,
+        identity_providers,
         audit,
     )
     for module in routers:
