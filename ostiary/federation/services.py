@@ -126,6 +126,11 @@ class IdentityProviderService:
         return provider
 
     def update(self, provider: IdentityProvider, data: IdentityProviderUpdate) -> IdentityProvider:
+        self.change(provider, data)
+        return provider
+
+    def change(self, provider: IdentityProvider, data: IdentityProviderUpdate) -> bool:
+        """Whether anything changed (nothing is written otherwise)."""
         given = data.model_fields_set
         for name in given - {"roles_claim"}:
             if getattr(data, name) is None:
@@ -155,7 +160,7 @@ class IdentityProviderService:
                     changes["client_secret"] = "replaced"
             if changes:
                 self._record("identity_provider.updated", provider, changes)
-        return provider
+        return bool(changes)
 
     def delete(self, provider: IdentityProvider) -> None:
         """Its users stay; their external identities no longer sign anyone in."""
