@@ -55,6 +55,8 @@ class LoginState(BaseModel):
     # The external role names of a federated login (step e1), kept until a place on the
     # browser session exists for them.
     external_roles: list[str] = []
+    # The link of an invitation accepted through an upstream provider (ostiary.web.invitations).
+    invitation_token: str | None = None
 
 
 class LoginFlows:

@@ -140,6 +140,12 @@ def callback(
         identity = rp.finish(pending, state, code)
     except FederationError as exc:
         return error_page(request, _failed(str(exc)))
+    if flow_state.invitation_token is not None:
+        from ostiary.web.invitations import accept_federated  # it imports this module
+
+        response = accept_federated(request, runtime, session, flow_state, rp.provider, identity)
+        response.delete_cookie(COOKIE, path=_PATH)
+        return response
     address = request.client.host if request.client else None
     signin = FederatedSignIn(session, runtime.passwords, address)
     try:
