@@ -16,7 +16,7 @@ from ostiary.users.models import ExternalIdentity, Membership, User
 from tests.conftest import LOCAL_CLIENT
 from tests.federation import test_login
 from tests.federation.upstream import Upstream
-from tests.helpers import make_context, root_id
+from tests.helpers import make_context, make_user, root_id
 from tests.web.test_invitations import csrf_of, invite, outbox_link
 
 up = test_login.up
@@ -81,3 +81,19 @@ def test_an_invitation_accepted_upstream_lands_in_the_context(
     assert members_of(runtime, "works") == [(JEREMY, "jeremy-at-corp")]
     with runtime.sessions() as session:
         assert len(session.scalars(select(User).where(User.email == JEREMY)).all()) == 1
+
+
+def test_an_upstream_identity_cannot_take_over_an_existing_account(
+    client: TestClient, browser: TestClient, up: Upstream, runtime: Runtime
+) -> None:
+    city = str(make_context(client, root_id(client), "account", "City Group", key="city")["id"])
+    make_user(client, "jeremy", domain="ENTERPRISE", status="active", email=JEREMY,
+              context_ids=[city], password="City Group keeps the lights on")  # fmt: skip
+    works = str(make_context(client, root_id(client), "account", "City Works", key="works")["id"])
+    invite(client, works, JEREMY)
+    refused = through_upstream(browser, up, outbox_link(runtime, JEREMY), "mallory")
+    assert refused.status_code == 409  # type: ignore[attr-defined]
+    assert "sign in to accept" in refused.text  # type: ignore[attr-defined]
+    with runtime.sessions() as session:
+        assert session.scalars(select(ExternalIdentity)).all() == []
+    assert members_of(runtime, "works") == []
