@@ -22,6 +22,7 @@ from ostiary.api.v1 import (
     contracts,
     domains,
     groups,
+    identity_providers,
     invitations,
     me,
     me_password,
@@ -51,6 +52,7 @@ from ostiary.web import (
     account_sessions,
     console,
     dev_outbox,
+    federated,
     login,
     profile,
     reset,
@@ -107,6 +109,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     # these the authorization checks and user reads of policy enforcement points first.
     app.include_router(oidc_routes.router)
     app.include_router(login.router)
+    app.include_router(federated.router)
     app.include_router(second_factor.router)
     app.include_router(reset.router)
     app.include_router(branding_pages.router)
@@ -135,6 +138,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         messages,
         webhooks,
         contracts,
+        identity_providers,
         audit,
     )
     for module in routers:

@@ -17,6 +17,7 @@ from ostiary.authn.passwords import Passwords
 from ostiary.db.changes import ChangeFeed, feed_for
 from ostiary.db.engine import make_engine, reading_engine
 from ostiary.db.session import OstiarySession, make_session_factory
+from ostiary.federation.relying_party import UpstreamCache
 from ostiary.keys.services import KeyRing
 from ostiary.protocols.oidc.registry import ClientDirectory
 from ostiary.protocols.oidc.tokens import RevocationList
@@ -43,6 +44,8 @@ class Runtime:
     revocations: RevocationList = field(init=False, default_factory=RevocationList)
     # Set when a transaction that queued messages commits: wakes this process's message worker.
     messages_due: threading.Event = field(init=False, default_factory=threading.Event)
+    # Discovery documents and key sets of upstream identity providers (ostiary.federation).
+    upstreams: UpstreamCache = field(init=False, default_factory=UpstreamCache)
 
     def __post_init__(self) -> None:
         verified = VerifiedCredentials(self.settings.effective_secret_key)

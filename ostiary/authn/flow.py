@@ -20,6 +20,7 @@ from ostiary.authn.models import LoginFlow
 from ostiary.branding.resolution import BrandingChoice
 from ostiary.db.session import OstiarySession
 from ostiary.db.types import utcnow
+from ostiary.federation.relying_party import PendingFederation
 from ostiary.protocols.oidc.authorization import AuthorizationRequest
 
 
@@ -49,6 +50,13 @@ class LoginState(BaseModel):
     # The branding the pages show: chosen when the flow starts (the application's), or by the
     # e-mail domain typed at the password stage; kept for every stage after.
     branding: BrandingChoice | None = None
+    # A redirect to an upstream identity provider awaiting its callback (ostiary.federation).
+    federation: PendingFederation | None = None
+    # The external role names of a federated login (step e1), kept until a place on the
+    # browser session exists for them.
+    external_roles: list[str] = []
+    # The link of an invitation accepted through an upstream provider (ostiary.web.invitations).
+    invitation_token: str | None = None
 
 
 class LoginFlows:

@@ -31,6 +31,7 @@ from ostiary.contexts.models import Context  # noqa: F401
 from ostiary.contracts.models import Contract  # noqa: F401
 from ostiary.db.base import Base
 from ostiary.db.change_topics import ChangeTopic  # noqa: F401
+from ostiary.federation.models import IdentityProvider  # noqa: F401
 from ostiary.imports.models import UserImport  # noqa: F401
 from ostiary.invitations.models import Invitation, invitation_groups  # noqa: F401
 from ostiary.keys.models import SigningKey  # noqa: F401

@@ -31,6 +31,9 @@ from ostiary.contexts.models import Context, ContextStatus
 from ostiary.db.session import OstiarySession
 from ostiary.db.types import utcnow
 from ostiary.errors import FieldProblem, InvalidInput, NotFound, RuleViolation
+from ostiary.federation.models import IdentityProvider
+from ostiary.federation.relying_party import VerifiedIdentity
+from ostiary.federation.signin import FederatedSignIn
 from ostiary.invitations.models import Invitation, InvitationState, InvitationStatus
 from ostiary.invitations.schemas import AccountSetup
 from ostiary.invitations.services import (
@@ -182,6 +185,45 @@ class Acceptance:
 
     def _username(self, email: str) -> str:
         return free_username(self.session, email)
+
+    def register_federated(
+        self, token: str, provider: IdentityProvider, identity: VerifiedIdentity
+    ) -> tuple[User, Invitation]:
+        """Accept through an upstream provider: the account it already signs in joins; else a
+        new account with the invitation's address, linked to the identity, as ``register``
+        would make it (no password: the provider authenticates the person)."""
+        opened = self.open(token)
+        signin = FederatedSignIn(self.session, self.runtime.passwords, self.client_address)
+        linked = signin.linked(provider, identity)
+        if linked is not None:
+            if linked.status != UserStatus.ACTIVE:
+                raise RuleViolation("your account here cannot sign in", field="token")
+            return linked, self.join(token, linked)
+        if opened.account is not None:
+            raise RuleViolation(
+                "an account with this e-mail address exists: sign in to accept", field="email"
+            )
+        domain = domain_for(self.session, opened.context)
+        if domain is None:
+            raise RuleViolation("this context takes no invited users", field="token")
+        invitation = opened.invitation
+        actor = Actor(invitation.email, "web", None, self.client_address)
+        with self.session.atomic():
+            self._consume(token)
+            user = UserService(self.session, actor, self.runtime.passwords).create(
+                UserCreate(
+                    username=self._username(invitation.email),
+                    domain=domain.name,
+                    status=UserStatus.ACTIVE,
+                    email=invitation.email,
+                    language=invitation.language,
+                ),
+                contexts=[opened.context],
+            )
+            signin.link(user, provider, identity)
+            actor = Actor(user.username, "web", user.id, self.client_address)
+            self._accept(opened, user, actor, new_account=True)
+        return user, invitation
 
     # -- a person with an account ----------------------------------------------------------
 

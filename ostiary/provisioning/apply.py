@@ -32,6 +32,7 @@ from ostiary.errors import (
     OstiaryError,
     RuleViolation,
 )
+from ostiary.federation.schemas import IdentityProviderCreate, IdentityProviderUpdate
 from ostiary.provisioning.checks import (
     Checker,
     RightsResolver,
@@ -50,6 +51,7 @@ from ostiary.provisioning.document import (
     DomainEntry,
     Entry,
     GroupEntry,
+    IdentityProviderEntry,
     ModuleEntry,
     ProvisioningDocument,
     ServiceAccountEntry,
@@ -164,6 +166,7 @@ class Writer:
         self._each("groups", document.groups, lambda entry: self._group(entry, values))
         self._each("users", document.users, self._user)
         self._each("clients", document.clients, self._client)
+        self._each("identity_providers", document.identity_providers, self._identity_provider)
 
     def _each(self, section: str, entries: Iterable[E], write: Callable[[E], str]) -> None:
         for entry in entries:
@@ -220,6 +223,22 @@ class Writer:
             return UNCHANGED
         self.services.domains.update(stored, DomainUpdate(**changes))
         return UPDATED
+
+    def _identity_provider(self, entry: IdentityProviderEntry) -> str:
+        providers = self.services.identity_providers
+        stored = providers.find(entry.key)
+        if stored is None:
+            assert entry.client_secret is not None  # checked
+            providers.create(
+                IdentityProviderCreate(
+                    **entry.model_dump(exclude={"client_secret"}), client_secret=entry.client_secret
+                )
+            )
+            return CREATED
+        given = {name: getattr(entry, name) for name in entry.model_fields_set - {"key"}}
+        if entry.client_secret is None:
+            given.pop("client_secret", None)
+        return UPDATED if providers.change(stored, IdentityProviderUpdate(**given)) else UNCHANGED
 
     def _module(self, entry: ModuleEntry) -> str:
         return self.services.modules.put(module_spec(entry, self.services.module(entry.key)))

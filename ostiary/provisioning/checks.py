@@ -36,6 +36,7 @@ from ostiary.contexts.models import ALLOWED_PARENTS, Context, ContextType
 from ostiary.contexts.services import ContextService
 from ostiary.db.session import OstiarySession
 from ostiary.errors import FieldProblem, InvalidInput, RuleViolation
+from ostiary.federation.services import IdentityProviderService
 from ostiary.provisioning.document import (
     NAME_FIELDS,
     AclEntry,
@@ -55,7 +56,7 @@ from ostiary.runtime import Runtime
 from ostiary.users.domains import DomainService
 from ostiary.users.lifecycle import TRANSITIONS, LifecycleAction
 from ostiary.users.memberships import MembershipService
-from ostiary.users.models import User, UserDomain, UserStatus
+from ostiary.users.models import DomainKind, User, UserDomain, UserStatus
 from ostiary.users.service_accounts import SERVICE_ACCOUNT_DOMAIN
 from ostiary.users.services import UserService
 
@@ -152,6 +153,7 @@ class Services:
         self.memberships = MembershipService(session, actor)
         self.clients = ClientService(session, actor)
         self.brandings = BrandingService(session, actor)
+        self.identity_providers = IdentityProviderService(session, actor, runtime.settings)
 
     def context(self, key: str) -> Context | None:
         return self.contexts.get_by_key(key)
@@ -215,6 +217,7 @@ class Checker:
         self._check_groups()
         self._check_users()
         self._check_clients()
+        self._check_identity_providers()
         return self.problems
 
     def report(self, entry: Entry, loc: Sequence[str | int], message: str) -> None:
@@ -523,6 +526,23 @@ class Checker:
                     self.report(entry, (field,), _no_secret(method))
             if entry.service_account is not None and spec is not None:
                 self._check_service_account(entry, entry.service_account, spec, stored)
+
+    def _check_identity_providers(self) -> None:
+        for entry in self.document.identity_providers:
+            stored = self.services.identity_providers.find(entry.key)
+            if stored is None and entry.client_secret is None:
+                self.report(entry, ("client_secret",), "is required to add a provider")
+            in_file = self.domains.get(entry.domain)
+            domain = in_file if in_file is not None else self.services.domain(entry.domain)
+            if domain is None:
+                self._missing(entry, ("domain",), "domains", entry.domain)
+            elif domain.kind != DomainKind.DELEGATED:
+                self.report(
+                    entry,
+                    ("domain",),
+                    f"user domain '{entry.domain}' is {domain.kind}: a provider's users belong "
+                    "to a delegated domain",
+                )
 
     def _check_service_account(
         self,

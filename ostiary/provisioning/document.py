@@ -50,6 +50,8 @@ from ostiary.contexts.models import ContextStatus, ContextType
 from ostiary.contexts.schemas import KEY_PATTERN
 from ostiary.contexts.schemas import _email_domains as check_email_domains
 from ostiary.errors import FieldProblem, InvalidInput
+from ostiary.federation.schemas import DEFAULT_SCOPES as DEFAULT_IDP_SCOPES
+from ostiary.federation.schemas import ClaimName, Issuer, Scopes
 from ostiary.users.models import TwoFactor, UserStatus
 from ostiary.users.schemas import DomainCreate, Email, Language, Name, Phone, Username
 
@@ -143,6 +145,24 @@ class ContextEntry(Entry):
 
 class DomainEntry(Entry, DomainCreate):
     pass
+
+
+class IdentityProviderEntry(Entry):
+    """An upstream OpenID Connect provider. Its client secret is needed to create it, and only
+    ever set, never cleared; an export leaves it out."""
+
+    key: Key
+    name: Label
+    issuer: Issuer
+    client_id: str = Field(min_length=1, max_length=255)
+    client_secret: SecretStr | None = Field(None, min_length=1, max_length=1000)
+    scopes: Scopes = Field(default_factory=lambda: list(DEFAULT_IDP_SCOPES))
+    domain: str = Field(min_length=1, max_length=64)
+    email_domains: list[str] = Field(default_factory=list)
+    roles_claim: ClaimName | None = None
+    enabled: bool = True
+
+    _domains = field_validator("email_domains")(check_email_domains)
 
 
 class AclEntry(Entry):
@@ -255,6 +275,7 @@ SECTIONS: dict[str, type[Entry]] = {
     "groups": GroupEntry,
     "users": UserEntry,
     "clients": ClientEntry,
+    "identity_providers": IdentityProviderEntry,
 }
 # The field that names an entry of each section (groups: within their context).
 NAME_FIELDS: dict[str, str] = {
@@ -265,6 +286,7 @@ NAME_FIELDS: dict[str, str] = {
     "groups": "name",
     "users": "username",
     "clients": "client_id",
+    "identity_providers": "key",
 }
 
 
@@ -278,6 +300,7 @@ class ProvisioningDocument(BaseModel):
     groups: list[GroupEntry] = Field(default_factory=list)
     users: list[UserEntry] = Field(default_factory=list)
     clients: list[ClientEntry] = Field(default_factory=list)
+    identity_providers: list[IdentityProviderEntry] = Field(default_factory=list)
 
     # Problems found while reading, and the entries left out because of them (section, name).
     _problems: list[FieldProblem] = PrivateAttr(default_factory=list)

@@ -24,6 +24,7 @@ from ostiary.clients.models import Client
 from ostiary.clients.schemas import default_auth_method
 from ostiary.contexts.models import Context
 from ostiary.db.session import OstiarySession
+from ostiary.federation.models import IdentityProvider
 from ostiary.provisioning.document import (
     AclEntry,
     ClientEntry,
@@ -31,6 +32,7 @@ from ostiary.provisioning.document import (
     DomainEntry,
     Entry,
     GroupEntry,
+    IdentityProviderEntry,
     MembershipEntry,
     ModuleEntry,
     ProvisioningDocument,
@@ -92,6 +94,9 @@ class Exporter:
                 for client in self._all(Client, "client_id")
                 if not built_in(client)
             ],
+            identity_providers=[
+                self._identity_provider(provider) for provider in self._all(IdentityProvider, "key")
+            ],
         )
 
     def _all(self, model: type[T], name: str) -> list[T]:
@@ -129,6 +134,28 @@ class Exporter:
             DomainEntry,
             {"name": domain.name, "context_types": domain.context_types},
             {"kind": domain.kind},
+        )
+
+    def _identity_provider(self, provider: IdentityProvider) -> IdentityProviderEntry:
+        """Without the client secret, which is Ostiary's at the upstream: giving it out would
+        let the file's reader pose as Ostiary there. Applying the entry keeps the stored one."""
+        domain = self.session.get(UserDomain, provider.domain_id)
+        assert domain is not None  # a foreign key
+        return _entry(
+            IdentityProviderEntry,
+            {
+                "key": provider.key,
+                "name": provider.name,
+                "issuer": provider.issuer,
+                "client_id": provider.client_id,
+                "domain": domain.name,
+            },
+            {
+                "scopes": list(provider.scopes),
+                "email_domains": list(provider.email_domains),
+                "roles_claim": provider.roles_claim,
+                "enabled": provider.enabled,
+            },
         )
 
     def _module(self, module: Module) -> ModuleEntry:

@@ -23,6 +23,8 @@ from ostiary.authn.sessions import CookiePolicy, SessionService
 from ostiary.contexts.models import Context
 from ostiary.db.session import OstiarySession
 from ostiary.errors import InvalidInput, RuleViolation
+from ostiary.federation.models import IdentityProvider
+from ostiary.federation.relying_party import VerifiedIdentity
 from ostiary.invitations.acceptance import (
     Acceptance,
     LinkUnusable,
@@ -36,6 +38,7 @@ from ostiary.protocols.oidc.authorize import AuthorizeService
 from ostiary.protocols.oidc.routes import NO_STORE, browser_token
 from ostiary.runtime import Runtime
 from ostiary.users.models import User, UserStatus
+from ostiary.web.federated import providers_for_page, redirect_upstream
 from ostiary.web.reset import field_errors
 from ostiary.web.second_factor import after_password
 from ostiary.web.templating import templates
@@ -128,6 +131,7 @@ def _view(
         csrf=_csrf(runtime, token),
         min_length=runtime.passwords.min_length,
         phone_required=_acceptance(request, runtime, session).sms_needed(),
+        providers=providers_for_page(runtime, session),
         **extra,
     )
 
@@ -230,6 +234,64 @@ def sign_in(
         )
         flow = AuthorizeService(runtime, session).flows.begin(state)
     return RedirectResponse(f"/login?flow={flow.id}", status_code=303, headers=NO_STORE)
+
+
+@router.post("/invite/federated/{key}")
+def federated(
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    key: str,
+    csrf: Annotated[str, Form()],
+) -> Response:
+    """Set up the account (or join with the one it signs in) through an upstream provider."""
+    token = request.cookies.get(COOKIE, "")
+    try:
+        _acceptance(request, runtime, session).open(token)
+    except LinkUnusable as exc:
+        return _unusable(request, exc)
+    provider = next((p for p in providers_for_page(runtime, session) if p.key == key), None)
+    if provider is None or not _csrf_ok(runtime, token, csrf):
+        return RedirectResponse(HOME, status_code=303, headers=NO_STORE)
+    with session.atomic():
+        state = LoginState(
+            request=AuthorizationRequest(client_id="", redirect_uri=HOME, scope=[]),
+            return_to=HOME,
+            invitation_token=token,
+        )
+        flow = AuthorizeService(runtime, session).flows.begin(state)
+    return redirect_upstream(request, runtime, session, str(flow.id), provider)
+
+
+def accept_federated(
+    request: Request,
+    runtime: Runtime,
+    session: OstiarySession,
+    state: LoginState,
+    provider: IdentityProvider,
+    identity: VerifiedIdentity,
+) -> Response:
+    """The upstream's callback for an invitation: accept, then sign in as at ``register``."""
+    token = state.invitation_token or ""
+    acceptance = _acceptance(request, runtime, session)
+    try:
+        opened = acceptance.open(token)
+        user, invitation = acceptance.register_federated(token, provider, identity)
+    except LinkUnusable as exc:
+        return _unusable(request, exc)
+    except RuleViolation as exc:
+        return _view(request, runtime, session, token, opened, 409, error=exc.detail)
+    welcome = f"{HOME}/welcome?invitation={invitation.id}"
+    with session.atomic():
+        flow_state = LoginState(
+            request=AuthorizationRequest(client_id="", redirect_uri=welcome, scope=[]),
+            return_to=welcome,
+            external_roles=identity.roles(provider.roles_claim),
+        )
+        flow = AuthorizeService(runtime, session).flows.begin(flow_state)
+        response = after_password(request, runtime, session, flow, flow_state, user)
+    response.delete_cookie(COOKIE, path=HOME)
+    return response
 
 
 @router.post("/invite/join")

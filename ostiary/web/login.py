@@ -20,6 +20,7 @@ from ostiary.protocols.oidc.errors import OAuthError
 from ostiary.protocols.oidc.routes import NO_STORE, browser_token, error_page, render_outcome
 from ostiary.runtime import Runtime
 from ostiary.web.branding import dress_for_flow
+from ostiary.web.federated import providers_for_email, providers_for_page, redirect_upstream
 from ostiary.web.reset import wait_message
 from ostiary.web.second_factor import after_password
 from ostiary.web.templating import templates
@@ -69,6 +70,7 @@ def login_page(
         csrf=login_flow.csrf_token,
         username=state.request.login_hint or "",
         error=None,
+        providers=providers_for_page(runtime, session),
     )
 
 
@@ -87,6 +89,10 @@ def login_submit(
     if found is None or found[1].stage is not Stage.PASSWORD or not flows.csrf_ok(found[0], csrf):
         return error_page(request, EXPIRED)
     login_flow, state = found
+    # Home-realm discovery: an address of a provider's e-mail domain signs in there.
+    home = providers_for_email(runtime, session, username)
+    if home is not None:
+        return redirect_upstream(request, runtime, session, str(login_flow.id), home)
     # The context of a typed e-mail domain brands the pages from here on, unless the
     # application chose the branding.
     state.branding = BrandingResolver(session).after_identifier(

@@ -407,7 +407,7 @@ def test_yaml_syntax_errors_name_line_and_column(tmp_path: Path) -> None:
         (
             "widgets: []\n",
             "widgets: unknown section "
-            "(known: contexts, domains, modules, templates, groups, users, clients)",
+            "(known: contexts, domains, modules, templates, groups, users, clients, identity_providers)",
         ),
     ],
 )

@@ -1,0 +1,1 @@
+"""Federated login: upstream OpenID Connect providers whose users sign in to Ostiary."""
