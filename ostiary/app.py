@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from ostiary import __version__
 from ostiary.api import authzen, health, idempotency, problems
-from ostiary.api.direct import DirectEndpoints
+from ostiary.api.direct import Application
 from ostiary.api.v1 import (
     audit,
     authz,
@@ -69,7 +69,7 @@ API_PREFIX = "/api/v1"
 STATIC = Path(__file__).parent / "web" / "static"
 
 
-def create_app(runtime: Runtime | None = None) -> FastAPI:
+def create_app(runtime: Runtime | None = None) -> Application:
     owns_runtime = runtime is None
     runtime = runtime or Runtime.from_settings(Settings())
 
@@ -88,7 +88,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         if owns_runtime:
             runtime.close()
 
-    app = FastAPI(
+    app = Application(
         title="Ostiary admin API",
         version=__version__,
         description="Contexts, user domains, users and memberships, modules and their rights, "
@@ -102,7 +102,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.state.runtime = runtime
     problems.install(app)
     idempotency.install(app)
-    app.add_middleware(DirectEndpoints, endpoints=oidc_routes.DIRECT)
+    app.serve_directly(oidc_routes.DIRECT)
     app.include_router(health.router)
     # Routes are matched in order, one regular expression each: the provider's endpoints and
     # the login pages, called most often, come before the many admin API routes, and among
