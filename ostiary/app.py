@@ -74,7 +74,10 @@ def create_app(runtime: Runtime | None = None) -> Application:
     runtime = runtime or Runtime.from_settings(Settings())
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The runtime the application serves now (``app.state``), which is the one it was made
+        # with unless someone bound another.
+        runtime: Runtime = app.state.runtime
         workers = [
             start_worker(runtime),
             start_webhook_worker(runtime),

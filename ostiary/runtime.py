@@ -42,6 +42,8 @@ class Runtime:
     clients: ClientDirectory = field(init=False, default_factory=ClientDirectory)
     # Access tokens revoked before they expire (``ostiary.protocols.oidc.tokens``).
     revocations: RevocationList = field(init=False, default_factory=RevocationList)
+    # Whether ``close`` was called.
+    closed: bool = field(init=False, default=False)
     # Set when a transaction that queued messages commits: wakes this process's message worker.
     messages_due: threading.Event = field(init=False, default_factory=threading.Event)
     # Discovery documents and key sets of upstream identity providers (ostiary.federation).
@@ -68,5 +70,6 @@ class Runtime:
         return RightsEvaluator(session, direct_user_rights=self.settings.direct_user_rights)
 
     def close(self) -> None:
+        self.closed = True
         self.changes.stop()
         self.engine.dispose()

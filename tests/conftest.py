@@ -14,7 +14,6 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
 
-from ostiary.app import create_app
 from ostiary.audit.actor import Actor
 from ostiary.bootstrap import ensure_defaults
 from ostiary.db.engine import make_engine
@@ -23,6 +22,7 @@ from ostiary.db.models import metadata
 from ostiary.db.session import OstiarySession
 from ostiary.runtime import Runtime
 from ostiary.settings import Settings
+from tests.apps import app_for
 
 ADMIN_PASSWORD = "correct horse battery staple"
 PG_ENV = "OSTIARY_TEST_DATABASE_URL"
@@ -138,12 +138,12 @@ def actor() -> Actor:
 @pytest.fixture
 def client(runtime: Runtime) -> Iterator[TestClient]:
     """The app over HTTP, called from 127.0.0.1 as the first administrator."""
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT) as test_client:
+    with TestClient(app_for(runtime), client=LOCAL_CLIENT) as test_client:
         test_client.auth = ("admin", ADMIN_PASSWORD)
         yield test_client
 
 
 @pytest.fixture
 def anonymous(runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT) as test_client:
+    with TestClient(app_for(runtime), client=LOCAL_CLIENT) as test_client:
         yield test_client

@@ -13,6 +13,7 @@ from ostiary.audit.actor import Actor
 from ostiary.contexts.models import Context
 from ostiary.runtime import Runtime
 from ostiary.users.models import User
+from tests.apps import app_for
 from tests.helpers import assert_problem, make_context, make_user, root_id
 
 ALL_ADMIN = {
@@ -98,7 +99,6 @@ def test_api_ip_allow_absent_refuses_any_address(
 def test_api_ip_allow_is_checked_against_the_client_address(
     runtime: Runtime, client: TestClient
 ) -> None:
-    from ostiary.app import create_app
 
     api_user(client, "ranged", [root_id(client)])
     grant(runtime, "ranged", "root", {**ALL_ADMIN, "API IP Allow": "10.1.0.0/16, 2001:db8::/32"})
@@ -109,11 +109,11 @@ def test_api_ip_allow_is_checked_against_the_client_address(
         ("2001:db8::5", 200),
         ("127.0.0.1", 403),
     ]:
-        with TestClient(create_app(runtime), client=(address, 1234)) as caller:
+        with TestClient(app_for(runtime), client=(address, 1234)) as caller:
             assert caller.get("/api/v1/users", auth=auth).status_code == status, address
 
     grant(runtime, "ranged", "root", {**ALL_ADMIN, "API IP Allow": "0.0.0.0/0"})
-    with TestClient(create_app(runtime), client=("203.0.113.9", 1234)) as caller:
+    with TestClient(app_for(runtime), client=("203.0.113.9", 1234)) as caller:
         assert caller.get("/api/v1/users", auth=auth).status_code == 200
 
 

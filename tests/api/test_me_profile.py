@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
-from ostiary.app import create_app
 from ostiary.audit.models import AuditEvent
 from ostiary.authn.models import BrowserSession
 from ostiary.db.types import utcnow
 from ostiary.runtime import Runtime
 from ostiary.users.models import ContactVerification, User
+from tests.apps import app_for
 from tests.conftest import LOCAL_CLIENT
 from tests.helpers import assert_problem, make_user
 from tests.users.support import Peers, real_peers
@@ -54,7 +54,7 @@ def jane(client: TestClient, peers: Peers) -> Iterator[TestClient]:
         status="active",
         password=PASSWORD,
     )
-    with TestClient(create_app(peers.runtime), client=LOCAL_CLIENT) as own:
+    with TestClient(app_for(peers.runtime), client=LOCAL_CLIENT) as own:
         own.auth = ("jane", PASSWORD)
         yield own
 
@@ -339,7 +339,7 @@ def test_a_bearer_token_needs_a_recent_sign_in_to_change_the_address(
     from tests.protocols.oidc.conftest import make_world
 
     make_world(runtime)
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT, follow_redirects=False) as browser:
+    with TestClient(app_for(runtime), client=LOCAL_CLIENT, follow_redirects=False) as browser:
         bearer = ostiary_bearer(runtime, browser)
         assert browser.get("/api/v1/me", headers=bearer).json()["username"] == "jeremy"
         with runtime.sessions() as session, session.atomic():

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from starlette.testclient import TestClient
 
+from tests.apps import app_for
+
 
 def test_openapi_document_and_interactive_page(anonymous: TestClient) -> None:
     document = anonymous.get("/api/v1/openapi.json").json()
@@ -28,14 +30,13 @@ def test_health_endpoints(anonymous: TestClient) -> None:
 
 
 def test_readyz_says_when_the_database_does_not_answer(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from ostiary.app import create_app
     from ostiary.runtime import Runtime
     from tests.conftest import make_settings
 
     runtime = Runtime.from_settings(
         make_settings(tmp_path, f"sqlite:///{tmp_path}/missing/dir/x.db")
     )
-    with TestClient(create_app(runtime)) as client:
+    with TestClient(app_for(runtime)) as client:
         assert client.get("/healthz").status_code == 200
         ready = client.get("/readyz")
         assert ready.status_code == 503

@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
-from ostiary.app import create_app
 from ostiary.audit.actor import Actor
 from ostiary.audit.models import AuditEvent
 from ostiary.authn.factors.codes import CodeService, Verdict, tries_key
@@ -24,6 +23,7 @@ from ostiary.db.types import utcnow
 from ostiary.protocols.oidc.authorization import AuthorizationRequest
 from ostiary.runtime import Runtime
 from ostiary.users.models import User
+from tests.apps import app_for
 from tests.authn.support import (
     USERNAME,
     enter,
@@ -53,7 +53,7 @@ def settings_overrides() -> dict[str, object]:
 def browser(runtime: Runtime) -> Any:
     make_world(runtime)
     make_client(runtime, "spa")
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
+    with TestClient(app_for(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
         yield client
 
 
@@ -115,7 +115,7 @@ def test_a_code_from_another_login_attempt_is_refused(
 ) -> None:
     first = start(browser)
     password(browser, first)
-    other = TestClient(create_app(runtime), client=LOCAL_CLIENT, follow_redirects=False)
+    other = TestClient(app_for(runtime), client=LOCAL_CLIENT, follow_redirects=False)
     with other:
         second = start(other)
         password(other, second)

@@ -15,11 +15,11 @@ from pydantic import SecretStr
 from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
-from ostiary.app import create_app
 from ostiary.authn.models import BrowserSession
 from ostiary.db.types import utcnow
 from ostiary.messages.outbox import MessageWorker
 from ostiary.runtime import Runtime
+from tests.apps import app_for
 from tests.authn.support import (
     enter,
     ostiary_bearer,
@@ -44,7 +44,7 @@ def settings_overrides() -> dict[str, object]:
 def browser(runtime: Runtime) -> Any:
     make_world(runtime)
     make_client(runtime, "spa")
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
+    with TestClient(app_for(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
         yield client
 
 

@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
-from ostiary.app import create_app
 from ostiary.audit.models import AuditEvent
 from ostiary.authn.login import PasswordLogin
 from ostiary.authn.passwords import Passwords
@@ -29,6 +28,7 @@ from ostiary.authn.throttle import (
 from ostiary.db.types import utcnow
 from ostiary.runtime import Runtime
 from ostiary.users.models import User
+from tests.apps import app_for
 from tests.authn.support import USERNAME, password, redirected_code, start
 from tests.conftest import ADMIN_PASSWORD, LOCAL_CLIENT
 from tests.helpers import assert_problem
@@ -44,7 +44,7 @@ def settings_overrides() -> dict[str, object]:
 def browser(runtime: Runtime) -> Any:
     make_world(runtime)
     make_client(runtime, "spa")
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
+    with TestClient(app_for(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
         yield client
 
 

@@ -17,8 +17,8 @@ import pytest
 import uvicorn
 from starlette.testclient import TestClient
 
-from ostiary.app import create_app
 from ostiary.runtime import Runtime
+from tests.apps import app_for
 from tests.authn.support import USERNAME, start
 from tests.conftest import LOCAL_CLIENT
 from tests.protocols.oidc.conftest import make_client, make_world
@@ -72,7 +72,7 @@ def assert_alike(known: float, unknown: float, floor: float) -> None:
 def test_login_takes_as_long_for_an_unknown_user(runtime: Runtime) -> None:
     make_world(runtime)
     make_client(runtime, "spa")
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT, follow_redirects=False) as browser:
+    with TestClient(app_for(runtime), client=LOCAL_CLIENT, follow_redirects=False) as browser:
         fields = start(browser)
 
         def attempt(username: str) -> Callable[[], Any]:
@@ -94,7 +94,7 @@ def test_login_takes_as_long_for_an_unknown_user(runtime: Runtime) -> None:
 def server(runtime: Runtime) -> Iterator[int]:
     """The app served over real HTTP, so that what runs after the answer is not timed."""
     port = _free_port()
-    config = uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(app_for(runtime), host="127.0.0.1", port=port, log_level="warning")
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()

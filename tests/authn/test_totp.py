@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from ostiary.app import create_app
 from ostiary.authn.factors.models import RecoveryCode, TotpCredential
 from ostiary.authn.factors.stepup import fresh
 from ostiary.authn.factors.totp import code_at, matching_step, step_of
@@ -21,6 +20,7 @@ from ostiary.authn.models import BrowserSession
 from ostiary.db.types import utcnow
 from ostiary.runtime import Runtime
 from tests.api.test_authorization import grant
+from tests.apps import app_for
 from tests.authn.support import USERNAME, enter, password, redirected_code, start
 from tests.conftest import LOCAL_CLIENT
 from tests.helpers import assert_problem
@@ -72,7 +72,7 @@ def settings_overrides() -> dict[str, object]:
 def browser(runtime: Runtime) -> Any:
     make_world(runtime)
     make_client(runtime, "spa")
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
+    with TestClient(app_for(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
         yield client
 
 

@@ -15,13 +15,13 @@ from starlette.testclient import TestClient
 from ostiary.access.groups import GroupService
 from ostiary.access.modules import ModuleService
 from ostiary.access.rightsets import RightSets
-from ostiary.app import create_app
 from ostiary.audit.actor import Actor
 from ostiary.contexts.models import Context
 from ostiary.runtime import Runtime
 from ostiary.users.memberships import MembershipService
 from ostiary.users.services import UserService
 from tests.api.test_authorization import grant
+from tests.apps import app_for
 from tests.conftest import ADMIN_PASSWORD, LOCAL_CLIENT
 from tests.protocols.oidc.conftest import (
     ACTOR,
@@ -49,13 +49,13 @@ def world(runtime: Runtime) -> World:
 
 @pytest.fixture
 def browser(runtime: Runtime, world: World) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
+    with TestClient(app_for(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
         yield client
 
 
 @pytest.fixture
 def admin(runtime: Runtime, world: World) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT) as client:
+    with TestClient(app_for(runtime), client=LOCAL_CLIENT) as client:
         client.auth = ("admin", ADMIN_PASSWORD)
         yield client
 

@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import select, text
 from starlette.testclient import TestClient
 
-from ostiary.app import create_app
 from ostiary.db.changes import PostgreSQLChangeFeed, SQLiteChangeFeed
 from ostiary.db.session import OstiarySession
 from ostiary.runtime import Runtime
@@ -22,6 +21,7 @@ from tests.access.test_admin import counted
 from tests.api import test_authz
 from tests.api.test_authz import check
 from tests.api.test_groups import groups_url
+from tests.apps import app_for
 from tests.conftest import ADMIN_PASSWORD, LOCAL_CLIENT
 
 # The fixture of the authorization checks.
@@ -51,7 +51,7 @@ def other(runtime: Runtime) -> Iterator[TestClient]:
     """A second worker process, as far as caches go: its own runtime on the same database."""
     second = Runtime.from_settings(runtime.settings)
     try:
-        with TestClient(create_app(second), client=LOCAL_CLIENT) as test_client:
+        with TestClient(app_for(second), client=LOCAL_CLIENT) as test_client:
             test_client.auth = ("admin", ADMIN_PASSWORD)
             test_client.app_state = second  # type: ignore[attr-defined]
             yield test_client

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from ostiary.app import create_app
 from ostiary.runtime import Runtime
 from ostiary.users.models import ExternalIdentity, Membership, User
+from tests.apps import app_for
 from tests.conftest import LOCAL_CLIENT
 from tests.federation import test_login
 from tests.federation.upstream import Upstream
@@ -30,7 +30,7 @@ def settings_overrides() -> dict[str, object]:
 
 @pytest.fixture
 def browser(runtime: Runtime, up: Upstream) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
+    with TestClient(app_for(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
         yield client
 
 

@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from ostiary.app import create_app
 from ostiary.audit.actor import Actor
 from ostiary.federation.schemas import IdentityProviderCreate, IdentityProviderUpdate
 from ostiary.federation.services import IdentityProviderService
@@ -20,6 +19,7 @@ from ostiary.runtime import Runtime
 from ostiary.users.domains import DomainService
 from ostiary.users.models import ExternalIdentity, User
 from ostiary.users.schemas import DomainCreate
+from tests.apps import app_for
 from tests.conftest import LOCAL_CLIENT
 from tests.federation.upstream import Upstream, unsigned, upstream
 from tests.protocols.oidc.conftest import make_client, make_world
@@ -59,7 +59,7 @@ def up(runtime: Runtime) -> Iterator[Upstream]:
 def browser(runtime: Runtime, up: Upstream) -> Iterator[TestClient]:
     make_world(runtime)
     make_client(runtime, "spa")
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
+    with TestClient(app_for(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
         yield client
 
 

@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from ostiary.app import create_app
 from ostiary.audit.actor import Actor
 from ostiary.federation.schemas import IdentityProviderCreate
 from ostiary.federation.services import IdentityProviderService
@@ -23,6 +22,7 @@ from ostiary.runtime import Runtime
 from ostiary.users.domains import DomainService
 from ostiary.users.models import ExternalIdentity, User
 from ostiary.users.schemas import DomainCreate
+from tests.apps import app_for
 from tests.conftest import LOCAL_CLIENT
 from tests.protocols.oidc.conftest import make_client, make_world
 from tests.protocols.oidc.test_attacks import authorize_params
@@ -83,7 +83,7 @@ def issuer(node: str, runtime: Runtime) -> Iterator[str]:
 def browser(runtime: Runtime, issuer: str) -> Iterator[TestClient]:
     make_world(runtime)
     make_client(runtime, "spa")
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
+    with TestClient(app_for(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
         yield client
 
 

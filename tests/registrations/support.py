@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from ostiary.app import create_app
 from ostiary.messages.models import Message
 from ostiary.runtime import Runtime
+from tests.apps import app_for
 from tests.conftest import LOCAL_CLIENT
 
 PASSWORD = "KOKO Media plans its energy"
@@ -22,7 +22,7 @@ OVERRIDES: dict[str, object] = {
 
 
 def browser(runtime: Runtime) -> TestClient:
-    return TestClient(create_app(runtime), client=LOCAL_CLIENT, follow_redirects=False)
+    return TestClient(app_for(runtime), client=LOCAL_CLIENT, follow_redirects=False)
 
 
 def csrf_of(page: str) -> str:

@@ -10,8 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from starlette.testclient import TestClient
 
-from ostiary.app import create_app
 from ostiary.runtime import Runtime
+from tests.apps import app_for
 from tests.conftest import LOCAL_CLIENT
 from tests.protocols.oidc.conftest import make_client
 from tests.protocols.oidc.test_attacks import authorize_params, exchange
@@ -30,7 +30,7 @@ def world(runtime: Runtime, tmp_path: Path) -> Runtime:
 
 
 def new_browser(runtime: Runtime) -> TestClient:
-    return TestClient(create_app(runtime), client=LOCAL_CLIENT, follow_redirects=False)
+    return TestClient(app_for(runtime), client=LOCAL_CLIENT, follow_redirects=False)
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import update
 from starlette.testclient import TestClient
 
-from ostiary.app import create_app
 from ostiary.authn.models import BrowserSession
 from ostiary.db.types import utcnow
 from ostiary.runtime import Runtime
+from tests.apps import app_for
 from tests.authn.support import page_csrf, sign_in_at
 from tests.conftest import LOCAL_CLIENT
 from tests.protocols.oidc.conftest import PASSWORD, make_world
@@ -29,7 +29,7 @@ def settings_overrides() -> dict[str, object]:
 @pytest.fixture
 def browser(runtime: Runtime) -> Any:
     make_world(runtime)
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
+    with TestClient(app_for(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
         yield client
 
 

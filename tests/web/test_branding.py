@@ -15,7 +15,6 @@ from pydantic import SecretStr
 from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
-from ostiary.app import create_app
 from ostiary.audit.actor import Actor
 from ostiary.branding.schemas import BrandingIn
 from ostiary.branding.services import BrandingService, Owner
@@ -24,6 +23,7 @@ from ostiary.contexts.models import Context
 from ostiary.messages.models import Message
 from ostiary.messages.outbox import MessageWorker
 from ostiary.runtime import Runtime
+from tests.apps import app_for
 from tests.authn.support import USERNAME, enter, form_fields
 from tests.branding.samples import PNG, smartplan
 from tests.conftest import LOCAL_CLIENT
@@ -45,7 +45,7 @@ def browser(runtime: Runtime) -> Any:
     make_world(runtime, contexts=2)
     make_client(runtime, "spa")
     make_client(runtime, "acme-app", redirect_uris=["http://127.0.0.1:9/callback"])
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
+    with TestClient(app_for(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
         yield client
 
 

@@ -9,9 +9,9 @@ import pytest
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
-from ostiary.app import create_app
 from ostiary.messages.services import Messages
 from ostiary.runtime import Runtime
+from tests.apps import app_for
 
 CODE = {"code": "482913", "minutes": 5}
 
@@ -57,7 +57,7 @@ def test_the_worker_delivers_to_the_outbox_at_once_and_the_page_shows_it(
 
 
 def test_only_from_this_machine(runtime: Runtime) -> None:
-    with TestClient(create_app(runtime), client=("192.0.2.7", 4000)) as remote:
+    with TestClient(app_for(runtime), client=("192.0.2.7", 4000)) as remote:
         assert remote.get("/dev/outbox").status_code == 404
         assert remote.get("/dev/outbox.json").status_code == 404
 
@@ -71,7 +71,7 @@ def configured(runtime: Runtime) -> Iterator[Runtime]:
 
 
 def test_absent_when_every_channel_has_its_transport(configured: Runtime) -> None:
-    with TestClient(create_app(configured), client=("127.0.0.1", 4000)) as local:
+    with TestClient(app_for(configured), client=("127.0.0.1", 4000)) as local:
         assert local.get("/dev/outbox").status_code == 404
         assert local.get("/dev/outbox.json").status_code == 404
         # With only e-mail configured, SMS still lands in the outbox.
@@ -83,5 +83,5 @@ def test_absent_when_every_channel_has_its_transport(configured: Runtime) -> Non
 
 def test_absent_when_switched_off(runtime: Runtime) -> None:
     runtime.settings.dev_outbox = False
-    with TestClient(create_app(runtime), client=("127.0.0.1", 4000)) as local:
+    with TestClient(app_for(runtime), client=("127.0.0.1", 4000)) as local:
         assert local.get("/dev/outbox").status_code == 404

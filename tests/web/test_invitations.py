@@ -16,7 +16,6 @@ from pydantic import SecretStr
 from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
-from ostiary.app import create_app
 from ostiary.audit.models import AuditEvent
 from ostiary.db.models import metadata
 from ostiary.db.types import utcnow
@@ -26,6 +25,7 @@ from ostiary.messages.outbox import MessageWorker
 from ostiary.runtime import Runtime
 from ostiary.users.models import User
 from ostiary.web.invitations import _csrf as form_token
+from tests.apps import app_for
 from tests.authn.support import last_code
 from tests.conftest import LOCAL_CLIENT
 from tests.helpers import make_context, make_user, root_id
@@ -48,12 +48,12 @@ def city(client: TestClient) -> str:
 
 @pytest.fixture
 def browser(runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
+    with TestClient(app_for(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
         yield client
 
 
 def new_browser(runtime: Runtime) -> TestClient:
-    return TestClient(create_app(runtime), client=LOCAL_CLIENT, follow_redirects=False)
+    return TestClient(app_for(runtime), client=LOCAL_CLIENT, follow_redirects=False)
 
 
 def invite(client: TestClient, context: str, email: str, **extra: Any) -> dict[str, Any]:
@@ -199,7 +199,7 @@ def test_the_smartplan_story(
         assert signed_in.headers["location"] == "/account/security"
 
         # As City Group's administrator he invites two colleagues into a group of his own.
-        api = TestClient(create_app(runtime), client=LOCAL_CLIENT)
+        api = TestClient(app_for(runtime), client=LOCAL_CLIENT)
         api.auth = (jeremy.username, PASSWORD)
         planners = api.post(
             f"/api/v1/contexts/{city}/groups",

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from ostiary.app import create_app
 from ostiary.runtime import Runtime
 from ostiary.users.models import User
+from tests.apps import app_for
 from tests.conftest import LOCAL_CLIENT
 from tests.protocols.oidc.conftest import PASSWORD, make_client, make_world
 from tests.protocols.oidc.test_attacks import authorize_params
@@ -26,7 +26,7 @@ def settings_overrides() -> dict[str, object]:
 def browser(runtime: Runtime) -> Any:
     make_world(runtime, contexts=2)
     make_client(runtime, "spa")
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
+    with TestClient(app_for(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
         yield client
 
 

@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
-from ostiary.app import create_app
 from ostiary.audit.actor import Actor
 from ostiary.audit.models import AuditEvent
 from ostiary.authn.models import BrowserSession, OneTimeToken
@@ -21,6 +20,7 @@ from ostiary.db.types import utcnow
 from ostiary.messages.models import Message
 from ostiary.runtime import Runtime
 from ostiary.users.models import User, UserDomain
+from tests.apps import app_for
 from tests.authn.support import USERNAME, password, start
 from tests.conftest import LOCAL_CLIENT
 from tests.protocols.oidc.conftest import make_client, make_world
@@ -37,7 +37,7 @@ def settings_overrides() -> dict[str, object]:
 def browser(runtime: Runtime) -> Any:
     make_world(runtime)
     make_client(runtime, "spa")
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
+    with TestClient(app_for(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
         yield client
 
 

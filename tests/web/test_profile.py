@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
-from ostiary.app import create_app
 from ostiary.authn.models import BrowserSession
 from ostiary.db.types import utcnow
 from ostiary.runtime import Runtime
 from ostiary.users.models import User
+from tests.apps import app_for
 from tests.authn.support import USERNAME, page_csrf, sign_in_at
 from tests.conftest import LOCAL_CLIENT
 from tests.protocols.oidc.conftest import PASSWORD, make_world
@@ -41,7 +41,7 @@ def peers(runtime: Runtime) -> Iterator[Peers]:
 @pytest.fixture
 def browser(runtime: Runtime, peers: Peers) -> Iterator[TestClient]:
     make_world(runtime)
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
+    with TestClient(app_for(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
         yield client
 
 
@@ -177,7 +177,7 @@ def test_the_mailed_link_asks_before_it_changes_the_address(
     link = peers.link_mailed_to(NEW)
     token = link.split("token=")[1]
     # Opened in another browser, without a session: a mail scanner's GET changes nothing.
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT) as other:
+    with TestClient(app_for(runtime), client=LOCAL_CLIENT) as other:
         shown = other.get(link.replace("http://testserver", ""))
         assert shown.status_code == 200 and 'id="confirm-link"' in shown.text
         assert _user(runtime).email == OLD

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
-from ostiary.app import create_app
 from ostiary.bootstrap import ensure_defaults
 from ostiary.runtime import Runtime
+from tests.apps import app_for
 from tests.conftest import LOCAL_CLIENT
 
 
@@ -28,7 +28,7 @@ def setup_link(runtime: Runtime) -> str:
 
 @pytest.fixture
 def browser(runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT) as client:
+    with TestClient(app_for(runtime), client=LOCAL_CLIENT) as client:
         yield client
 
 

@@ -15,7 +15,6 @@ from ostiary.access.catalogue import AclSpec, ModuleSpec
 from ostiary.access.groups import GroupService
 from ostiary.access.modules import ModuleService
 from ostiary.access.rightsets import RightSets
-from ostiary.app import create_app
 from ostiary.audit.actor import Actor
 from ostiary.clients.models import Client
 from ostiary.contexts.models import ContextType
@@ -25,6 +24,7 @@ from ostiary.runtime import Runtime
 from ostiary.users.models import UserStatus
 from ostiary.users.schemas import UserCreate
 from ostiary.users.services import UserService
+from tests.apps import app_for
 
 PASSWORD = "a sturdy test password"
 REDIRECT = "http://127.0.0.1:9/callback"
@@ -51,7 +51,7 @@ class Provider:
 @pytest.fixture
 def provider(runtime: Runtime) -> Iterator[Provider]:
     port = int(runtime.settings.issuer.rsplit(":", 1)[1])
-    config = uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(app_for(runtime), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

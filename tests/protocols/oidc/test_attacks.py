@@ -12,9 +12,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from starlette.testclient import TestClient
 
-from ostiary.app import create_app
 from ostiary.protocols.oidc.rfc7636 import s256
 from ostiary.runtime import Runtime
+from tests.apps import app_for
 from tests.conftest import LOCAL_CLIENT
 from tests.protocols.oidc.conftest import PASSWORD, REDIRECT, make_client, make_world
 
@@ -30,7 +30,7 @@ def settings_overrides() -> dict[str, object]:
 def browser(runtime: Runtime) -> Any:
     make_world(runtime)
     make_client(runtime, "spa")
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
+    with TestClient(app_for(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
         yield client
 
 

@@ -14,8 +14,8 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from starlette.testclient import TestClient
 
-from ostiary.app import create_app
 from ostiary.runtime import Runtime
+from tests.apps import app_for
 from tests.conftest import ADMIN_PASSWORD, LOCAL_CLIENT
 from tests.protocols.oidc.conftest import PASSWORD, World, make_client, make_world
 from tests.protocols.oidc.test_attacks import authorize_params, exchange
@@ -35,13 +35,13 @@ def world(runtime: Runtime) -> World:
 
 @pytest.fixture
 def browser(runtime: Runtime, world: World) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
+    with TestClient(app_for(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
         yield client
 
 
 @pytest.fixture
 def admin(runtime: Runtime, world: World) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT) as client:
+    with TestClient(app_for(runtime), client=LOCAL_CLIENT) as client:
         client.auth = ("admin", ADMIN_PASSWORD)
         yield client
 

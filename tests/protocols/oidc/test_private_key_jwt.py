@@ -13,10 +13,10 @@ from joserfc.jwk import ECKey
 from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
-from ostiary.app import create_app
 from ostiary.db.types import utcnow
 from ostiary.protocols.oidc.models import UsedClientAssertion
 from ostiary.runtime import Runtime
+from tests.apps import app_for
 from tests.conftest import LOCAL_CLIENT
 from tests.protocols.oidc.conftest import make_client, make_world
 
@@ -47,7 +47,7 @@ def api(runtime: Runtime, key: ECKey) -> Any:
         grant_types=["client_credentials"],
         scopes=["orders"],
     )
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT) as client:
+    with TestClient(app_for(runtime), client=LOCAL_CLIENT) as client:
         yield client
 
 

@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from ostiary.app import create_app
 from ostiary.audit.models import AuditEvent
 from ostiary.invitations.models import Invitation
 from ostiary.runtime import Runtime
 from ostiary.users.models import User, UserStatus
+from tests.apps import app_for
 from tests.conftest import LOCAL_CLIENT
 from tests.web.console.support import (
     csrf_of,
@@ -36,7 +36,7 @@ def settings_overrides() -> dict[str, object]:
 @pytest.fixture
 def browser(runtime: Runtime, tmp_path: Path) -> Iterator[TestClient]:
     make_world(runtime, tmp_path)
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
+    with TestClient(app_for(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
         yield client
 
 

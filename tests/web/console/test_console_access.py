@@ -19,12 +19,12 @@ from ostiary.access.models import Acl, AclTemplate, GroupMember, Module, UserGro
 from ostiary.access.policies import PolicyService
 from ostiary.access.rightsets import RightSets
 from ostiary.access.templates import TemplateService
-from ostiary.app import create_app
 from ostiary.audit.actor import Actor
 from ostiary.audit.models import AuditEvent
 from ostiary.contexts.models import Context
 from ostiary.errors import FieldProblem
 from ostiary.runtime import Runtime
+from tests.apps import app_for
 from tests.conftest import LOCAL_CLIENT
 from tests.web.console.staff import add_staff
 from tests.web.console.support import csrf_of, make_world, sign_in, user_id
@@ -39,7 +39,7 @@ def settings_overrides() -> dict[str, object]:
 def app(runtime: Runtime, tmp_path: Path) -> FastAPI:
     make_world(runtime, tmp_path)
     add_staff(runtime, tmp_path)
-    return create_app(runtime)
+    return app_for(runtime)
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from ostiary.app import create_app
 from ostiary.branding.models import Branding
 from ostiary.contexts.models import Context
 from ostiary.runtime import Runtime
+from tests.apps import app_for
 from tests.conftest import LOCAL_CLIENT
 from tests.web.console.staff import make_staff_world
 from tests.web.console.support import csrf_of, sign_in
@@ -38,7 +38,7 @@ def settings_overrides() -> dict[str, object]:
 @pytest.fixture
 def carla(runtime: Runtime, tmp_path: Path) -> Iterator[TestClient]:
     make_staff_world(runtime, tmp_path)
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
+    with TestClient(app_for(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
         sign_in(client, "carla", "City Group")
         yield client
 

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from ostiary.app import create_app
 from ostiary.audit.models import AuditEvent
 from ostiary.contexts.models import Context
 from ostiary.runtime import Runtime
+from tests.apps import app_for
 from tests.conftest import LOCAL_CLIENT
 from tests.web.console.support import csrf_of, make_world, sign_in
 
@@ -26,7 +26,7 @@ def settings_overrides() -> dict[str, object]:
 @pytest.fixture
 def browser(runtime: Runtime, tmp_path: Path) -> Iterator[TestClient]:
     make_world(runtime, tmp_path)
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
+    with TestClient(app_for(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
         sign_in(client, "carla", "City Group")
         yield client
 

@@ -14,13 +14,13 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from ostiary.app import create_app
 from ostiary.audit.actor import Actor
 from ostiary.audit.models import AuditEvent
 from ostiary.contexts.models import Context, SuspensionReason
 from ostiary.contexts.suspension import Suspensions
 from ostiary.contracts.models import Contract
 from ostiary.runtime import Runtime
+from tests.apps import app_for
 from tests.conftest import LOCAL_CLIENT
 from tests.web.console.onboarding import make_staff
 from tests.web.console.support import csrf_of, make_world, sign_in
@@ -39,7 +39,7 @@ def world(runtime: Runtime, tmp_path: Path) -> Runtime:
 
 
 def _console(runtime: Runtime, username: str, context: str) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
+    with TestClient(app_for(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
         sign_in(client, username, context)
         yield client
 

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
-from ostiary.app import create_app
 from ostiary.runtime import Runtime
 from ostiary.users.models import User
+from tests.apps import app_for
 from tests.conftest import LOCAL_CLIENT
 from tests.web.console.support import csrf_of, make_world, sign_in, user_id
 
@@ -28,7 +28,7 @@ def settings_overrides() -> dict[str, object]:
 @pytest.fixture
 def browser(runtime: Runtime, tmp_path: Path) -> Iterator[TestClient]:
     make_world(runtime, tmp_path)
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
+    with TestClient(app_for(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
         yield client
 
 
@@ -118,7 +118,7 @@ def test_another_admins_job_is_not_found(browser: TestClient, runtime: Runtime) 
     sign_in(browser, "carla", "City Group")
     done = _upload(browser, csrf_of(browser.get("/console/users/import").text), _csv(1))
     job = done.headers["location"]  # type: ignore[attr-defined]
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT, follow_redirects=False) as olga:
+    with TestClient(app_for(runtime), client=LOCAL_CLIENT, follow_redirects=False) as olga:
         sign_in(olga, "olga")
         assert olga.get(job).status_code == 404
         assert olga.get(f"{job}/progress").status_code == 404

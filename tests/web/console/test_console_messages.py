@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
-from ostiary.app import create_app
 from ostiary.contexts.models import Context
 from ostiary.messages.models import MessageTemplate
 from ostiary.messages.purposes import PURPOSES, Channel
@@ -19,6 +18,7 @@ from ostiary.messages.templates import MessageTemplates
 from ostiary.provisioning.apply import Provisioner
 from ostiary.provisioning.document import load_documents
 from ostiary.runtime import Runtime
+from tests.apps import app_for
 from tests.conftest import LOCAL_CLIENT
 from tests.web.console.staff import make_staff_world
 from tests.web.console.support import csrf_of, sign_in
@@ -39,7 +39,7 @@ def settings_overrides() -> dict[str, object]:
 @pytest.fixture
 def app(runtime: Runtime, tmp_path: Path) -> Iterator[TestClient]:
     make_staff_world(runtime, tmp_path)
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
+    with TestClient(app_for(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
         yield client
 
 

@@ -13,7 +13,6 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from ostiary.access.models import GroupMember, UserGroup
-from ostiary.app import create_app
 from ostiary.audit.models import AuditEvent
 from ostiary.contexts.models import Context
 from ostiary.provisioning.apply import Provisioner
@@ -22,6 +21,7 @@ from ostiary.registrations.models import Registration
 from ostiary.registrations.services import RegistrationService
 from ostiary.runtime import Runtime
 from ostiary.users.models import Membership, User
+from tests.apps import app_for
 from tests.conftest import LOCAL_CLIENT
 from tests.registrations.support import browser as visitor
 from tests.registrations.support import person, register, sent_to
@@ -45,7 +45,7 @@ def world(runtime: Runtime, tmp_path: Path) -> Runtime:
 
 
 def _console(runtime: Runtime, username: str, context: str) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
+    with TestClient(app_for(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
         sign_in(client, username, context)
         yield client
 

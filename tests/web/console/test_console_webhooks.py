@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
-from ostiary.app import create_app
 from ostiary.audit.actor import Actor
 from ostiary.audit.models import AuditEvent
 from ostiary.db.types import utcnow
@@ -23,6 +22,7 @@ from ostiary.provisioning.document import load_documents
 from ostiary.runtime import Runtime
 from ostiary.webhooks.models import DeliveryState, WebhookDelivery, WebhookSubscription
 from ostiary.webhooks.services import WebhookService
+from tests.apps import app_for
 from tests.conftest import LOCAL_CLIENT
 from tests.web.console.staff import make_staff_world
 from tests.web.console.support import csrf_of, sign_in
@@ -38,7 +38,7 @@ def settings_overrides() -> dict[str, object]:
 @pytest.fixture
 def app(runtime: Runtime, tmp_path: Path) -> Iterator[TestClient]:
     make_staff_world(runtime, tmp_path)
-    with TestClient(create_app(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
+    with TestClient(app_for(runtime), client=LOCAL_CLIENT, follow_redirects=False) as client:
         yield client
 
 
