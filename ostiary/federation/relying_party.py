@@ -18,13 +18,13 @@ from typing import Any
 from urllib.parse import quote_plus, urlencode
 
 import httpx2 as httpx
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from pydantic import BaseModel
 
 from ostiary.federation.models import IdentityProvider
+from ostiary.protocols.oidc.rfc7636 import s256
 
 # Asymmetric algorithms only: with HS256 the "key" would be the client secret, which an
 # attacker holding a token for another client cannot be assumed not to know.
@@ -174,7 +174,7 @@ class RelyingParty:
             "scope": " ".join(self.provider.scopes),
             "state": pending.state,
             "nonce": pending.nonce,
-            "code_challenge": create_s256_code_challenge(pending.code_verifier),
+            "code_challenge": s256(pending.code_verifier),
             "code_challenge_method": "S256",
         }
         separator = "&" if "?" in discovery.authorization_endpoint else "?"
