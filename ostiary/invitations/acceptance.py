@@ -12,8 +12,9 @@ from __future__ import annotations
 import enum
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select, update
@@ -47,7 +48,7 @@ from ostiary.messages.purposes import Channel
 from ostiary.runtime import Runtime
 from ostiary.users.lifecycle import LifecycleAction
 from ostiary.users.memberships import MembershipService
-from ostiary.users.models import DomainKind, TwoFactor, User, UserStatus
+from ostiary.users.models import DomainKind, TwoFactor, User, UserDomain, UserStatus
 from ostiary.users.schemas import UserCreate, UserUpdate
 from ostiary.users.services import UserService
 
@@ -132,10 +133,41 @@ class Acceptance:
         setup = self._setup(opened, form)
         if opened.account is not None:
             return self._complete(token, opened, opened.account, setup), opened.invitation
+        domain = self._domain(opened)
+        password_hash = self._hash(setup.password)
+        user = self._new_account(
+            token,
+            opened,
+            domain,
+            {
+                "phone": setup.phone,
+                "first_name": setup.first_name,
+                "last_name": setup.last_name,
+                "language": setup.language or opened.invitation.language,
+            },
+            password_hash=password_hash,
+        )
+        return user, opened.invitation
+
+    def _domain(self, opened: Opened) -> UserDomain:
+        """The user domain a new account in the invitation's context belongs to."""
         domain = domain_for(self.session, opened.context)
         if domain is None:
             raise RuleViolation("this context takes no invited users", field="token")
-        password_hash = self._hash(setup.password)
+        return domain
+
+    def _new_account(
+        self,
+        token: str,
+        opened: Opened,
+        domain: UserDomain,
+        profile: dict[str, Any],
+        *,
+        password_hash: str | None = None,
+        then: Callable[[User], None] | None = None,
+    ) -> User:
+        """An active account with the invitation's address and ``profile``, which accepts it
+        (``then`` runs first, in the same transaction)."""
         invitation = opened.invitation
         actor = Actor(invitation.email, "web", None, self.client_address)
         with self.session.atomic():
@@ -146,17 +178,16 @@ class Acceptance:
                     domain=domain.name,
                     status=UserStatus.ACTIVE,
                     email=invitation.email,
-                    phone=setup.phone,
-                    first_name=setup.first_name,
-                    last_name=setup.last_name,
-                    language=setup.language or invitation.language,
+                    **profile,
                 ),
                 contexts=[opened.context],
                 password_hash=password_hash,
             )
+            if then is not None:
+                then(user)
             actor = Actor(user.username, "web", user.id, self.client_address)
             self._accept(opened, user, actor, new_account=True)
-        return user, invitation
+        return user
 
     def _hash(self, password: str) -> str:
         """Hashed outside any transaction: what was read so far is let go first, so that no
@@ -203,27 +234,14 @@ class Acceptance:
             raise RuleViolation(
                 "an account with this e-mail address exists: sign in to accept", field="email"
             )
-        domain = domain_for(self.session, opened.context)
-        if domain is None:
-            raise RuleViolation("this context takes no invited users", field="token")
-        invitation = opened.invitation
-        actor = Actor(invitation.email, "web", None, self.client_address)
-        with self.session.atomic():
-            self._consume(token)
-            user = UserService(self.session, actor, self.runtime.passwords).create(
-                UserCreate(
-                    username=self._username(invitation.email),
-                    domain=domain.name,
-                    status=UserStatus.ACTIVE,
-                    email=invitation.email,
-                    language=invitation.language,
-                ),
-                contexts=[opened.context],
-            )
-            signin.link(user, provider, identity)
-            actor = Actor(user.username, "web", user.id, self.client_address)
-            self._accept(opened, user, actor, new_account=True)
-        return user, invitation
+        user = self._new_account(
+            token,
+            opened,
+            self._domain(opened),
+            {"language": opened.invitation.language},
+            then=lambda user: signin.link(user, provider, identity),
+        )
+        return user, opened.invitation
 
     # -- a person with an account ----------------------------------------------------------
 
