@@ -155,6 +155,9 @@ class ChangeFeed:
 
         @event.listens_for(engine, "rollback")
         def _on_rollback(connection: Connection) -> None:
+            if connection.invalidated:
+                # Its DBAPI connection is gone, and with it what was noted there.
+                return
             connection.info.pop(_WROTE, None)
             connection.info.pop(_PENDING, None)
 

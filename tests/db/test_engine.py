@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import uuid
+from collections.abc import Callable
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 from starlette.testclient import TestClient
 
 from ostiary.runtime import Runtime
@@ -114,3 +117,66 @@ def _root_id(runtime: Runtime) -> str:
 
     with runtime.sessions() as session:
         return str(session.scalars(select(Context.id).where(Context.key == "root")).one())
+
+
+def _in_thread(work: Callable[[], object]) -> tuple[threading.Thread, list[object]]:
+    done: list[object] = []
+    thread = threading.Thread(target=lambda: done.append(work()))
+    thread.start()
+    return thread, done
+
+
+def _writes_of(runtime: Runtime) -> Callable[[], int]:
+    def write() -> int:
+        with runtime.sessions() as session, session.begin():
+            return session.execute(text("UPDATE users SET last_name = 'Turn'")).rowcount
+
+    return write
+
+
+def test_writers_of_one_process_take_turns_and_each_gets_in(sqlite_runtime: Runtime) -> None:
+    first = sqlite_runtime.sessions()
+    first.begin()
+    first.execute(text("UPDATE users SET first_name = 'First'"))
+    second, done = _in_thread(_writes_of(sqlite_runtime))
+    second.join(timeout=0.5)
+    assert second.is_alive() and done == []  # waiting for the first writer's turn
+    first.commit()
+    first.close()
+    second.join(timeout=10)
+    assert done and done[0] >= 1
+    with sqlite_runtime.sessions() as session:
+        assert session.scalars(select(User.first_name).where(User.username == "admin")).one() == (
+            "First"
+        )
+
+
+@pytest.mark.parametrize("ending", ["rollback", "failed commit", "invalidated", "closed"])
+def test_a_writer_that_ends_without_committing_lets_the_next_one_in(
+    sqlite_runtime: Runtime, ending: str
+) -> None:
+    session = sqlite_runtime.sessions()
+    session.begin()
+    if ending == "failed commit":
+        # A foreign key checked at commit: the COMMIT itself fails.
+        session.execute(text("PRAGMA defer_foreign_keys=ON"))
+        session.execute(
+            text("UPDATE users SET domain_id = :missing"), {"missing": uuid.uuid4().hex}
+        )
+    else:
+        session.execute(text("UPDATE users SET first_name = 'Never'"))
+    if ending == "rollback":
+        session.rollback()
+    elif ending == "failed commit":
+        with pytest.raises(IntegrityError):
+            session.commit()
+        session.rollback()
+    elif ending == "invalidated":
+        session.invalidate()
+    session.close()
+    writer, done = _in_thread(_writes_of(sqlite_runtime))
+    writer.join(timeout=10)
+    assert not writer.is_alive() and done and done[0] >= 1
+    with sqlite_runtime.sessions() as check:
+        names = check.scalars(select(User.first_name)).all()
+    assert "Never" not in names
