@@ -38,7 +38,8 @@ class PasswordLogin:
         a throttle the attempt is counted for the account (or the unknown name) and the client
         address before the hash is verified, and ``Throttled`` is raised, unverified, while
         either must wait; the counts are committed at once, so call this outside a
-        transaction of your own.
+        transaction of your own. A success is settled in the session's next transaction: the
+        caller commits it with the sign-in it leads to.
         """
         key = identifier.strip().casefold()
         user = (
@@ -60,7 +61,7 @@ class PasswordLogin:
         if user.status != UserStatus.ACTIVE or user.domain.kind != DomainKind.LOCAL:
             return self._failed(attempt)
         if attempt is not None:
-            attempt.succeeded()
+            attempt.succeeded(commit=False)
         if self.passwords.needs_rehash(user.password_hash):
             with self.session.atomic():
                 old = user.password_hash

@@ -43,6 +43,7 @@ import math
 import secrets
 import uuid
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -253,10 +254,13 @@ class Throttle:
                 self._record_start(verdict, actor)
         return verdict
 
-    def succeeded(self, kind: str, key: str, *, forgiven: str | None = None) -> None:
+    def succeeded(
+        self, kind: str, key: str, *, forgiven: str | None = None, commit: bool = True
+    ) -> None:
         """A right guess: the streak ends and the key waits no more; ``forgiven`` (a client
-        address) has its attempt taken back in the same transaction."""
-        with self.session.atomic():
+        address) has its attempt taken back in the same transaction. Without ``commit``, in
+        the caller's transaction (a sign-in settles it with the session it starts)."""
+        with self.session.atomic() if commit else nullcontext():
             self.session.execute(_END_STREAK, {"p_kind": kind, "p_key": key})
             if forgiven is not None:
                 self.session.execute(_FORGIVE, {"p_kind": kind, "p_key": forgiven})
@@ -475,8 +479,8 @@ class Attempt:
         if refused:
             raise Throttled(max(v.retry_after for v in refused))
 
-    def succeeded(self) -> None:
-        self.throttle.succeeded(self.kind, self.account, forgiven=self.address)
+    def succeeded(self, *, commit: bool = True) -> None:
+        self.throttle.succeeded(self.kind, self.account, forgiven=self.address, commit=commit)
 
     def failed(self) -> None:
         for verdict in self.verdicts:

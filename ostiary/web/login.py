@@ -124,6 +124,7 @@ def login_submit(
         )
         page.headers["Retry-After"] = str(exc.retry_after)
         return page
+    # Commits the throttle's settling of a success too (PasswordLogin.verify).
     with session.atomic():
         if user is not None:
             # The second factor, if the user needs one, then the session (second_factor.py).

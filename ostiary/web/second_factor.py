@@ -29,6 +29,8 @@ from ostiary.authn.flow import LoginFlows, LoginState, Stage
 from ostiary.authn.models import LoginFlow
 from ostiary.authn.sessions import CookiePolicy, SessionService
 from ostiary.branding.resolution import BrandingResolver
+from ostiary.clients.models import Client
+from ostiary.contexts.models import Context
 from ostiary.db.session import OstiarySession
 from ostiary.protocols.oidc.authorization import find_client
 from ostiary.protocols.oidc.authorize import AuthorizeService, Respond
@@ -111,6 +113,16 @@ def complete(
 ) -> Response:
     """Every factor was given: start the browser session and carry the flow on."""
     flows = _flows(runtime, session)
+    authorize = AuthorizeService(runtime, session)
+    client: Client | None = None
+    choices: list[Context] = []
+    if state.return_to is None:
+        # Read before the session is written: until then the client, the module and the
+        # rights counters come from what this process keeps, without a statement.
+        client = find_client(session, state.request.client_id, runtime.clients)
+        if client is None or not client.enabled:
+            return error_page(request, EXPIRED)
+        choices = authorize.contexts_for(user, client)
     browser, token = SessionService(session, runtime.settings).start(
         user,
         amr=amr,
@@ -120,15 +132,13 @@ def complete(
     )
     state.user_id, state.session_id = user.id, browser.id
     response: Response
-    if state.return_to is not None:
+    if client is None:
         state.stage = Stage.DONE
         flows.save(login_flow, state)
+        assert state.return_to is not None
         response = RedirectResponse(state.return_to, status_code=303, headers=NO_STORE)
     else:
-        client = find_client(session, state.request.client_id, runtime.clients)
-        if client is None or not client.enabled:
-            return error_page(request, EXPIRED)
-        outcome = AuthorizeService(runtime, session).advance(client, state, flow_id=login_flow.id)
+        outcome = authorize.advance(client, state, flow_id=login_flow.id, choices=choices)
         if isinstance(outcome, Respond):
             state.stage = Stage.DONE
         flows.save(login_flow, state)

@@ -85,13 +85,22 @@ class AuthorizeService:
         )
         return self.advance(client, state, flow_id=None)
 
-    def advance(self, client: Client, state: LoginState, *, flow_id: uuid.UUID | None) -> Outcome:
-        """Carry a signed-in user on: choose a context if one is needed, then answer."""
+    def advance(
+        self,
+        client: Client,
+        state: LoginState,
+        *,
+        flow_id: uuid.UUID | None,
+        choices: list[Context] | None = None,
+    ) -> Outcome:
+        """Carry a signed-in user on: choose a context if one is needed, then answer.
+        ``choices``: ``contexts_for`` the user and client, when the caller has them."""
         request = state.request
         assert state.user_id is not None and state.session_id is not None
         user = self.session.get(User, state.user_id)
         assert user is not None
-        choices = self.contexts_for(user, client)
+        if choices is None:
+            choices = self.contexts_for(user, client)
         chosen = state.context_id
         if request.context is not None and chosen is None:
             match = [c for c in choices if str(c.id) == request.context or c.key == request.context]
