@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import String, cast, select
@@ -22,8 +23,11 @@ from ostiary.branding.colours import text_on
 from ostiary.branding.models import Branding
 from ostiary.clients.models import Client
 from ostiary.contexts.models import Context, ContextStatus, ContextType
+from ostiary.db.changes import TABLE_TOPICS
 from ostiary.db.session import OstiarySession
 from ostiary.users.models import Membership, User
+
+V = TypeVar("V")
 
 FALLBACK_LANGUAGE = "en"
 TEXT_KEYS = ("login_title", "welcome", "footer")
@@ -89,6 +93,9 @@ class Brand:
 
 NO_BRAND = Brand()
 _INSTANCE = "ostiary.branding.instance"
+# What login pages keep of brandings, while the change feed vouches that none changed.
+_KEPT = "ostiary.branding"
+_TOPICS = (TABLE_TOPICS["brandings"],)
 
 
 def email_domain(identifier: str) -> str | None:
@@ -100,6 +107,9 @@ def email_domain(identifier: str) -> str | None:
 class BrandingResolver:
     def __init__(self, session: OstiarySession) -> None:
         self.session = session
+
+    def _kept(self, key: Hashable, read: Callable[[], V]) -> V:
+        return self.session.kept(_KEPT, key, _TOPICS, read)
 
     def get(self, branding_id: uuid.UUID | None) -> Branding | None:
         return self.session.get(Branding, branding_id) if branding_id else None
@@ -167,12 +177,25 @@ class BrandingResolver:
         ).all()
         return self.nearest(_common_ancestors(paths)) if paths else self.instance()
 
+    def instance_brand(self) -> Brand:
+        return self._kept("instance", lambda: Brand.of(self.instance()))
+
     def at_login_start(self, client: Client | None, login_hint: str | None) -> BrandingChoice:
         if client is not None:
-            row = self.for_client(client)
-            if row is not None:
-                return BrandingChoice(branding_id=row.id, chosen_by=ChosenBy.CLIENT)
+            branding_id = self._client_branding_id(client)
+            if branding_id is not None:
+                return BrandingChoice(branding_id=branding_id, chosen_by=ChosenBy.CLIENT)
         return self.after_identifier(BrandingChoice(), login_hint or "")
+
+    def _client_branding_id(self, client: Client) -> uuid.UUID | None:
+        def read() -> uuid.UUID | None:
+            row = self.for_client(client)
+            return row.id if row is not None else None
+
+        if client.context_id is not None:
+            # Depends on the context's place in the tree too, which the feed does not tell.
+            return read()
+        return self._kept(("client", client.id), read)
 
     def after_identifier(self, choice: BrandingChoice, identifier: str) -> BrandingChoice:
         """A typed e-mail address's context, unless the application chose the branding."""
@@ -181,13 +204,13 @@ class BrandingResolver:
         row = self.for_email(identifier)
         if row is not None:
             return BrandingChoice(branding_id=row.id, chosen_by=ChosenBy.EMAIL_DOMAIN)
-        instance = self.instance()
-        return BrandingChoice(branding_id=instance.id if instance else None)
+        return BrandingChoice(branding_id=self.instance_brand().id)
 
     def brand(self, choice: BrandingChoice | None) -> Brand:
-        if choice is None:
-            return Brand.of(self.instance())
-        return Brand.of(self.get(choice.branding_id) or self.instance())
+        branding_id = choice.branding_id if choice is not None else None
+        if branding_id is None:
+            return self.instance_brand()
+        return self._kept(branding_id, lambda: Brand.of(self.get(branding_id) or self.instance()))
 
 
 def _common_ancestors(paths: Iterable[str]) -> list[uuid.UUID]:

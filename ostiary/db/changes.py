@@ -51,11 +51,21 @@ class ChangeFeed:
         self._max_topics = max_topics
         self._live = False
         self._started = False
+        self._kept: dict[str, Vouched[Any, Any]] = {}
 
     @property
     def live(self) -> bool:
         """Whether the feed hears changes now (then kept values may be used)."""
         return self._live
+
+    def kept(self, name: str) -> Vouched[Any, Any]:
+        """Values vouched for by this feed under ``name``, for caches that have no object of
+        their own in the runtime (they live as long as the feed does)."""
+        with self._lock:
+            found = self._kept.get(name)
+            if found is None:
+                found = self._kept[name] = Vouched()
+            return found
 
     def stamp(self) -> int | None:
         """The current stamp, or None while the feed is not live (read the database). Not
@@ -184,12 +194,14 @@ def pending(connection: Connection, topics: Iterable[str]) -> None:
     connection.info.setdefault(_PENDING, set()).update(topics)
 
 
-# Tables whose every change is one topic (the PostgreSQL triggers of migration 0020 name the
+# Tables whose every change is one topic (the triggers of migrations 0020 and 0022 name the
 # same), for caches that depend on the whole table.
 TABLE_TOPICS = {
     "clients": "clients",
     "signing_keys": "keys",
     "oauth_revoked_access_tokens": "revocations",
+    "brandings": "brandings",
+    "identity_providers": "identity_providers",
 }
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +16,8 @@ from ostiary.db.offload import check_reach
 if TYPE_CHECKING:
     from ostiary.access.epochs import EpochMirror
     from ostiary.db.changes import ChangeFeed
+
+V = TypeVar("V")
 
 
 class OstiarySession(Session):
@@ -50,6 +52,22 @@ class OstiarySession(Session):
         ``mirror``."""
         mirror = self.mirror
         return mirror.feed if mirror is not None else None
+
+    def kept(self, name: str, key: Hashable, topics: tuple[str, ...], read: Callable[[], V]) -> V:
+        """``read()``, or what an earlier transaction read for ``key`` (among the values kept
+        under ``name``) while the change feed vouches that none of ``topics`` changed since."""
+        feed = self.feed
+        if feed is None:
+            return read()
+        kept = feed.kept(name)
+        found = kept.get(feed, key)
+        if found is not None:
+            held: V = found[0]
+            return held
+        value = read()
+        # In a 1-tuple, so that None is kept too.
+        kept.keep(feed, self.connection(), key, (value,), topics)
+        return value
 
     def get_bind(self, *args: Any, **kwargs: Any) -> Any:
         # Every statement, flush and connection of a session asks for its bind first.

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import select
 
 from ostiary.audit.actor import Actor
 from ostiary.audit.services import AuditLog
+from ostiary.db.changes import TABLE_TOPICS
 from ostiary.db.session import OstiarySession
 from ostiary.db.types import uuid7
 from ostiary.errors import AlreadyExists, NotFound, RuleViolation
@@ -29,6 +31,14 @@ from ostiary.users.models import DomainKind, UserDomain
 
 _SECRET_INFO = b"ostiary/identity-provider-secrets/aes-256-gcm/v1"
 _PLAIN_FIELDS = ("name", "issuer", "client_id", "roles_claim", "enabled")
+
+
+@dataclass(frozen=True)
+class ProviderButton:
+    """A "Continue with" button of a login page."""
+
+    key: str
+    name: str
 
 
 class ClientSecrets:
@@ -57,6 +67,15 @@ class IdentityProviderService:
         if enabled_only:
             stmt = stmt.where(IdentityProvider.enabled.is_(True))
         return self.session.scalars(stmt).all()
+
+    def buttons(self) -> tuple[ProviderButton, ...]:
+        """The enabled providers as login pages offer them; kept while none changed."""
+        return self.session.kept(
+            "ostiary.federation.buttons",
+            "enabled",
+            (TABLE_TOPICS["identity_providers"],),
+            lambda: tuple(ProviderButton(p.key, p.name) for p in self.list(enabled_only=True)),
+        )
 
     def find(self, key: str) -> IdentityProvider | None:
         stmt = select(IdentityProvider).where(IdentityProvider.key == key)

@@ -16,7 +16,7 @@ from ostiary.authn.flow import Stage
 from ostiary.errors import OstiaryError
 from ostiary.federation.models import IdentityProvider
 from ostiary.federation.relying_party import FederationError, RelyingParty
-from ostiary.federation.services import IdentityProviderService
+from ostiary.federation.services import IdentityProviderService, ProviderButton
 from ostiary.federation.signin import FederatedSignIn
 from ostiary.protocols.oidc.authorize import AuthorizeService
 from ostiary.protocols.oidc.errors import OAuthError
@@ -46,6 +46,11 @@ def _providers(runtime: Runtime, session: SessionDep) -> IdentityProviderService
 def providers_for_page(runtime: Runtime, session: SessionDep) -> list[IdentityProvider]:
     """The enabled providers, one "Continue with" button each."""
     return list(_providers(runtime, session).list(enabled_only=True))
+
+
+def buttons_for_page(runtime: Runtime, session: SessionDep) -> tuple[ProviderButton, ...]:
+    """``providers_for_page`` as the login page shows them, read only when one changed."""
+    return _providers(runtime, session).buttons()
 
 
 def providers_for_email(

@@ -20,7 +20,7 @@ from ostiary.protocols.oidc.errors import OAuthError
 from ostiary.protocols.oidc.routes import NO_STORE, browser_token, error_page, render_outcome
 from ostiary.runtime import Runtime
 from ostiary.web.branding import dress_for_flow
-from ostiary.web.federated import providers_for_email, providers_for_page, redirect_upstream
+from ostiary.web.federated import buttons_for_page, providers_for_email, redirect_upstream
 from ostiary.web.reset import wait_message
 from ostiary.web.second_factor import after_password
 from ostiary.web.templating import templates
@@ -70,7 +70,7 @@ def login_page(
         csrf=login_flow.csrf_token,
         username=state.request.login_hint or "",
         error=None,
-        providers=providers_for_page(runtime, session),
+        providers=buttons_for_page(runtime, session),
     )
 
 
