@@ -194,7 +194,7 @@ def pending(connection: Connection, topics: Iterable[str]) -> None:
     connection.info.setdefault(_PENDING, set()).update(topics)
 
 
-# Tables whose every change is one topic (the triggers of migrations 0020 and 0022 name the
+# Tables whose every change is one topic (the triggers of migrations 0020 and 0023 name the
 # same), for caches that depend on the whole table.
 TABLE_TOPICS = {
     "clients": "clients",

@@ -4,8 +4,8 @@ Login pages keep the brandings and the enabled identity providers they show (``o
 changes``): any change to either table is announced under the table's topic, like clients and
 signing keys in migration 0020 (NOTIFY on PostgreSQL, ``change_topics`` on SQLite).
 
-Revision ID: 0022
-Revises: 0021
+Revision ID: 0023
+Revises: 0022
 Create Date: 2026-12-07 16:45:00.000000
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0022"
-down_revision: str | None = "0021"
+revision: str = "0023"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
