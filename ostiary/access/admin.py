@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ostiary.access import epochs
@@ -24,6 +24,9 @@ from ostiary.db.session import OstiarySession
 from ostiary.errors import Forbidden, NotFound, Refusal
 
 OUT_OF_REACH = "access.out_of_reach"
+# A standing is kept per user and the external role names of their login.
+_Key = tuple[uuid.UUID, frozenset[str]]
+_NO_ROLES: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,9 @@ class AdminScope:
     # Paths of the contexts whose subtrees the right reaches, without nested duplicates.
     paths: tuple[str, ...]
     root_path: str | None
+    # The external role names of the caller's login: what they hold, and so may grant, is
+    # computed with them.
+    external_roles: frozenset[str] = frozenset()
 
     @property
     def unrestricted(self) -> bool:
@@ -80,6 +86,7 @@ class Standing:
     """A user's ``ostiary`` rights in each context they belong to (contexts in tree order)."""
 
     places: tuple[tuple[ContextRef, EffectiveRights], ...]
+    external_roles: frozenset[str] = frozenset()
 
     def scope(self, right: str, actor: Actor, *, api_call: bool = True) -> AdminScope:
         """Where ``right`` reaches. An API call also needs the address admitted by the
@@ -98,7 +105,7 @@ class Standing:
                 rights.text(Right.API_IP_ALLOW), actor.client_address
             ):
                 paths.append(context.path)
-        return AdminScope(actor, right, tuple(paths), root_path)
+        return AdminScope(actor, right, tuple(paths), root_path, self.external_roles)
 
 
 class Standings:
@@ -107,65 +114,83 @@ class Standings:
     An entry is valid while the counters of the global scope, the user and each of their
     contexts are as they were; a membership change moves the user's, so one statement checks
     it. The counters are read before the rights are computed, so that a change racing with
-    the computation makes the entry stale rather than wrong.
+    the computation makes the entry stale rather than wrong. A login with external role names
+    (step e1) has a standing of its own: entries are per user and set of role names.
     """
 
     def __init__(self, rights: RightsCache, *, max_entries: int = 10_000) -> None:
         self.rights = rights
         self.max_entries = max_entries
-        self._entries: OrderedDict[uuid.UUID, tuple[tuple[str, ...], tuple[int, ...], Standing]] = (
+        self._entries: OrderedDict[_Key, tuple[tuple[str, ...], tuple[int, ...], Standing]] = (
             OrderedDict()
         )
         self._lock = threading.Lock()
 
-    def of(self, session: OstiarySession, user: RightsHolder) -> Standing:
-        return self.cached(session, user) or self.compute(session, user)
+    def of(
+        self, session: OstiarySession, user: RightsHolder, external_roles: Iterable[str] = ()
+    ) -> Standing:
+        return self.cached(session, user, external_roles) or self.compute(
+            session, user, external_roles
+        )
 
-    def cached(self, session: OstiarySession, user: RightsHolder) -> Standing | None:
+    def cached(
+        self, session: OstiarySession, user: RightsHolder, external_roles: Iterable[str] = ()
+    ) -> Standing | None:
         """The cached standing if it is still valid (one statement), else None."""
+        key = (user.id, frozenset(external_roles))
         with self._lock:
-            cached = self._entries.get(user.id)
+            cached = self._entries.get(key)
         if cached is None:
             return None
         scopes, seen, standing = cached
         if epochs.read_scopes(session, scopes) != seen:
             return None
         with self._lock:
-            self._entries.move_to_end(user.id)
+            self._entries.move_to_end(key)
         return standing
 
     def watched(self, user_id: uuid.UUID) -> tuple[str, ...]:
-        """The counters that the cached standing of ``user_id`` depends on; none if there is
-        no such entry. For callers that read them together with something else."""
+        """The counters that the cached standing of ``user_id`` (without external roles)
+        depends on; none if there is no such entry. For callers that read them together with
+        something else."""
         with self._lock:
-            cached = self._entries.get(user_id)
+            cached = self._entries.get((user_id, _NO_ROLES))
         return () if cached is None else cached[0]
 
     def current(
         self, user: RightsHolder, scopes: tuple[str, ...], counters: tuple[int, ...]
     ) -> Standing | None:
-        """The cached standing if it depends on ``scopes`` and they stood at ``counters`` when
-        the caller read them (see ``watched``), else None."""
+        """The cached standing without external roles if it depends on ``scopes`` and they
+        stood at ``counters`` when the caller read them (see ``watched``), else None."""
+        key = (user.id, _NO_ROLES)
         with self._lock:
-            cached = self._entries.get(user.id)
+            cached = self._entries.get(key)
             if cached is None or cached[0] != scopes or cached[1] != counters:
                 return None
-            self._entries.move_to_end(user.id)
+            self._entries.move_to_end(key)
             return cached[2]
 
-    def compute(self, session: OstiarySession, user: RightsHolder) -> Standing:
+    def compute(
+        self, session: OstiarySession, user: RightsHolder, external_roles: Iterable[str] = ()
+    ) -> Standing:
         """Compute the standing afresh (a statement per context at least) and cache it."""
+        roles = frozenset(external_roles)
         contexts = contexts_of(session.core(), user.id)
         scopes = (epochs.GLOBAL, epochs.user_scope(user.id)) + tuple(
             epochs.context_scope(c.id) for c in contexts
         )
         seen = epochs.read_scopes(session, scopes)
         standing = Standing(
-            tuple((c, self.rights.effective(session, user, c, OSTIARY_MODULE)) for c in contexts)
+            tuple(
+                (c, self.rights.effective(session, user, c, OSTIARY_MODULE, external_roles=roles))
+                for c in contexts
+            ),
+            roles,
         )
+        key = (user.id, roles)
         with self._lock:
-            self._entries[user.id] = (scopes, seen, standing)
-            self._entries.move_to_end(user.id)
+            self._entries[key] = (scopes, seen, standing)
+            self._entries.move_to_end(key)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
         return standing

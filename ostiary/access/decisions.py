@@ -176,10 +176,13 @@ class Switchable:
 
 
 def switchable_contexts(
-    session: OstiarySession, rights: RightsCache, user: User
+    session: OstiarySession,
+    rights: RightsCache,
+    user: User,
+    external_roles: Sequence[str] = (),
 ) -> list[Switchable]:
-    """The user's contexts in tree order, each with the modules open to them there; none
-    that is suspended."""
+    """The user's contexts in tree order, each with the modules open to them there (with the
+    external role names of their login); none that is suspended."""
     contexts = open_only(
         session.core(),
         session.scalars(
@@ -192,7 +195,12 @@ def switchable_contexts(
     modules = session.scalars(select(Module.key).order_by(Module.key)).all()
     return [
         Switchable(
-            context, [m for m in modules if rights.effective(session, user, context, m).access]
+            context,
+            [
+                m
+                for m in modules
+                if rights.effective(session, user, context, m, external_roles=external_roles).access
+            ],
         )
         for context in contexts
     ]

@@ -97,7 +97,12 @@ class GrantGuard:
         ).all()
         above = [c for c in own if context.path.startswith(c.path)]
         return {
-            module: [self.rights.effective(self.session, self.caller, c, module) for c in above]
+            module: [
+                self.rights.effective(
+                    self.session, self.caller, c, module, external_roles=self.scope.external_roles
+                )
+                for c in above
+            ]
             for module in modules
         }
 

@@ -5,7 +5,11 @@ for HTTP Basic."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from ostiary.access.catalogue import OSTIARY_MODULE
+from ostiary.authn.models import BrowserSession
 from ostiary.authn.sessions import SessionService
 from ostiary.clients.services import has_service_account
 from ostiary.db.session import OstiarySession
@@ -18,7 +22,14 @@ ADMIN_AUDIENCE = f"urn:ostiary:module:{OSTIARY_MODULE}"
 INVALID = "the bearer token is not valid for this API"
 
 
-def authenticate_bearer(session: OstiarySession, runtime: Runtime, token: str) -> User:
+@dataclass(frozen=True)
+class BearerCaller:
+    user: User
+    # The external role names of the login the token stands on (step e1 of the rights).
+    external_roles: Sequence[str] = ()
+
+
+def authenticate_bearer(session: OstiarySession, runtime: Runtime, token: str) -> BearerCaller:
     tokens = AccessTokens(
         session,
         runtime.keys,
@@ -30,7 +41,13 @@ def authenticate_bearer(session: OstiarySession, runtime: Runtime, token: str) -
     if valid is None or valid.claims.get("aud") != ADMIN_AUDIENCE:
         raise Unauthenticated(INVALID)
     if valid.user is not None:
-        return valid.user
+        grant = valid.grant
+        browser = (
+            session.get(BrowserSession, grant.session_id)
+            if grant is not None and grant.session_id is not None
+            else None
+        )
+        return BearerCaller(valid.user, browser.external_roles if browser is not None else ())
     # A client_credentials token: the client acts as its service account, while it may.
     client = valid.client
     account = (
@@ -45,4 +62,4 @@ def authenticate_bearer(session: OstiarySession, runtime: Runtime, token: str) -
         or not has_service_account(client)
     ):
         raise Unauthenticated(INVALID)
-    return account
+    return BearerCaller(account)

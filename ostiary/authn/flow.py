@@ -52,8 +52,8 @@ class LoginState(BaseModel):
     branding: BrandingChoice | None = None
     # A redirect to an upstream identity provider awaiting its callback (ostiary.federation).
     federation: PendingFederation | None = None
-    # The external role names of a federated login (step e1), kept until a place on the
-    # browser session exists for them.
+    # The external role names of a federated login (step e1), for the browser session that
+    # the login starts.
     external_roles: list[str] = []
     # The link of an invitation accepted through an upstream provider (ostiary.web.invitations).
     invitation_token: str | None = None

@@ -43,6 +43,9 @@ class BrowserSession(IdMixin, Base):
     auth_time: Mapped[datetime] = mapped_column(default=utcnow)
     amr: Mapped[list[str]] = mapped_column(default=list)
     acr: Mapped[str | None] = mapped_column(String(64))
+    # The external role names of the login (a federated one's upstream roles; a password login
+    # has none), for step e1 of the user's rights while the session lasts.
+    external_roles: Mapped[list[str]] = mapped_column(default=list, server_default="[]")
     # The last time the user proved it was them again (password or second factor), for
     # changes that need a recent sign-in (ostiary.authn.factors.stepup).
     reauthenticated_at: Mapped[datetime | None] = mapped_column()

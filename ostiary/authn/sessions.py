@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -56,10 +57,12 @@ class SessionService:
         actor: Actor,
         previous: str | None = None,
         user_agent: str | None = None,
+        external_roles: Sequence[str] = (),
     ) -> tuple[BrowserSession, str]:
         """A new session (and a new id, always) for a successful login; an earlier session of
         the same browser ends. The actor's address and ``user_agent`` are kept for the user's
-        list of their sessions."""
+        list of their sessions; ``external_roles`` (a federated login's upstream roles) for the
+        user's rights while the session lasts."""
         if previous:
             old = self._by_token(previous)
             if old is not None:
@@ -73,6 +76,7 @@ class SessionService:
             auth_time=now,
             amr=amr,
             acr=acr_for(amr),
+            external_roles=sorted(set(external_roles)),
             created_at=now,
             last_seen_at=now,
             expires_at=now + self.absolute,
@@ -90,7 +94,8 @@ class SessionService:
             "session.started",
             target_type="user",
             target_id=user.id,
-            changes={"session": str(browser.id), "amr": amr},
+            changes={"session": str(browser.id), "amr": amr}
+            | ({"external_roles": browser.external_roles} if browser.external_roles else {}),
         )
         return browser, token
 

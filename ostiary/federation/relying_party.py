@@ -32,6 +32,10 @@ ACCEPTED_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES
 LEEWAY_SECONDS = 60
 DISCOVERY_SECONDS = 3600
 _TIMEOUT = httpx.Timeout(10.0)
+# The longest role name a group can have (ostiary.access.models.UserGroup.role), and how many
+# names of one login are kept.
+MAX_ROLE = 200
+MAX_ROLES = 100
 
 
 class FederationError(Exception):
@@ -74,13 +78,16 @@ class VerifiedIdentity:
         return None
 
     def roles(self, claim: str | None) -> list[str]:
-        """The external role names of this login (step e1), from ``claim``."""
+        """The external role names of this login (step e1), from ``claim``: each once, and
+        only names a group's role could be (the session keeps them, so a hostile upstream
+        cannot make it keep megabytes)."""
         value = self.claims.get(claim) if claim else None
         if isinstance(value, str):
-            return [value]
-        if isinstance(value, list):
-            return [item for item in value if isinstance(item, str)]
-        return []
+            value = [value]
+        if not isinstance(value, list):
+            return []
+        names = {item for item in value if isinstance(item, str) and 0 < len(item) <= MAX_ROLE}
+        return sorted(names)[:MAX_ROLES]
 
 
 class UpstreamCache:

@@ -8,6 +8,7 @@ import hashlib
 from sqlalchemy import select
 
 from ostiary.audit.actor import Actor
+from ostiary.audit.services import AuditLog
 from ostiary.authn.passwords import Passwords
 from ostiary.db.session import OstiarySession
 from ostiary.federation.models import IdentityProvider
@@ -15,6 +16,10 @@ from ostiary.federation.relying_party import VerifiedIdentity
 from ostiary.users.models import ExternalIdentity, User, UserDomain, UserStatus
 from ostiary.users.schemas import UserCreate
 from ostiary.users.services import UserService
+
+# Not a webhook event: the user's representation does not show their external identities, and
+# a link is made only with a new account, whose own event (``user.created``) goes out.
+IDENTITY_LINKED = "user.identity_linked"
 
 
 class FederatedSignIn:
@@ -39,7 +44,7 @@ class FederatedSignIn:
             return user if user.status == UserStatus.ACTIVE else None
         domain = self.session.get(UserDomain, provider.domain_id)
         assert domain is not None  # a foreign key
-        actor = Actor(f"federation:{provider.key}", "web", None, self.address)
+        actor = self._actor(provider)
         email = identity.verified_email
         user = UserService(self.session, actor, self.passwords).create(
             UserCreate(
@@ -55,10 +60,21 @@ class FederatedSignIn:
         return user
 
     def link(self, user: User, provider: IdentityProvider, identity: VerifiedIdentity) -> None:
+        """The identity signs ``user`` in from now on; audited. In the caller's transaction."""
         self.session.add(
             ExternalIdentity(user_id=user.id, idp=provider.key, subject=identity.subject)
         )
         self.session.flush()
+        AuditLog(self.session).record(
+            self._actor(provider),
+            IDENTITY_LINKED,
+            target_type="user",
+            target_id=user.id,
+            changes={"provider": provider.key, "subject": identity.subject},
+        )
+
+    def _actor(self, provider: IdentityProvider) -> Actor:
+        return Actor(f"federation:{provider.key}", "web", None, self.address)
 
 
 def just_in_time_username(provider: IdentityProvider, identity: VerifiedIdentity) -> str:

@@ -13,7 +13,9 @@ from fastapi.responses import RedirectResponse, Response
 from ostiary.api.v1.deps import RuntimeDep, SessionDep
 from ostiary.audit.actor import Actor
 from ostiary.authn.flow import Stage
+from ostiary.db.session import OstiarySession
 from ostiary.errors import OstiaryError
+from ostiary.federation.failures import record_failure
 from ostiary.federation.models import IdentityProvider
 from ostiary.federation.relying_party import FederationError, RelyingParty
 from ostiary.federation.services import IdentityProviderService, ProviderButton
@@ -25,6 +27,7 @@ from ostiary.runtime import Runtime
 from ostiary.web.second_factor import after_password
 
 router = APIRouter(include_in_schema=False)
+NOT_AVAILABLE = "the provider is unknown or disabled"
 COOKIE = "ostiary_federation"
 _PATH = "/login/federated"
 EXPIRED = OAuthError(
@@ -33,10 +36,24 @@ EXPIRED = OAuthError(
 )
 
 
-def _failed(reason: str) -> OAuthError:
-    return OAuthError(
-        "federated_login_failed", f"The sign-in with your organisation failed: {reason}"
-    )
+# The reason is the operator's to read (ostiary.federation.failures), never the person's: it can
+# quote the upstream and means nothing to them.
+FAILED = OAuthError(
+    "federated_login_failed",
+    "The sign-in with your organisation failed. Please try again or contact your administrator.",
+)
+
+
+def _failed(
+    request: Request,
+    session: OstiarySession,
+    key: str,
+    provider: IdentityProvider | None,
+    reason: str,
+) -> Response:
+    address = request.client.host if request.client else None
+    record_failure(session, key, provider, reason, address)
+    return error_page(request, FAILED)
 
 
 def _providers(runtime: Runtime, session: SessionDep) -> IdentityProviderService:
@@ -86,12 +103,12 @@ def redirect_upstream(
         return error_page(request, EXPIRED)
     rp = relying_party(runtime, _providers(runtime, session), provider.key)
     if rp is None:
-        return error_page(request, _failed("this organisation's sign-in is not available"))
+        return _failed(request, session, provider.key, provider, NOT_AVAILABLE)
     login_flow, state = found
     try:
         url, pending = rp.start(callback_uri(runtime, provider.key))
-    except FederationError:
-        return error_page(request, _failed("your organisation's sign-in cannot be reached"))
+    except FederationError as exc:
+        return _failed(request, session, provider.key, provider, str(exc))
     state.federation = pending
     with session.atomic():
         flows.save(login_flow, state)
@@ -114,7 +131,7 @@ def start(
 ) -> Response:
     provider = _providers(runtime, session).find(key)
     if provider is None or not provider.enabled:
-        return error_page(request, _failed("this organisation's sign-in is not available"))
+        return _failed(request, session, key, provider, NOT_AVAILABLE)
     return redirect_upstream(request, runtime, session, flow, provider)
 
 
@@ -140,11 +157,11 @@ def callback(
     providers = _providers(runtime, session)
     rp = relying_party(runtime, providers, key)
     if rp is None:
-        return error_page(request, _failed("this organisation's sign-in is not available"))
+        return _failed(request, session, key, providers.find(key), NOT_AVAILABLE)
     try:
         identity = rp.finish(pending, state, code)
     except FederationError as exc:
-        return error_page(request, _failed(str(exc)))
+        return _failed(request, session, key, rp.provider, str(exc))
     if flow_state.invitation_token is not None:
         from ostiary.web.invitations import accept_federated  # it imports this module
 
@@ -157,10 +174,11 @@ def callback(
         with session.atomic():
             user = signin.user_for(rp.provider, identity)
             if user is None:
-                return error_page(request, _failed("your account here cannot sign in"))
+                reason = f"the account linked to subject {identity.subject!r} cannot sign in"
+                return _failed(request, session, key, rp.provider, reason)
             flow_state.external_roles = identity.roles(rp.provider.roles_claim)
             response = after_password(request, runtime, session, login_flow, flow_state, user)
     except OstiaryError as exc:
-        return error_page(request, _failed(exc.detail))
+        return _failed(request, session, key, rp.provider, exc.detail)
     response.delete_cookie(COOKIE, path=_PATH)
     return response

@@ -206,4 +206,5 @@ def _choices(runtime: Runtime, session: SessionDep, state: LoginState) -> list: 
     user = session.get(User, state.user_id) if state.user_id else None
     if client is None or user is None:
         return []
-    return AuthorizeService(runtime, session).contexts_for(user, client)
+    service = AuthorizeService(runtime, session)
+    return service.contexts_for(user, client, service.login_roles(state))

@@ -122,13 +122,14 @@ def complete(
         client = find_client(session, state.request.client_id, runtime.clients)
         if client is None or not client.enabled:
             return error_page(request, EXPIRED)
-        choices = authorize.contexts_for(user, client)
+        choices = authorize.contexts_for(user, client, state.external_roles)
     browser, token = SessionService(session, runtime.settings).start(
         user,
         amr=amr,
         actor=_actor(request, user),
         previous=browser_token(request, runtime),
         user_agent=request.headers.get("user-agent"),
+        external_roles=state.external_roles,
     )
     state.user_id, state.session_id = user.id, browser.id
     response: Response

@@ -11,14 +11,19 @@ from ostiary.access.admin import Standings
 from ostiary.access.cache import RightsCache
 from ostiary.access.catalogue import Right
 from ostiary.access.groups import GroupService
+from ostiary.access.rightsets import RightSets
 from ostiary.access.subjects import find_user
 from ostiary.audit.actor import Actor
 from ostiary.contexts.models import Context, ContextType
 from ostiary.contexts.schemas import ContextCreate
 from ostiary.contexts.services import ContextService
+from ostiary.errors import FieldProblem
 from ostiary.runtime import Runtime
+from ostiary.users.domains import DomainService
 from ostiary.users.memberships import MembershipService
-from ostiary.users.models import User
+from ostiary.users.models import User, UserStatus
+from ostiary.users.schemas import DomainCreate, UserCreate
+from ostiary.users.services import UserService
 
 ACTOR = Actor("test", "cli")
 LOCAL = Actor("admin", "api", client_address="127.0.0.1")
@@ -111,3 +116,39 @@ def test_the_address_is_decided_per_scope(runtime: Runtime) -> None:
     elsewhere = Actor("admin", "api", client_address="203.0.113.9")
     assert standing.scope(Right.USERS_READ, LOCAL).paths
     assert not standing.scope(Right.USERS_READ, elsewhere).paths
+
+
+def test_a_standing_is_kept_per_set_of_external_roles(runtime: Runtime) -> None:
+    """A login's role names (step e1) give it a standing of its own: one with the roles
+    never answers for a login without them, nor the other way round."""
+    standings = _standings()
+    with runtime.sessions() as session:
+        DomainService(session, ACTOR).create(
+            DomainCreate(name="CORP", kind="delegated", context_types=["account"])
+        )
+        root = session.scalars(select(Context).where(Context.key == "root")).one()
+        acme = ContextService(session, ACTOR).create(
+            ContextCreate(parent_id=root.id, type=ContextType.ACCOUNT, key="acme", name="Acme")
+        )
+        UserService(session, ACTOR, runtime.passwords).create(
+            UserCreate(username="pat", domain="CORP", status=UserStatus.ACTIVE), contexts=[acme]
+        )
+        problems: list[FieldProblem] = []
+        values = RightSets(session).resolve(
+            {"ostiary": {"access": True, "users.read": True, "API IP Allow": "0.0.0.0/0"}},
+            place="rights",
+            problems=problems,
+        )
+        assert problems == []
+        GroupService(session, ACTOR).put(acme, "Admins by role", role="admins", rights=values)
+        pat = find_user(session.core(), "pat")
+        assert pat is not None
+
+        with_role = standings.of(session, pat, ["admins"])
+        assert with_role.scope(Right.USERS_READ, LOCAL).paths == (acme.path,)
+        assert with_role.scope(Right.USERS_READ, LOCAL).external_roles == {"admins"}
+        without = standings.of(session, pat)
+        assert not without.scope(Right.USERS_READ, LOCAL).paths
+        assert not standings.of(session, pat, ["other"]).scope(Right.USERS_READ, LOCAL).paths
+        assert standings.of(session, pat, ("admins",)) is with_role
+        assert standings.of(session, pat, []) is without

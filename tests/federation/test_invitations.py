@@ -71,6 +71,8 @@ def test_an_invitation_accepted_upstream_lands_in_the_context(
     welcome = browser.get(done.headers["location"])  # type: ignore[attr-defined]
     assert "You are now a member of City Group." in welcome.text
     assert members_of(runtime, "city") == [(JEREMY, "jeremy-at-corp")]
+    ((linked, changes),) = test_login.links_of(runtime)
+    assert changes == {"provider": "corp", "subject": "jeremy-at-corp"}
 
     # The same person, invited elsewhere, joins with the account the provider signs in.
     works = str(make_context(client, root_id(client), "account", "City Works", key="works")["id"])
@@ -80,7 +82,8 @@ def test_an_invitation_accepted_upstream_lands_in_the_context(
     assert joined.headers["location"].startswith("/invite/welcome?invitation=")  # type: ignore[attr-defined]
     assert members_of(runtime, "works") == [(JEREMY, "jeremy-at-corp")]
     with runtime.sessions() as session:
-        assert len(session.scalars(select(User).where(User.email == JEREMY)).all()) == 1
+        (user,) = session.scalars(select(User).where(User.email == JEREMY)).all()
+    assert test_login.links_of(runtime) == [(str(user.id), changes)]
 
 
 def test_an_upstream_identity_cannot_take_over_an_existing_account(
@@ -96,4 +99,4 @@ def test_an_upstream_identity_cannot_take_over_an_existing_account(
     assert "sign in to accept" in refused.text  # type: ignore[attr-defined]
     with runtime.sessions() as session:
         assert session.scalars(select(ExternalIdentity)).all() == []
-    assert members_of(runtime, "works") == []
+    assert members_of(runtime, "works") == [] and test_login.links_of(runtime) == []

@@ -3,6 +3,7 @@ the same user on the second login, home-realm discovery, and what must fail."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from ostiary.audit.actor import Actor
+from ostiary.audit.models import AuditEvent
 from ostiary.federation.schemas import IdentityProviderCreate, IdentityProviderUpdate
 from ostiary.federation.services import IdentityProviderService
 from ostiary.runtime import Runtime
@@ -26,6 +28,13 @@ from tests.protocols.oidc.conftest import make_client, make_world
 from tests.protocols.oidc.test_attacks import authorize_params
 
 ACTOR = Actor("test", "cli")
+FAILED = (
+    "The sign-in with your organisation failed. Please try again or contact your administrator."
+)
+FAILED_DE = (
+    "Die Anmeldung über Ihre Organisation ist fehlgeschlagen. Bitte versuchen Sie es erneut "
+    "oder wenden Sie sich an Ihre Administration."
+)
 
 
 @pytest.fixture
@@ -86,6 +95,26 @@ def come_back(browser: TestClient, up: Upstream, query: dict[str, str], **claims
     )
 
 
+def failures(runtime: Runtime) -> list[str]:
+    """The reasons of the failed federated logins in the audit log, oldest first."""
+    with runtime.sessions() as session:
+        events = session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == "login.federated_failed")
+            .order_by(AuditEvent.id)
+        ).all()
+        assert all(e.changes["provider"] == "corp" for e in events)
+        return [str(e.changes["reason"]) for e in events]
+
+
+def links_of(runtime: Runtime) -> list[tuple[str | None, dict[str, Any]]]:
+    with runtime.sessions() as session:
+        events = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "user.identity_linked")
+        ).all()
+        return [(e.target_id, e.changes) for e in events]
+
+
 def users_of(runtime: Runtime) -> list[tuple[str, str | None]]:
     with runtime.sessions() as session:
         rows = session.execute(
@@ -106,10 +135,18 @@ def test_a_first_login_makes_a_user_and_a_second_signs_the_same_one_in(
     assert users_of(runtime) == [(users_of(runtime)[0][0], "pat@corp.example")]
     assert users_of(runtime)[0][0].startswith("corp.")
 
+    with runtime.sessions() as session:
+        user_id = str(
+            session.scalars(select(User.id).where(User.email == "pat@corp.example")).one()
+        )
+    assert links_of(runtime) == [(user_id, {"provider": "corp", "subject": "person-1"})]
+
     browser.cookies.clear()
     again = come_back(browser, up, to_upstream(browser), email="changed@corp.example")
     assert again.status_code in (302, 303), again.text
     assert len(users_of(runtime)) == 1
+    # The identity was linked already: the second login links nothing.
+    assert len(links_of(runtime)) == 1
 
 
 def test_an_address_of_the_providers_domain_is_sent_there(
@@ -125,7 +162,8 @@ def test_a_wrong_state_or_a_replayed_callback_signs_nobody_in(
 ) -> None:
     query = to_upstream(browser)
     forged = browser.get("/login/federated/corp/callback", params={"state": "x", "code": "c"})
-    assert forged.status_code == 400 and "state" in forged.text
+    assert forged.status_code == 400 and FAILED in forged.text
+    assert failures(runtime) == ["the callback's state does not match this login"]
     # The forged attempt used the pending login up: the real answer finds nothing either.
     assert come_back(browser, up, query).status_code == 400
     assert users_of(runtime) == [] and up.token_requests == []
@@ -145,7 +183,8 @@ def test_bad_id_tokens_sign_nobody_in(browser: TestClient, up: Upstream, runtime
     wrong_nonce = browser.get(
         "/login/federated/corp/callback", params={"state": query["state"], "code": "c"}
     )
-    assert wrong_nonce.status_code == 400 and "nonce" in wrong_nonce.text
+    assert wrong_nonce.status_code == 400 and "nonce" not in wrong_nonce.text
+    assert "nonce" in failures(runtime)[-1]
     query = to_upstream(browser)
     up.id_token = unsigned(up.claims(nonce=query["nonce"], sub="someone-else"))
     refused = browser.get(
@@ -167,3 +206,42 @@ def test_a_disabled_provider_neither_starts_nor_finishes(
     assert "Continue with Corp SSO" not in page
     assert browser.get(f"/login/federated/corp?flow={flow}").status_code == 400
     assert users_of(runtime) == []
+
+
+def test_a_failed_login_tells_the_person_only_that_it_failed_and_the_operator_why(
+    browser: TestClient, up: Upstream, runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="ostiary.federation")
+    query = to_upstream(browser)
+    up.id_token = up.sign(up.claims(nonce=query["nonce"], aud="another-client"))
+    german = browser.get(
+        "/login/federated/corp/callback",
+        params={"state": query["state"], "code": "c"},
+        headers={"Accept-Language": "de"},
+    )
+    assert german.status_code == 400 and FAILED_DE in german.text and FAILED not in german.text
+    (reason,) = failures(runtime)
+    assert reason.startswith("the ID token is not valid") and reason in caplog.text
+    assert "ID token" not in german.text and "another-client" not in german.text
+
+    # The upstream's token endpoint cannot be reached: its address and error stay in the logs.
+    query = to_upstream(browser)
+    with runtime.sessions() as session:
+        service = IdentityProviderService(session, ACTOR, runtime.settings)
+        service.update(service.get("corp"), IdentityProviderUpdate(issuer="http://127.0.0.1:9"))
+    english = come_back(browser, up, query)
+    assert english.status_code == 400 and FAILED in english.text
+    assert "127.0.0.1" not in english.text and "127.0.0.1:9" in failures(runtime)[-1]
+    assert users_of(runtime) == []
+
+
+def test_an_unknown_provider_is_logged_but_not_audited(
+    browser: TestClient, runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Anyone can type a provider's key into the address bar: only a registered provider's
+    failures are worth an audit event."""
+    caplog.set_level(logging.WARNING, logger="ostiary.federation")
+    flow, _, _ = login_page(browser)
+    answer = browser.get(f"/login/federated/{'x' * 5000}?flow={flow}")
+    assert answer.status_code == 400 and FAILED in answer.text
+    assert failures(runtime) == [] and "x" * 101 not in caplog.text and "x" * 100 in caplog.text

@@ -18,6 +18,7 @@ from ostiary.federation.relying_party import (
     PendingFederation,
     RelyingParty,
     UpstreamCache,
+    VerifiedIdentity,
 )
 from tests.federation.upstream import Upstream, unsigned, upstream
 
@@ -59,7 +60,7 @@ def test_a_valid_login_sends_pkce_and_basic_auth_and_yields_the_identity(up: Ups
     identity = rp.finish(pending, pending.state, "the-code")
 
     assert identity.subject == "person-1" and identity.verified_email == "pat@corp.example"
-    assert identity.roles("roles") == ["buyer", "admin"]
+    assert identity.roles("roles") == ["admin", "buyer"]
     sent = up.token_requests[-1]
     assert sent["form"]["code_verifier"] == pending.code_verifier
     assert sent["form"]["redirect_uri"] == REDIRECT and sent["form"]["code"] == "the-code"
@@ -115,3 +116,23 @@ def test_an_unverified_email_is_not_taken(up: Upstream) -> None:
     _, pending = started(rp)
     up.id_token = up.sign(up.claims(nonce=pending.nonce, email_verified=False))
     assert rp.finish(pending, pending.state, "c").verified_email is None
+
+
+@pytest.mark.parametrize(
+    ("value", "roles"),
+    [
+        ("sales", ["sales"]),
+        (["sales", "sales", "admin"], ["admin", "sales"]),
+        (["sales", 7, None, {"name": "admin"}, ["x"], ""], ["sales"]),
+        (["a" * 201, "a" * 200], ["a" * 200]),
+        ({"sales": True}, []),
+        (42, []),
+        ([f"role-{i:04}" for i in range(5000)], [f"role-{i:04}" for i in range(100)]),
+    ],
+)
+def test_role_names_are_only_strings_a_group_could_have_and_not_too_many(
+    value: Any, roles: list[str]
+) -> None:
+    identity = VerifiedIdentity("person-1", {"roles": value})
+    assert identity.roles("roles") == roles
+    assert identity.roles("groups") == [] and identity.roles(None) == []

@@ -158,8 +158,9 @@ async def _sign_in(
     credentials: HTTPBasicCredentials | None,
 ) -> tuple[UserRef, Standing]:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    roles: Sequence[str] = ()
     if scheme.lower() == "bearer" and token.strip():
-        identity = await run_in_threadpool(_bearer_identity, session, runtime, token.strip())
+        identity, roles = await run_in_threadpool(_bearer_identity, session, runtime, token.strip())
     elif credentials is not None:
         basic = runtime.basic
         known = basic.known_id(credentials.username)
@@ -180,15 +181,19 @@ async def _sign_in(
                 return identity, standing
     else:
         raise Unauthenticated("this API needs HTTP Basic credentials or a bearer access token")
-    standing = runtime.standings.cached(session, identity) or await run_in_threadpool(
-        runtime.standings.compute, session, identity
+    standing = runtime.standings.cached(session, identity, roles) or await run_in_threadpool(
+        runtime.standings.compute, session, identity, roles
     )
     return identity, standing
 
 
-def _bearer_identity(session: OstiarySession, runtime: Runtime, token: str) -> UserRef:
-    user = authenticate_bearer(session, runtime, token)
-    return UserRef(user.id, user.username, user.status, user.delegated)
+def _bearer_identity(
+    session: OstiarySession, runtime: Runtime, token: str
+) -> tuple[UserRef, Sequence[str]]:
+    """The token's user, and the external role names of the login it stands on."""
+    found = authenticate_bearer(session, runtime, token)
+    user = found.user
+    return UserRef(user.id, user.username, user.status, user.delegated), found.external_roles
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

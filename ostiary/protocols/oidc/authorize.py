@@ -94,13 +94,14 @@ class AuthorizeService:
         choices: list[Context] | None = None,
     ) -> Outcome:
         """Carry a signed-in user on: choose a context if one is needed, then answer.
-        ``choices``: ``contexts_for`` the user and client, when the caller has them."""
+        ``choices``: ``contexts_for`` the user, client and login's roles, when the caller has
+        them."""
         request = state.request
         assert state.user_id is not None and state.session_id is not None
         user = self.session.get(User, state.user_id)
         assert user is not None
         if choices is None:
-            choices = self.contexts_for(user, client)
+            choices = self.contexts_for(user, client, self.login_roles(state))
         chosen = state.context_id
         if request.context is not None and chosen is None:
             match = [c for c in choices if str(c.id) == request.context or c.key == request.context]
@@ -154,9 +155,16 @@ class AuthorizeService:
             params["state"] = request.state
         return Respond(request.redirect_uri, params, request.response_mode == "form_post")
 
-    def contexts_for(self, user: User, client: Client) -> list[Context]:
-        """The user's contexts where the client's module is open to them, in tree order;
-        never a suspended one."""
+    def login_roles(self, state: LoginState) -> list[str]:
+        """The external role names of the browser session that the flow goes on with."""
+        browser = self.session.get(BrowserSession, state.session_id) if state.session_id else None
+        return browser.external_roles if browser is not None else []
+
+    def contexts_for(
+        self, user: User, client: Client, external_roles: Sequence[str] = ()
+    ) -> list[Context]:
+        """The user's contexts where the client's module is open to them (with the external
+        role names of their login), in tree order; never a suspended one."""
         contexts = open_only(self.session.core(), self._memberships(user))
         if client.module_id is None:
             return contexts
@@ -166,7 +174,9 @@ class AuthorizeService:
         return [
             c
             for c in contexts
-            if self.runtime.rights.effective(self.session, user, c, module).access
+            if self.runtime.rights.effective(
+                self.session, user, c, module, external_roles=external_roles
+            ).access
         ]
 
     def suspended(self, request: AuthorizationRequest, context: Context) -> Outcome:

@@ -153,7 +153,13 @@ class TokenIssuer:
         if user is not None and context is not None:
             claims["context"] = {"id": str(context.id), "type": context.type, "name": context.name}
             if module_key is not None:
-                rights = self.rights.effective(self.session, user, context, module_key)
+                rights = self.rights.effective(
+                    self.session,
+                    user,
+                    context,
+                    module_key,
+                    external_roles=browser.external_roles if browser is not None else (),
+                )
                 claims["rights"] = (
                     {k: d.value for k, d in rights.decisions.items()} if rights.access else {}
                 )

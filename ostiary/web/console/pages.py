@@ -79,7 +79,12 @@ def render(
     **context: object,
 ) -> Response:
     session = console.caller.session
-    contexts = [s.context for s in switchable_contexts(session, runtime.rights, console.user)]
+    contexts = [
+        s.context
+        for s in switchable_contexts(
+            session, runtime.rights, console.user, console.browser.external_roles
+        )
+    ]
     shown = [s for s in SECTIONS if console.may(s[3])]
     values = {
         "console": console,

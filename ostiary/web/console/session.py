@@ -144,7 +144,10 @@ def resolve(request: Request, runtime: Runtime, session: OstiarySession) -> Cons
     identity = UserRef(user.id, user.username, user.status, user.delegated)
     address = request.client.host if request.client else None
     actor = Actor(user.username, "web", user.id, address)
-    standing = runtime.standings.of(session, identity)
-    here = Standing(tuple(place for place in standing.places if place[0].id == context.id))
+    standing = runtime.standings.of(session, identity, browser.external_roles)
+    here = Standing(
+        tuple(place for place in standing.places if place[0].id == context.id),
+        standing.external_roles,
+    )
     caller = Caller(session, identity, actor, address, here, api_call=False)
     return ConsoleSession(browser, user, grant, context, caller, csrf_token(runtime, browser))
