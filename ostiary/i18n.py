@@ -19,6 +19,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
+from ostiary import text
 from ostiary.text import Text
 
 FALLBACK = "en"
@@ -106,7 +107,7 @@ class Translator:
         if not isinstance(message, Text) or not message.values:
             return self._translations.gettext(str(message))
         values = {
-            name: self.text(value) if isinstance(value, Text) else value
+            name: self.text(text.of(value)) if isinstance(value, Text | BaseException) else value
             for name, value in message.values.items()
         }
         try:

@@ -38,3 +38,12 @@ def of(message: str | BaseException) -> Text:
         said = message.args[0] if len(message.args) == 1 else None
         message = said if isinstance(said, Text) else str(message)
     return message if isinstance(message, Text) else Text(message)
+
+
+def of_schema(error: Mapping[str, Any]) -> Text:
+    """The message of one of pydantic's errors (``ValidationError.errors()``): the validator's
+    ``Text`` where it raised one, else pydantic's own words."""
+    raised = error.get("ctx", {}).get("error")
+    if error.get("type") == "value_error" and isinstance(raised, ValueError):
+        return of(raised)
+    return Text(error["msg"].removeprefix("Value error, "))
