@@ -56,7 +56,7 @@ class AdminScope:
     def refuse(self, what: str, target_id: uuid.UUID, context_id: uuid.UUID | None) -> NotFound:
         """The answer for an object that exists but lies outside the caller's reach."""
         return NotFound(
-            Text("no {what} with id '{target_id}'", what=what, target_id=target_id),
+            Text("no {what} with id '{value}'", what=what, value=target_id),
             refusal=Refusal(
                 self.actor,
                 OUT_OF_REACH,

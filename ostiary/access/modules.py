@@ -167,9 +167,9 @@ class ModuleService:
         if any(acl.key == data.key for acl in module.acls):
             raise AlreadyExists(
                 Text(
-                    "module '{key}' already has a right '{data_key}'",
-                    key=module.key,
-                    data_key=data.key,
+                    "module '{module}' already has a right '{key}'",
+                    module=module.key,
+                    key=data.key,
                 ),
                 field="key",
             )

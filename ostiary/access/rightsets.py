@@ -35,7 +35,7 @@ class RightSets:
                 problems.append(
                     FieldProblem(
                         f"{place}.{module_key}",
-                        Text("no module with key '{module_key}'", module_key=module_key),
+                        Text("no module with key '{key}'", key=module_key),
                     )
                 )
                 continue
@@ -48,9 +48,9 @@ class RightSets:
                         FieldProblem(
                             where,
                             Text(
-                                "module '{module_key}' has no right '{acl_key}'",
-                                module_key=module_key,
-                                acl_key=acl_key,
+                                "module '{module}' has no right '{acl}'",
+                                module=module_key,
+                                acl=acl_key,
                             ),
                         )
                     )
@@ -90,7 +90,7 @@ def compose(
             problems.append(
                 FieldProblem(
                     "template",
-                    Text("no template with key '{template_key}'", template_key=template_key),
+                    Text("no template with key '{key}'", key=template_key),
                 )
             )
         elif context_type and template.context_types and context_type not in template.context_types:
@@ -98,8 +98,8 @@ def compose(
                 FieldProblem(
                     "template",
                     Text(
-                        "template '{template_key}' is for {context_types} contexts, not {context_type}",
-                        template_key=template_key,
+                        "template '{key}' is for {context_types} contexts, not {context_type}",
+                        key=template_key,
                         context_types=", ".join(template.context_types),
                         context_type=context_type,
                     ),

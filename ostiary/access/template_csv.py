@@ -145,36 +145,30 @@ def _parse(session: OstiarySession, text: str, problems: list[FieldProblem]) -> 
             continue
         acl = modules.get(module_key, {}).get(acl_key)
         if module_key not in modules:
-            problems.append(
-                FieldProblem(
-                    place, Text("no module with key '{module_key}'", module_key=module_key)
-                )
-            )
+            problems.append(FieldProblem(place, Text("no module with key '{key}'", key=module_key)))
         elif acl is None:
             problems.append(
                 FieldProblem(
                     place,
                     Text(
-                        "module '{module_key}' has no right '{acl_key}'",
-                        module_key=module_key,
-                        acl_key=acl_key,
+                        "module '{module}' has no right '{acl}'",
+                        module=module_key,
+                        acl=acl_key,
                     ),
                 )
             )
         elif acl.category == USER_PREFERENCES:
             problems.append(
-                FieldProblem(
-                    place, Text("'{acl_key}' is a user preference, not a right", acl_key=acl_key)
-                )
+                FieldProblem(place, Text("'{acl}' is a user preference, not a right", acl=acl_key))
             )
         elif acl.id in entry.rights:
             problems.append(
                 FieldProblem(
                     place,
                     Text(
-                        "'{module_key}.{acl_key}' appears twice in '{key}'",
-                        module_key=module_key,
-                        acl_key=acl_key,
+                        "'{module}.{acl}' appears twice in '{key}'",
+                        module=module_key,
+                        acl=acl_key,
                         key=key,
                     ),
                 )
@@ -187,10 +181,10 @@ def _parse(session: OstiarySession, text: str, problems: list[FieldProblem]) -> 
                     FieldProblem(
                         place,
                         Text(
-                            "{module_key}.{acl_key}: {exc}",
-                            module_key=module_key,
-                            acl_key=acl_key,
-                            exc=exc,
+                            "{module}.{acl}: {message}",
+                            module=module_key,
+                            acl=acl_key,
+                            message=exc,
                         ),
                     )
                 )

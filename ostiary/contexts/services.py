@@ -172,7 +172,7 @@ class ContextService:
             for field in data.model_fields_set - {"status"}:
                 new = getattr(data, field)
                 if field in {"key", "name", "status"} and new is None:
-                    raise RuleViolation(Text("{field} cannot be empty", field=field), field=field)
+                    raise RuleViolation(Text("{name} cannot be empty", name=field), field=field)
                 old = getattr(context, field)
                 if old != new:
                     changes[field] = [_plain(old), _plain(new)]
@@ -259,7 +259,7 @@ class ContextService:
         parent = self.session.get(Context, parent_id)
         if parent is None:
             raise RuleViolation(
-                Text("no context with id '{parent_id}'", parent_id=parent_id), field="parent_id"
+                Text("no context with id '{context_id}'", context_id=parent_id), field="parent_id"
             )
         self._check_parent(type_, parent)
         return parent

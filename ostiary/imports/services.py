@@ -362,7 +362,9 @@ class UserImportService:
             and not self.scope.unrestricted
             and job.actor_id != self.actor.user_id
         ):
-            raise NotFound(Text("no user import with id '{job_id}'", job_id=job_id), field="id")
+            raise NotFound(
+                Text("no user import with id '{import_id}'", import_id=job_id), field="id"
+            )
         return job
 
 

@@ -134,7 +134,9 @@ def _check_part(purpose: Purpose, channel: Channel, part: str, source: str) -> F
             part, Text("does not render with the sample values: {message}", message=exc.message)
         )
     except Exception as exc:  # a sandboxed template can still divide by zero and the like
-        return FieldProblem(part, Text("does not render with the sample values: {exc}", exc=exc))
+        return FieldProblem(
+            part, Text("does not render with the sample values: {message}", message=exc)
+        )
     if not value.strip():
         return FieldProblem(part, "renders as nothing with the sample values")
     return None

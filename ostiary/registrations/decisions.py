@@ -79,9 +79,9 @@ class Decisions:
         if row is None or row.kind != kind:
             raise NotFound(
                 Text(
-                    "no {what} with id '{registration_id}'",
+                    "no {what} with id '{value}'",
                     what=what,
-                    registration_id=registration_id,
+                    value=registration_id,
                 ),
                 field="id",
             )

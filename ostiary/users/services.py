@@ -138,9 +138,7 @@ class UserService:
                 if field in fields:
                     new = getattr(data, field)
                     if new is None:
-                        raise RuleViolation(
-                            Text("{field} cannot be empty", field=field), field=field
-                        )
+                        raise RuleViolation(Text("{name} cannot be empty", name=field), field=field)
                     if getattr(user, field) != new:
                         changes[field] = [getattr(user, field), str(new)]
                         setattr(user, field, new)
