@@ -176,3 +176,21 @@ def test_the_problems_of_a_user_import_are_said_in_the_page_s_language(
     assert answer.status_code == 422
     cells = re.findall(r"<td>([^<]*)</td></tr>", answer.text.split('id="problems"')[1])
     assert sorted(html.unescape(cell) for cell in cells) == sorted(said)
+
+
+@pytest.mark.parametrize(
+    ("headers", "said"),
+    [
+        (GERMAN, "ann@city.example hat bereits eine ausstehende Einladung in diesen Kontext"),
+        (ENGLISH, "ann@city.example has a pending invitation into this context"),
+    ],
+)
+def test_an_invitation_refused_for_its_address_names_it(
+    carla: TestClient, headers: dict[str, str], said: str
+) -> None:
+    csrf = csrf_of(carla.get("/console/invitations", headers=headers).text)
+    invite = {"csrf": csrf, "emails": "ann@city.example"}
+    assert carla.post("/console/invitations", data=invite, headers=headers).status_code == 200
+    again = carla.post("/console/invitations", data=invite, headers=headers)
+    refused = re.findall(r'<span class="error">([^<]*)', again.text)
+    assert [html.unescape(r).split(":")[0] for r in refused] == [said]
