@@ -4,6 +4,7 @@ pages, and a German text for each one that a page can show."""
 from __future__ import annotations
 
 import ast
+import functools
 import pickle
 import string
 from pathlib import Path
@@ -78,6 +79,7 @@ def _called(node: ast.Call) -> str | None:
     return node.func.attr if isinstance(node.func, ast.Attribute) else None
 
 
+@functools.cache
 def service_messages() -> dict[str, str]:
     """Every message template written in the code, with the first file that writes it: each
     ``Text(...)``, and the plain messages of problems and refusals where pages show them."""
@@ -99,9 +101,18 @@ def service_messages() -> dict[str, str]:
             else:
                 continue
             for argument in arguments:
-                if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
-                    found.setdefault(argument.value, where)
+                for template in _literals(argument):
+                    found.setdefault(template, where)
     return found
+
+
+def _literals(node: ast.expr) -> list[str]:
+    """The strings an argument can be: a literal, or either literal of ``a if c else b``."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.IfExp):
+        return _literals(node.body) + _literals(node.orelse)
+    return []
 
 
 def test_a_text_is_its_english_sentence() -> None:
@@ -185,4 +196,5 @@ def test_the_walk_finds_the_messages_that_pages_show() -> None:
     assert "the context already has a group named '{name}'" in messages
     assert "{field} is already taken" in messages
     assert "must be yes or no (or empty)" in messages  # a CSV import row's problem
+    assert "the content is not {media_type} but {found}" in messages  # one of two, chosen
     assert not any(where.startswith("api/") for where in messages.values())

@@ -253,12 +253,14 @@ class ModuleService:
         holders = (TemplateRight, GroupRight, PolicyRight, UserRight, UserPreference)
         for model in holders:
             if self.session.scalar(select(model.acl_id).where(model.acl_id == acl.id).limit(1)):
-                raise RuleViolation(
-                    f"'{acl.key}' has values in {model.__tablename__.replace('_', ' ')}; "
-                    "remove them before making it a "
-                    + ("preference" if category == USER_PREFERENCES else "right"),
-                    field="category",
+                held = Text(
+                    "'{key}' has values in {table}; remove them before making it a preference"
+                    if category == USER_PREFERENCES
+                    else "'{key}' has values in {table}; remove them before making it a right",
+                    key=acl.key,
+                    table=model.__tablename__.replace("_", " "),
                 )
+                raise RuleViolation(held, field="category")
 
 
 def check_access_right(key: str | None, acls: Mapping[str, tuple[str, str]]) -> None:

@@ -80,7 +80,10 @@ def check(content: bytes, declared: str | None, max_bytes: int) -> Logo:
     found = detect(content)
     if found != media_type:
         raise RuleViolation(
-            f"the content is not {media_type}" + (f" but {found}" if found else ""), field="logo"
+            Text("the content is not {media_type} but {found}", media_type=media_type, found=found)
+            if found
+            else Text("the content is not {media_type}", media_type=media_type),
+            field="logo",
         )
     if media_type == SVG:
         problem = svg_problem(content)
