@@ -66,7 +66,7 @@ def _said(request: Request, exc: OstiaryError, field: str) -> dict[str, list[str
     """A service's refusal next to its field, in the page's language; a wait in words."""
     if isinstance(exc, Throttled):
         return {exc.field or field: [wait_message(request, exc.retry_after)]}
-    return {exc.field or field: [said(request, exc.detail)]}
+    return {exc.field or field: [said(request, exc.text)]}
 
 
 def _page(request: Request, runtime: Runtime, status: int = 200, **context: object) -> Response:

@@ -32,7 +32,7 @@ def setup_form(
     try:
         user = setup.user_for(token)
     except NotFound as exc:
-        return _page(request, 404, expired=said(request, exc.detail))
+        return _page(request, 404, expired=said(request, exc.text))
     return _page(
         request, token=token, username=user.username, min_length=runtime.passwords.min_length
     )
@@ -51,13 +51,13 @@ def setup_submit(
     try:
         user = setup.complete(token, password, confirmation)
     except NotFound as exc:
-        return _page(request, 404, expired=said(request, exc.detail))
+        return _page(request, 404, expired=said(request, exc.text))
     except InvalidInput as exc:
         username = setup.user_for(token).username
         errors: dict[str, str] = {}
         for problem in exc.problems:
             errors[problem.field] = "; ".join(
-                filter(None, (errors.get(problem.field), said(request, problem.message)))
+                filter(None, (errors.get(problem.field), said(request, problem.text)))
             )
         return _page(
             request,

@@ -25,7 +25,7 @@ def by_field(
         found = _PLACE.match(problem.field or "")
         name = found.group("name") if found else ""
         name = (renamed or {}).get(name, name)
-        message: str = problem.message
+        message: str = problem.text
         if found and found.group("index") is not None:
             message = Text(
                 "line {line}: {message}", line=int(found.group("index")) + 1, message=message
@@ -40,7 +40,7 @@ def of_error(exc: OstiaryError, renamed: Mapping[str, str] | None = None) -> dic
         return by_field(exc.problems, renamed)
     if exc.field is None:
         return {}
-    return by_field([FieldProblem(exc.field, exc.detail)], renamed)
+    return by_field([FieldProblem(exc.field, exc.text)], renamed)
 
 
 def of_validation(exc: ValidationError, renamed: Mapping[str, str] | None = None) -> dict[str, str]:
