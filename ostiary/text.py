@@ -24,9 +24,6 @@ class Text(str):
         text.values = values
         return text
 
-    def __getnewargs__(self) -> tuple[str]:  # type: ignore[override]
-        return (str(self),)
-
     def __repr__(self) -> str:
         return f"Text({self.template!r}, **{dict(self.values)!r})"
 
