@@ -9,7 +9,9 @@ from typing import Any, ClassVar
 
 from sqlalchemy.exc import IntegrityError
 
+from ostiary import text
 from ostiary.audit.actor import Actor
+from ostiary.text import Text
 
 PROBLEM_BASE = "urn:ostiary:problem:"
 
@@ -19,9 +21,15 @@ class FieldProblem:
     """One thing wrong with the input, named by its place (``users[3].memberships[0].context``)."""
 
     field: str
+    # The English sentence, as the API shows it; a ``Text`` where it carries values.
     message: str
     # A stable name of the rule that was broken, where there is one (``min_length``).
     rule: str | None = None
+
+    @property
+    def text(self) -> Text:
+        """The message with its template and values, for a page to show in its language."""
+        return text.of(self.message)
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}" if self.field else self.message
@@ -49,9 +57,15 @@ class OstiaryError(Exception):
         self, detail: str, *, field: str | None = None, refusal: Refusal | None = None
     ) -> None:
         super().__init__(detail)
+        # The English sentence, as the API shows it; a ``Text`` where it carries values.
         self.detail = detail
         self.field = field
         self.refusal = refusal
+
+    @property
+    def text(self) -> Text:
+        """The detail with its template and values, for a page to show in its language."""
+        return text.of(self.detail)
 
     @property
     def type(self) -> str:
@@ -168,4 +182,4 @@ def conflict_from_integrity_error(exc: IntegrityError) -> OstiaryError:
             field_name = _SQLITE_COLUMNS.get(columns[-1], columns[-1].split(".")[-1])
     if field_name is None:
         return Conflict("the change conflicts with existing data")
-    return AlreadyExists(f"{field_name} is already taken", field=field_name)
+    return AlreadyExists(Text("{field} is already taken", field=field_name), field=field_name)

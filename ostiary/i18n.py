@@ -19,6 +19,9 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
+from ostiary import text
+from ostiary.text import Text
+
 FALLBACK = "en"
 LOCALES = Path(__file__).parent / "locales"
 DOMAIN = "ostiary"
@@ -83,12 +86,32 @@ def translations(language: str) -> NullTranslations:
 
 
 class Translator:
-    """``_("Sign in")`` in templates and code; ``{name}`` placeholders filled after lookup."""
+    """``_("Sign in")`` in templates and code; ``{name}`` placeholders filled after lookup.
+
+    A service's message (``ostiary.text.Text``) comes with its values: ``_(message)`` renders it.
+    """
 
     def __init__(self, language: str) -> None:
         self.language = language
         self._translations = translations(language)
 
     def __call__(self, message: str, **values: object) -> str:
+        if isinstance(message, Text) and not values:
+            return self.text(message)
         text = self._translations.gettext(message)
         return text.format(**values) if values else text
+
+    def text(self, message: str) -> str:
+        """A service's message in this language: its template looked up, then its values
+        filled in (each a message of its own too, where it is one)."""
+        if not isinstance(message, Text) or not message.values:
+            return self._translations.gettext(str(message))
+        values = {
+            name: self.text(text.of(value)) if isinstance(value, Text | BaseException) else value
+            for name, value in message.values.items()
+        }
+        try:
+            return self._translations.gettext(message.template).format(**values)
+        except (KeyError, IndexError, ValueError):
+            # A translation that names a value the message lacks shows the English message.
+            return str(message)

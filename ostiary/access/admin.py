@@ -22,6 +22,7 @@ from ostiary.access.values import address_allowed
 from ostiary.audit.actor import Actor
 from ostiary.db.session import OstiarySession
 from ostiary.errors import Forbidden, NotFound, Refusal
+from ostiary.text import Text
 
 OUT_OF_REACH = "access.out_of_reach"
 # A standing is kept per user and the external role names of their login.
@@ -61,7 +62,7 @@ class AdminScope:
     def refuse(self, what: str, target_id: uuid.UUID, context_id: uuid.UUID | None) -> NotFound:
         """The answer for an object that exists but lies outside the caller's reach."""
         return NotFound(
-            f"no {what} with id '{target_id}'",
+            Text("no {what} with id '{value}'", what=what, value=target_id),
             refusal=Refusal(
                 self.actor,
                 OUT_OF_REACH,
@@ -78,7 +79,9 @@ class AdminScope:
 
     def require_root(self, what: str) -> None:
         if not self.unrestricted:
-            raise Forbidden(f"{what} needs the '{self.right}' right at the root")
+            raise Forbidden(
+                Text("{what} needs the '{right}' right at the root", what=what, right=self.right)
+            )
 
 
 @dataclass(frozen=True)
@@ -221,7 +224,10 @@ def require(scope: AdminScope) -> AdminScope:
     """``scope`` when it reaches somewhere; refused otherwise."""
     if not scope.paths:
         raise Forbidden(
-            f"this needs the '{scope.right}' right of the {OSTIARY_MODULE} module, "
-            "granted in a context and allowed from this address"
+            Text(
+                "this needs the '{right}' right of the {ostiary_module} module, granted in a context and allowed from this address",
+                right=scope.right,
+                ostiary_module=OSTIARY_MODULE,
+            )
         )
     return scope

@@ -16,6 +16,7 @@ from ostiary.access.models import USER_PREFERENCES, Acl, Module
 from ostiary.access.subjects import ContextRef, RightsHolder, RightsPlace, UserRef
 from ostiary.db.session import OstiarySession
 from ostiary.errors import NotFound
+from ostiary.text import Text
 
 CacheKey = tuple[uuid.UUID, uuid.UUID, str, frozenset[str]]
 Epochs = tuple[int, int, int]
@@ -115,7 +116,7 @@ class RightsCache:
         db = session.core()
         found = db.execute(_MODULE, {"key": key}).one_or_none()
         if found is None:
-            raise NotFound(f"no module with key '{key}'", field="module")
+            raise NotFound(Text("no module with key '{key}'", key=key), field="module")
         acls = db.execute(_ACLS, {"module_id": found.id})
         snapshot = ModuleSnapshot(
             key,

@@ -14,6 +14,7 @@ from ostiary.audit.services import AuditLog
 from ostiary.contexts.models import Context
 from ostiary.db.session import OstiarySession
 from ostiary.errors import AlreadyExists, NotFound, RuleViolation
+from ostiary.text import Text
 from ostiary.users.models import Membership, User
 
 
@@ -110,7 +111,10 @@ class GroupService:
     def get(self, context: Context, group_id: uuid.UUID) -> UserGroup:
         group = self.session.get(UserGroup, group_id)
         if group is None or group.context_id != context.id:
-            raise NotFound(f"no group with id '{group_id}' in this context", field="group_id")
+            raise NotFound(
+                Text("no group with id '{group_id}' in this context", group_id=group_id),
+                field="group_id",
+            )
         return group
 
     def create(
@@ -123,7 +127,9 @@ class GroupService:
     ) -> UserGroup:
         with self.session.atomic():
             if self.find(context, name) is not None:
-                raise AlreadyExists(f"the context already has a group named '{name}'", field="name")
+                raise AlreadyExists(
+                    Text("the context already has a group named '{name}'", name=name), field="name"
+                )
             guard.check(context, rights, target="group", target_id=None)
             group, _ = self.put(context, name, role=role, rights=rights)
         return group

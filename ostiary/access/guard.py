@@ -21,6 +21,7 @@ from ostiary.access.values import API_IP_ALLOW, FALSE, TRUE, parse_networks
 from ostiary.contexts.models import Context
 from ostiary.db.session import OstiarySession
 from ostiary.errors import Forbidden, Refusal
+from ostiary.text import Text
 from ostiary.users.models import Membership, User
 
 ESCALATION = "access.escalation_refused"
@@ -77,7 +78,10 @@ class GrantGuard:
         )
         if beyond:
             raise EscalationRefused(
-                f"you cannot grant rights you do not hold yourself: {', '.join(beyond)}",
+                Text(
+                    "you cannot grant rights you do not hold yourself: {beyond}",
+                    beyond=", ".join(beyond),
+                ),
                 field="rights",
                 refusal=Refusal(
                     self.scope.actor,

@@ -23,6 +23,7 @@ from ostiary.audit.actor import Actor
 from ostiary.audit.services import AuditLog
 from ostiary.db.session import OstiarySession
 from ostiary.errors import AlreadyExists, NotFound, RuleViolation
+from ostiary.text import Text
 
 
 class ModuleService:
@@ -94,16 +95,19 @@ class ModuleService:
     def get(self, key: str) -> Module:
         module = self.find(key)
         if module is None:
-            raise NotFound(f"no module with key '{key}'", field="module")
+            raise NotFound(Text("no module with key '{key}'", key=key), field="module")
         return module
 
     def create(self, data: ModuleCreate) -> Module:
         if self.find(data.key) is not None:
-            raise AlreadyExists(f"a module with key '{data.key}' exists", field="key")
+            raise AlreadyExists(Text("a module with key '{key}' exists", key=data.key), field="key")
         keys = [acl.key for acl in data.acls]
         duplicates = sorted({k for k in keys if keys.count(k) > 1})
         if duplicates:
-            raise RuleViolation(f"ACL keys appear twice: {', '.join(duplicates)}", field="acls")
+            raise RuleViolation(
+                Text("ACL keys appear twice: {duplicates}", duplicates=", ".join(duplicates)),
+                field="acls",
+            )
         check_access_right(data.access_right, {a.key: (a.type, a.category) for a in data.acls})
         spec = ModuleSpec(
             key=data.key,
@@ -162,7 +166,12 @@ class ModuleService:
     def add_acl(self, module: Module, data: AclIn) -> Acl:
         if any(acl.key == data.key for acl in module.acls):
             raise AlreadyExists(
-                f"module '{module.key}' already has a right '{data.key}'", field="key"
+                Text(
+                    "module '{module}' already has a right '{key}'",
+                    module=module.key,
+                    key=data.key,
+                ),
+                field="key",
             )
         with self.session.atomic():
             acl = Acl(
@@ -183,7 +192,9 @@ class ModuleService:
         for acl in module.acls:
             if acl.key == key:
                 return acl
-        raise NotFound(f"module '{module.key}' has no right '{key}'", field="acl")
+        raise NotFound(
+            Text("module '{module}' has no right '{acl}'", module=module.key, acl=key), field="acl"
+        )
 
     def update_acl(self, module: Module, acl: Acl, data: AclUpdate) -> Acl:
         changes: dict[str, object] = {}
@@ -236,17 +247,20 @@ class ModuleService:
             return
         if acl.module.access_right == acl.key:
             raise RuleViolation(
-                f"'{acl.key}' opens the module and must stay a right", field="category"
+                Text("'{key}' opens the module and must stay a right", key=acl.key),
+                field="category",
             )
         holders = (TemplateRight, GroupRight, PolicyRight, UserRight, UserPreference)
         for model in holders:
             if self.session.scalar(select(model.acl_id).where(model.acl_id == acl.id).limit(1)):
-                raise RuleViolation(
-                    f"'{acl.key}' has values in {model.__tablename__.replace('_', ' ')}; "
-                    "remove them before making it a "
-                    + ("preference" if category == USER_PREFERENCES else "right"),
-                    field="category",
+                held = Text(
+                    "'{key}' has values in {table}; remove them before making it a preference"
+                    if category == USER_PREFERENCES
+                    else "'{key}' has values in {table}; remove them before making it a right",
+                    key=acl.key,
+                    table=model.__tablename__.replace("_", " "),
                 )
+                raise RuleViolation(held, field="category")
 
 
 def check_access_right(key: str | None, acls: Mapping[str, tuple[str, str]]) -> None:
@@ -259,6 +273,8 @@ def check_access_right(key: str | None, acls: Mapping[str, tuple[str, str]]) -> 
     type_, category = acls.get(key, ("", ""))
     if type_ != AclType.BOOL or category == USER_PREFERENCES:
         raise RuleViolation(
-            f"the access right must be a bool right of the module, and '{key}' is not",
+            Text(
+                "the access right must be a bool right of the module, and '{key}' is not", key=key
+            ),
             field="access_right",
         )

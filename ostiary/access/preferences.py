@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from ostiary import text
 from ostiary.access.models import USER_PREFERENCES, Acl, Module, UserPreference
 from ostiary.access.values import normalise
 from ostiary.audit.actor import Actor
 from ostiary.audit.services import AuditLog
 from ostiary.db.session import OstiarySession
 from ostiary.errors import FieldProblem, InvalidInput
+from ostiary.text import Text
 from ostiary.users.models import User
 
 
@@ -45,14 +47,19 @@ class PreferenceService:
             if acl is None:
                 problems.append(
                     FieldProblem(
-                        f"values.{key}", f"module '{module.key}' has no preference '{key}'"
+                        f"values.{key}",
+                        Text(
+                            "module '{module}' has no preference '{key}'",
+                            module=module.key,
+                            key=key,
+                        ),
                     )
                 )
                 continue
             try:
                 normalised[key] = None if value is None else normalise(acl, value)
             except ValueError as exc:
-                problems.append(FieldProblem(f"values.{key}", str(exc)))
+                problems.append(FieldProblem(f"values.{key}", text.of(exc)))
         if problems:
             raise InvalidInput(problems)
         with self.session.atomic():

@@ -7,10 +7,12 @@ from collections.abc import Iterable, Mapping
 
 from sqlalchemy import select
 
+from ostiary import text
 from ostiary.access.models import USER_PREFERENCES, Acl, Module
 from ostiary.access.values import normalise, present
 from ostiary.db.session import OstiarySession
 from ostiary.errors import FieldProblem, InvalidInput
+from ostiary.text import Text
 
 RightsByModule = Mapping[str, Mapping[str, object]]
 
@@ -31,7 +33,10 @@ class RightSets:
             ).one_or_none()
             if module is None:
                 problems.append(
-                    FieldProblem(f"{place}.{module_key}", f"no module with key '{module_key}'")
+                    FieldProblem(
+                        f"{place}.{module_key}",
+                        Text("no module with key '{key}'", key=module_key),
+                    )
                 )
                 continue
             acls = {acl.key: acl for acl in module.acls}
@@ -40,7 +45,14 @@ class RightSets:
                 acl = acls.get(acl_key)
                 if acl is None:
                     problems.append(
-                        FieldProblem(where, f"module '{module_key}' has no right '{acl_key}'")
+                        FieldProblem(
+                            where,
+                            Text(
+                                "module '{module}' has no right '{acl}'",
+                                module=module_key,
+                                acl=acl_key,
+                            ),
+                        )
                     )
                     continue
                 if acl.category == USER_PREFERENCES:
@@ -49,7 +61,7 @@ class RightSets:
                 try:
                     resolved[acl.id] = normalise(acl, value)
                 except ValueError as exc:
-                    problems.append(FieldProblem(where, str(exc)))
+                    problems.append(FieldProblem(where, text.of(exc)))
         return resolved
 
     def describe(self, stored: Iterable[tuple[Acl, str]]) -> dict[str, dict[str, object]]:
@@ -75,13 +87,22 @@ def compose(
     if template_key is not None:
         template = TemplateService(session, Actor.system()).find(template_key)
         if template is None:
-            problems.append(FieldProblem("template", f"no template with key '{template_key}'"))
+            problems.append(
+                FieldProblem(
+                    "template",
+                    Text("no template with key '{key}'", key=template_key),
+                )
+            )
         elif context_type and template.context_types and context_type not in template.context_types:
             problems.append(
                 FieldProblem(
                     "template",
-                    f"template '{template_key}' is for {', '.join(template.context_types)} "
-                    f"contexts, not {context_type}",
+                    Text(
+                        "template '{key}' is for {context_types} contexts, not {context_type}",
+                        key=template_key,
+                        context_types=", ".join(template.context_types),
+                        context_type=context_type,
+                    ),
                 )
             )
         else:

@@ -22,6 +22,7 @@ from ostiary.access.values import normalise
 from ostiary.contexts.models import ContextType
 from ostiary.db.session import OstiarySession
 from ostiary.errors import FieldProblem, InvalidInput
+from ostiary.text import Text
 
 COLUMNS = ("template", "name", "context_types", "module", "acl", "value")
 _TYPES = {str(t) for t in ContextType}
@@ -85,7 +86,12 @@ def _parse(session: OstiarySession, text: str, problems: list[FieldProblem]) -> 
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if header is None or tuple(h.strip() for h in header) != COLUMNS:
-        problems.append(FieldProblem("line 1", f"the header must be {','.join(COLUMNS)}"))
+        problems.append(
+            FieldProblem(
+                Text("line {line}", line=1),
+                Text("the header must be {columns}", columns=",".join(COLUMNS)),
+            )
+        )
         return {}
     modules = {m.key: {a.key: a for a in m.acls} for m in session.scalars(select(Module))}
     parsed: dict[str, _Parsed] = {}
@@ -94,10 +100,17 @@ def _parse(session: OstiarySession, text: str, problems: list[FieldProblem]) -> 
         line = reader.line_num
         if not any(cell.strip() for cell in row):
             continue
-        place = f"line {line}"
+        place = Text("line {line}", line=line)
         if len(row) != len(COLUMNS):
             problems.append(
-                FieldProblem(place, f"expected {len(COLUMNS)} columns, found {len(row)}")
+                FieldProblem(
+                    place,
+                    Text(
+                        "expected {expected} columns, found {found}",
+                        expected=len(COLUMNS),
+                        found=len(row),
+                    ),
+                )
             )
             continue
         # Names and values are kept as written, as the API keeps them; handles are trimmed.
@@ -109,14 +122,22 @@ def _parse(session: OstiarySession, text: str, problems: list[FieldProblem]) -> 
             problems.append(FieldProblem(place, "template and name are required"))
             continue
         if unknown:
-            problems.append(FieldProblem(place, f"unknown context type(s): {', '.join(unknown)}"))
+            problems.append(
+                FieldProblem(
+                    place, Text("unknown context type(s): {unknown}", unknown=", ".join(unknown))
+                )
+            )
             continue
         entry = parsed.setdefault(key, _Parsed(name, sorted(set(types)), line))
         if (entry.name, entry.context_types) != (name, sorted(set(types))):
             problems.append(
                 FieldProblem(
                     place,
-                    f"template '{key}' has another name or context types on line {entry.line}",
+                    Text(
+                        "template '{key}' has another name or context types on line {line}",
+                        key=key,
+                        line=entry.line,
+                    ),
                 )
             )
             continue
@@ -124,18 +145,47 @@ def _parse(session: OstiarySession, text: str, problems: list[FieldProblem]) -> 
             continue
         acl = modules.get(module_key, {}).get(acl_key)
         if module_key not in modules:
-            problems.append(FieldProblem(place, f"no module with key '{module_key}'"))
+            problems.append(FieldProblem(place, Text("no module with key '{key}'", key=module_key)))
         elif acl is None:
-            problems.append(FieldProblem(place, f"module '{module_key}' has no right '{acl_key}'"))
+            problems.append(
+                FieldProblem(
+                    place,
+                    Text(
+                        "module '{module}' has no right '{acl}'",
+                        module=module_key,
+                        acl=acl_key,
+                    ),
+                )
+            )
         elif acl.category == USER_PREFERENCES:
-            problems.append(FieldProblem(place, f"'{acl_key}' is a user preference, not a right"))
+            problems.append(
+                FieldProblem(place, Text("'{acl}' is a user preference, not a right", acl=acl_key))
+            )
         elif acl.id in entry.rights:
             problems.append(
-                FieldProblem(place, f"'{module_key}.{acl_key}' appears twice in '{key}'")
+                FieldProblem(
+                    place,
+                    Text(
+                        "'{module}.{acl}' appears twice in '{key}'",
+                        module=module_key,
+                        acl=acl_key,
+                        key=key,
+                    ),
+                )
             )
         else:
             try:
                 entry.rights[acl.id] = normalise(acl, value)
             except ValueError as exc:
-                problems.append(FieldProblem(place, f"{module_key}.{acl_key}: {exc}"))
+                problems.append(
+                    FieldProblem(
+                        place,
+                        Text(
+                            "{module}.{acl}: {message}",
+                            module=module_key,
+                            acl=acl_key,
+                            message=exc,
+                        ),
+                    )
+                )
     return parsed

@@ -12,6 +12,7 @@ from ostiary.audit.actor import Actor
 from ostiary.audit.services import AuditLog
 from ostiary.db.session import OstiarySession
 from ostiary.errors import AlreadyExists, NotFound
+from ostiary.text import Text
 
 
 class TemplateService:
@@ -65,14 +66,14 @@ class TemplateService:
     def get(self, key: str) -> AclTemplate:
         template = self.find(key)
         if template is None:
-            raise NotFound(f"no template with key '{key}'", field="template")
+            raise NotFound(Text("no template with key '{key}'", key=key), field="template")
         return template
 
     def create(
         self, key: str, *, name: str, context_types: list[str], rights: dict[uuid.UUID, str]
     ) -> AclTemplate:
         if self.find(key) is not None:
-            raise AlreadyExists(f"a template with key '{key}' exists", field="key")
+            raise AlreadyExists(Text("a template with key '{key}' exists", key=key), field="key")
         template, _ = self.put(key, name=name, context_types=context_types, rights=rights)
         return template
 

@@ -7,6 +7,7 @@ import ipaddress
 import re
 
 from ostiary.access.models import Acl, AclType
+from ostiary.text import Text
 
 API_IP_ALLOW = "API IP Allow"
 TRUE, FALSE = "true", "false"
@@ -23,7 +24,9 @@ def parse_networks(value: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Net
         try:
             networks.append(ipaddress.ip_network(part, strict=False))
         except ValueError:
-            raise ValueError(f"'{part}' is not an IPv4 or IPv6 CIDR range") from None
+            raise ValueError(
+                Text("'{part}' is not an IPv4 or IPv6 CIDR range", part=part)
+            ) from None
     if not networks:
         raise ValueError("needs at least one CIDR range")
     return networks
@@ -64,7 +67,9 @@ def normalise(acl: Acl, value: object) -> str:
     if not isinstance(value, str):
         raise ValueError("must be text")
     if len(value) > MAX_TEXT_LENGTH:
-        raise ValueError(f"must be at most {MAX_TEXT_LENGTH} characters")
+        raise ValueError(
+            Text("must be at most {max_text_length} characters", max_text_length=MAX_TEXT_LENGTH)
+        )
     if acl.key == API_IP_ALLOW:
         return ", ".join(str(net) for net in parse_networks(value))
     return value

@@ -14,6 +14,7 @@ import functools
 from importlib.resources import files
 
 from ostiary.errors import FieldProblem
+from ostiary.text import Text
 
 MAX_LENGTH = 1024
 # A name shorter than this is too likely to occur by chance in a good password.
@@ -60,13 +61,21 @@ class PasswordPolicy:
         if len(password) < self.min_length:
             found.append(
                 FieldProblem(
-                    field, f"must be at least {self.min_length} characters long", RULE_MIN_LENGTH
+                    field,
+                    Text(
+                        "must be at least {min_length} characters long", min_length=self.min_length
+                    ),
+                    RULE_MIN_LENGTH,
                 )
             )
         if len(password) > self.max_length:
             found.append(
                 FieldProblem(
-                    field, f"must be at most {self.max_length} characters long", RULE_MAX_LENGTH
+                    field,
+                    Text(
+                        "must be at most {max_length} characters long", max_length=self.max_length
+                    ),
+                    RULE_MAX_LENGTH,
                 )
             )
         folded = password.casefold()

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from ostiary.text import Text
+
 AA_CONTRAST = 4.5
 WHITE = "#ffffff"
 BLACK = "#000000"
@@ -53,7 +55,10 @@ def readable_on_white(colour: str) -> str:
     ratio = contrast(colour, WHITE)
     if ratio < AA_CONTRAST:
         raise ValueError(
-            f"contrast with the white page is {ratio:.2f}:1, below the {AA_CONTRAST}:1 "
-            "that WCAG AA asks for text; choose a darker colour"
+            Text(
+                "contrast with the white page is {ratio:.2f}:1, below the {aa_contrast}:1 that WCAG AA asks for text; choose a darker colour",
+                ratio=ratio,
+                aa_contrast=AA_CONTRAST,
+            )
         )
     return colour

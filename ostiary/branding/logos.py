@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 
 from ostiary.errors import OstiaryError, RuleViolation
+from ostiary.text import Text
 
 PNG, JPEG, WEBP, SVG = "image/png", "image/jpeg", "image/webp", "image/svg+xml"
 TYPES = (PNG, JPEG, WEBP, SVG)
@@ -63,22 +64,33 @@ def check(content: bytes, declared: str | None, max_bytes: int) -> Logo:
     media_type = (declared or "").split(";")[0].strip().lower()
     if media_type not in TYPES:
         raise UnsupportedLogo(
-            f"a logo must be one of {', '.join(TYPES)}, not '{media_type or 'nothing'}'",
+            Text(
+                "a logo must be one of {types}, not '{media_type}'",
+                types=", ".join(TYPES),
+                media_type=media_type or "nothing",
+            ),
             field="logo",
         )
     if len(content) > max_bytes:
-        raise LogoTooLarge(f"a logo may have at most {max_bytes} bytes", field="logo")
+        raise LogoTooLarge(
+            Text("a logo may have at most {max_bytes} bytes", max_bytes=max_bytes), field="logo"
+        )
     if not content:
         raise RuleViolation("the logo is empty", field="logo")
     found = detect(content)
     if found != media_type:
         raise RuleViolation(
-            f"the content is not {media_type}" + (f" but {found}" if found else ""), field="logo"
+            Text("the content is not {media_type} but {found}", media_type=media_type, found=found)
+            if found
+            else Text("the content is not {media_type}", media_type=media_type),
+            field="logo",
         )
     if media_type == SVG:
         problem = svg_problem(content)
         if problem is not None:
-            raise RuleViolation(f"the SVG is refused: {problem}", field="logo")
+            raise RuleViolation(
+                Text("the SVG is refused: {problem}", problem=problem), field="logo"
+            )
     return Logo(content, media_type)
 
 

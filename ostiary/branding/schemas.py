@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from ostiary.branding.colours import parse_hex, readable_on_white, text_on
 from ostiary.branding.models import Branding
+from ostiary.text import Text
 
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -95,7 +96,7 @@ class BrandingIn(BaseModel):
         for tag, texts in value.items():
             key = tag.strip().lower().replace("_", "-")
             if not _LANGUAGE.match(key):
-                raise ValueError(f"'{tag}' is not a language tag")
+                raise ValueError(Text("'{tag}' is not a language tag", tag=tag))
             cleaned[key] = texts
         return cleaned
 

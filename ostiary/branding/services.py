@@ -18,6 +18,7 @@ from ostiary.clients.models import Client
 from ostiary.contexts.models import Context
 from ostiary.db.session import OstiarySession
 from ostiary.errors import NotFound
+from ostiary.text import Text
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,9 @@ class BrandingService:
     def get(self, owner: Owner) -> Branding:
         row = self.find(owner)
         if row is None:
-            raise NotFound(f"{owner.label} has no branding of its own", field="branding")
+            raise NotFound(
+                Text("{label} has no branding of its own", label=owner.label), field="branding"
+            )
         return row
 
     def put(self, owner: Owner, data: BrandingIn) -> Branding:
@@ -134,7 +137,9 @@ class BrandingService:
         with self.session.atomic():
             row = self.get(owner)
             if row.logo_digest is None:
-                raise NotFound(f"the branding of {owner.label} has no logo", field="logo")
+                raise NotFound(
+                    Text("the branding of {label} has no logo", label=owner.label), field="logo"
+                )
             row.logo = row.logo_type = row.logo_digest = None
             self._record(owner, row, "branding.logo_removed", {})
         return row

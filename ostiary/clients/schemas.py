@@ -31,7 +31,9 @@ from pydantic import (
     field_validator,
 )
 
+from ostiary import text
 from ostiary.errors import FieldProblem
+from ostiary.text import Text
 
 if TYPE_CHECKING:
     from ostiary.clients.models import Client
@@ -111,7 +113,7 @@ def check_redirect_uri(value: str) -> str:
     if not scheme:
         raise ValueError("must be an absolute URI")
     if scheme in FORBIDDEN_SCHEMES:
-        raise ValueError(f"the {scheme}: scheme is not allowed")
+        raise ValueError(Text("the {scheme}: scheme is not allowed", scheme=scheme))
     if "#" in value:
         raise ValueError("must not contain a fragment")
     if "*" in value:
@@ -157,31 +159,40 @@ def check_jwks(value: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(keys, list) or not keys:
         raise ValueError('must be a JWK Set: {"keys": [...]} with at least one key')
     if len(keys) > MAX_KEYS:
-        raise ValueError(f"may hold at most {MAX_KEYS} keys")
+        raise ValueError(Text("may hold at most {max_keys} keys", max_keys=MAX_KEYS))
     for index, key in enumerate(keys):
         _check_public_key(index, key)
     try:
         KeySet.import_key_set(value)  # type: ignore[arg-type]
     except (JoseError, ValueError, TypeError, KeyError) as exc:
-        raise ValueError(f"is not a valid JWK Set ({type(exc).__name__})") from None
+        raise ValueError(Text("is not a valid JWK Set ({name})", name=type(exc).__name__)) from None
     return value
 
 
 def _check_public_key(index: int, key: object) -> None:
     if not isinstance(key, dict):
-        raise ValueError(f"keys[{index}] must be a JWK (an object)")
+        raise ValueError(Text("keys[{index}] must be a JWK (an object)", index=index))
     private = [member for member in PRIVATE_MEMBERS if member in key]
     if private:
         raise ValueError(
-            f"keys[{index}] holds private key material ({', '.join(private)}); "
-            "give only the public key"
+            Text(
+                "keys[{index}] holds private key material ({private}); give only the public key",
+                index=index,
+                private=", ".join(private),
+            )
         )
     if key.get("kty") not in PUBLIC_KEY_TYPES:
-        raise ValueError(f"keys[{index}] must be an EC, RSA or OKP public key")
+        raise ValueError(Text("keys[{index}] must be an EC, RSA or OKP public key", index=index))
     if key.get("use", "sig") != "sig":
-        raise ValueError(f"keys[{index}] must be a signing key (use: sig)")
+        raise ValueError(Text("keys[{index}] must be a signing key (use: sig)", index=index))
     if key["kty"] == "RSA" and _bits(key.get("n")) < MIN_RSA_BITS:
-        raise ValueError(f"keys[{index}] must be an RSA key of at least {MIN_RSA_BITS} bits")
+        raise ValueError(
+            Text(
+                "keys[{index}] must be an RSA key of at least {min_rsa_bits} bits",
+                index=index,
+                min_rsa_bits=MIN_RSA_BITS,
+            )
+        )
 
 
 def _bits(encoded: object) -> int:
@@ -202,9 +213,11 @@ def _known_grant(value: object) -> object:
     if not isinstance(value, str):
         raise ValueError("must be a grant type name")
     if value in ("implicit", "password"):
-        raise ValueError(f"the {value} grant is not offered: RFC 9700 rules it out")
+        raise ValueError(
+            Text("the {value} grant is not offered: RFC 9700 rules it out", value=value)
+        )
     if value not in set(GrantType):
-        raise ValueError(f"must be one of {', '.join(GrantType)}")
+        raise ValueError(Text("must be one of {grants}", grants=", ".join(GrantType)))
     return value
 
 
@@ -329,7 +342,9 @@ class ClientSettings(BaseModel):
     def _idle_within_absolute(cls, value: int, info: ValidationInfo) -> int:
         absolute = info.data.get("refresh_token_seconds")
         if absolute is not None and value > absolute:
-            raise ValueError(f"must not exceed refresh_token_seconds ({absolute})")
+            raise ValueError(
+                Text("must not exceed refresh_token_seconds ({absolute})", absolute=absolute)
+            )
         return value
 
     @property
@@ -445,10 +460,7 @@ def merged_spec(
 
 def problems_of(error: ValidationError, renamed: Mapping[str, str]) -> list[FieldProblem]:
     """A validation error's problems, each named like ``redirect_uris[2]``."""
-    return [
-        FieldProblem(_field_of(e["loc"], renamed), e["msg"].removeprefix("Value error, "))
-        for e in error.errors()
-    ]
+    return [FieldProblem(_field_of(e["loc"], renamed), text.of_schema(e)) for e in error.errors()]
 
 
 def _field_of(loc: Sequence[str | int], renamed: Mapping[str, str]) -> str:

@@ -17,6 +17,7 @@ import re
 import secrets
 
 from ostiary.errors import FieldProblem
+from ostiary.text import Text
 
 SECRET_BYTES = 32  # 256 bits
 MIN_SECRET_LENGTH = 32
@@ -48,7 +49,23 @@ def verify_secret(secret_hash: str | None, secret: str) -> bool:
 def secret_problems(secret: str, *, field: str) -> list[FieldProblem]:
     """What is wrong with a secret given (in a provisioning file) rather than made here."""
     if len(secret) < MIN_SECRET_LENGTH:
-        return [FieldProblem(field, f"must be at least {MIN_SECRET_LENGTH} characters long")]
+        return [
+            FieldProblem(
+                field,
+                Text(
+                    "must be at least {min_secret_length} characters long",
+                    min_secret_length=MIN_SECRET_LENGTH,
+                ),
+            )
+        ]
     if len(secret) > MAX_SECRET_LENGTH:
-        return [FieldProblem(field, f"must be at most {MAX_SECRET_LENGTH} characters long")]
+        return [
+            FieldProblem(
+                field,
+                Text(
+                    "must be at most {max_secret_length} characters long",
+                    max_secret_length=MAX_SECRET_LENGTH,
+                ),
+            )
+        ]
     return []

@@ -32,6 +32,7 @@ from ostiary.clients.secrets import generate_secret, hash_secret, secret_problem
 from ostiary.contexts.models import Context
 from ostiary.db.session import OstiarySession
 from ostiary.errors import AlreadyExists, InvalidInput, NotFound, RuleViolation
+from ostiary.text import Text
 from ostiary.users.models import User
 from ostiary.users.service_accounts import ServiceAccounts
 
@@ -82,14 +83,20 @@ class ClientService:
     def get(self, client_id: str) -> Client:
         client = self.find(client_id)
         if client is None:
-            raise NotFound(f"no client with client_id '{client_id}'", field="client_id")
+            raise NotFound(
+                Text("no client with client_id '{client_id}'", client_id=client_id),
+                field="client_id",
+            )
         return client
 
     def registered(self, client_id: str) -> Client:
         """A registered application: as ``get``, but Ostiary's own clients, which it keeps
         itself and which ``list`` leaves out, are not among them."""
         if client_id in BUILT_IN_CLIENTS:
-            raise NotFound(f"no client with client_id '{client_id}'", field="client_id")
+            raise NotFound(
+                Text("no client with client_id '{client_id}'", client_id=client_id),
+                field="client_id",
+            )
         return self.get(client_id)
 
     def list(self) -> Sequence[Client]:
@@ -111,7 +118,10 @@ class ClientService:
         """Register a client; one that authenticates with a secret gets a new one."""
         client_id = data.client_id or new_client_id()
         if self.find(client_id) is not None:
-            raise AlreadyExists(f"a client with client_id '{client_id}' exists", field="client_id")
+            raise AlreadyExists(
+                Text("a client with client_id '{client_id}' exists", client_id=client_id),
+                field="client_id",
+            )
         given = data.model_dump(exclude={"client_id", "module"})
         given["module_id"] = self._module_id(data.module)
         self._check_context(data.context_id)
@@ -137,8 +147,10 @@ class ClientService:
         """A new secret in place of the old one, which stops working at once."""
         if not uses_secret(client.token_endpoint_auth_method):
             raise RuleViolation(
-                f"the client authenticates with {client.token_endpoint_auth_method} "
-                "and has no secret",
+                Text(
+                    "the client authenticates with {token_endpoint_auth_method} and has no secret",
+                    token_endpoint_auth_method=client.token_endpoint_auth_method,
+                ),
                 field="token_endpoint_auth_method",
             )
         with self.session.atomic():
@@ -195,12 +207,14 @@ class ClientService:
             return None
         module_id = self.session.scalar(select(Module.id).where(Module.key == key))
         if module_id is None:
-            raise RuleViolation(f"no module with key '{key}'", field="module")
+            raise RuleViolation(Text("no module with key '{key}'", key=key), field="module")
         return module_id
 
     def _check_context(self, context_id: uuid.UUID | None) -> None:
         if context_id is not None and self.session.get(Context, context_id) is None:
-            raise RuleViolation(f"no context with id '{context_id}'", field="context_id")
+            raise RuleViolation(
+                Text("no context with id '{context_id}'", context_id=context_id), field="context_id"
+            )
 
     def _issue_secret(self, client: Client, action: str) -> str | None:
         """A new secret for a client that needs one and has none."""
@@ -259,7 +273,10 @@ class ClientService:
         """Store a secret's hash, made here or by another Ostiary (a move between servers)."""
         if not uses_secret(client.token_endpoint_auth_method):
             raise RuleViolation(
-                f"a client authenticating with {client.token_endpoint_auth_method} has no secret",
+                Text(
+                    "a client authenticating with {token_endpoint_auth_method} has no secret",
+                    token_endpoint_auth_method=client.token_endpoint_auth_method,
+                ),
                 field="client_secret",
             )
         with self.session.atomic():

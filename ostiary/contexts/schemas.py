@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ostiary.contexts.models import ContextStatus, ContextType, SuspensionReason
+from ostiary.text import Text
 
 KEY_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -16,7 +17,7 @@ def _email_domains(values: list[str]) -> list[str]:
     cleaned = sorted({value.strip().lower() for value in values})
     for value in cleaned:
         if not _DOMAIN.match(value):
-            raise ValueError(f"'{value}' is not a domain name")
+            raise ValueError(Text("'{value}' is not a domain name", value=value))
     return cleaned
 
 

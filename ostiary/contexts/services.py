@@ -24,6 +24,7 @@ from ostiary.db.paths import prefix_range, within_paths
 from ostiary.db.session import OstiarySession
 from ostiary.db.types import uuid7
 from ostiary.errors import AlreadyExists, NotFound, RuleViolation
+from ostiary.text import Text
 
 
 def name_key(name: str) -> str:
@@ -54,7 +55,9 @@ class ContextService:
     def get(self, context_id: uuid.UUID) -> Context:
         context = self.session.get(Context, context_id)
         if context is None:
-            raise NotFound(f"no context with id '{context_id}'", field="id")
+            raise NotFound(
+                Text("no context with id '{context_id}'", context_id=context_id), field="id"
+            )
         return context
 
     def get_by_key(self, key: str) -> Context | None:
@@ -118,7 +121,10 @@ class ContextService:
         same = all(_plain(getattr(found, field)) == _plain(value) for field, value in given.items())
         if not same:
             raise AlreadyExists(
-                f"number '{data.number}' belongs to a context that differs from this request",
+                Text(
+                    "number '{number}' belongs to a context that differs from this request",
+                    number=data.number,
+                ),
                 field="number",
             )
         return found
@@ -166,7 +172,7 @@ class ContextService:
             for field in data.model_fields_set - {"status"}:
                 new = getattr(data, field)
                 if field in {"key", "name", "status"} and new is None:
-                    raise RuleViolation(f"{field} cannot be empty", field=field)
+                    raise RuleViolation(Text("{name} cannot be empty", name=field), field=field)
                 old = getattr(context, field)
                 if old != new:
                     changes[field] = [_plain(old), _plain(new)]
@@ -247,10 +253,14 @@ class ContextService:
                 raise RuleViolation("there is already a root context", field="type")
             return None
         if parent_id is None:
-            raise RuleViolation(f"a {type_} context needs a parent", field="parent_id")
+            raise RuleViolation(
+                Text("a {type} context needs a parent", type=type_), field="parent_id"
+            )
         parent = self.session.get(Context, parent_id)
         if parent is None:
-            raise RuleViolation(f"no context with id '{parent_id}'", field="parent_id")
+            raise RuleViolation(
+                Text("no context with id '{context_id}'", context_id=parent_id), field="parent_id"
+            )
         self._check_parent(type_, parent)
         return parent
 
@@ -260,8 +270,12 @@ class ContextService:
         if parent.type not in allowed:
             names = ", ".join(sorted(allowed)) or "nothing"
             raise RuleViolation(
-                f"a {type_} context cannot be placed under a {parent.type} context "
-                f"(allowed parents: {names})",
+                Text(
+                    "a {type} context cannot be placed under a {parent} context (allowed parents: {names})",
+                    type=type_,
+                    parent=parent.type,
+                    names=names,
+                ),
                 field="parent_id",
             )
 

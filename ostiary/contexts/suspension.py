@@ -19,6 +19,7 @@ from ostiary.contexts.models import Context, ContextStatus, ContextType, Suspens
 from ostiary.db.session import OstiarySession
 from ostiary.db.types import utcnow
 from ostiary.errors import InvalidTransition, RuleViolation
+from ostiary.text import Text
 
 
 class Suspensions:
@@ -80,14 +81,16 @@ class Suspensions:
         """An administrator's suspension through the API: refused when there is none to make."""
         if not self.suspend(context, SuspensionReason.ADMINISTRATOR):
             raise InvalidTransition(
-                f"the context is {context.status} and cannot be suspended", field="status"
+                Text("the context is {status} and cannot be suspended", status=context.status),
+                field="status",
             )
         return context
 
     def require_reactivate(self, context: Context, today: date) -> Context:
         if not self.reactivate(context, SuspensionReason.ADMINISTRATOR, today):
             raise InvalidTransition(
-                f"the context is {context.status}, not suspended", field="status"
+                Text("the context is {status}, not suspended", status=context.status),
+                field="status",
             )
         return context
 

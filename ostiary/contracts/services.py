@@ -28,6 +28,7 @@ from ostiary.contracts.schemas import (
 from ostiary.db.paths import within_paths
 from ostiary.db.session import OstiarySession
 from ostiary.errors import AlreadyExists, NotFound, RuleViolation
+from ostiary.text import Text
 
 REQUIRED = ("product", "status", "starts_on")
 
@@ -71,10 +72,16 @@ class ContractService:
                 select(Context).where(Context.number == ref)
             ).one_or_none()
         if context is None:
-            raise RuleViolation(f"no account with id or number '{ref}'", field="account")
+            raise RuleViolation(
+                Text("no account with id or number '{ref}'", ref=ref), field="account"
+            )
         if context.type != ContextType.ACCOUNT:
             raise RuleViolation(
-                f"'{ref}' is a {context.type} context; contracts belong to accounts",
+                Text(
+                    "'{ref}' is a {type} context; contracts belong to accounts",
+                    ref=ref,
+                    type=context.type,
+                ),
                 field="account",
             )
         return context
@@ -87,7 +94,10 @@ class ContractService:
     def get(self, external_id: str) -> Contract:
         contract = self.find(external_id)
         if contract is None:
-            raise NotFound(f"no contract with external id '{external_id}'", field="external_id")
+            raise NotFound(
+                Text("no contract with external id '{external_id}'", external_id=external_id),
+                field="external_id",
+            )
         return contract
 
     def search(self, query: ContractQuery) -> Sequence[Contract]:
@@ -110,7 +120,10 @@ class ContractService:
         with self.session.atomic():
             if self.find(data.external_id) is not None:
                 raise AlreadyExists(
-                    f"a contract with external id '{data.external_id}' exists",
+                    Text(
+                        "a contract with external id '{external_id}' exists",
+                        external_id=data.external_id,
+                    ),
                     field="external_id",
                 )
             contract = Contract(
@@ -166,12 +179,15 @@ class ContractService:
         with self.session.atomic():
             for name in REQUIRED:
                 if name in values and values[name] is None:
-                    raise RuleViolation(f"{name} cannot be empty", field=name)
+                    raise RuleViolation(Text("{name} cannot be empty", name=name), field=name)
             starts_on = values.get("starts_on", contract.starts_on)
             ends_on = values.get("ends_on", contract.ends_on)
             if ends_on is not None and ends_on < starts_on:
                 field = "ends_on" if "ends_on" in values else "starts_on"
-                raise RuleViolation(f"ends_on {END_BEFORE_START}", field=field)
+                raise RuleViolation(
+                    Text("ends_on {end_before_start}", end_before_start=END_BEFORE_START),
+                    field=field,
+                )
             changes: dict[str, list[Any]] = {}
             before = contract.account
             if account is not None and account.id != contract.account_id:

@@ -26,6 +26,7 @@ from ostiary.federation.schemas import (
 )
 from ostiary.keys.crypto import SecretBox
 from ostiary.settings import Settings
+from ostiary.text import Text
 from ostiary.users.domains import DomainService
 from ostiary.users.models import DomainKind, UserDomain
 
@@ -84,7 +85,7 @@ class IdentityProviderService:
     def get(self, key: str) -> IdentityProvider:
         provider = self.find(key)
         if provider is None:
-            raise NotFound(f"no identity provider with key '{key}'", field="key")
+            raise NotFound(Text("no identity provider with key '{key}'", key=key), field="key")
         return provider
 
     def for_email(self, email: str) -> IdentityProvider | None:
@@ -120,7 +121,9 @@ class IdentityProviderService:
 
     def create(self, data: IdentityProviderCreate) -> IdentityProvider:
         if self.find(data.key) is not None:
-            raise AlreadyExists(f"an identity provider with key '{data.key}' exists", field="key")
+            raise AlreadyExists(
+                Text("an identity provider with key '{key}' exists", key=data.key), field="key"
+            )
         domain = self._delegated_domain(data.domain)
         self._check_email_domains(data.email_domains, None)
         with self.session.atomic():
@@ -153,7 +156,7 @@ class IdentityProviderService:
         given = data.model_fields_set
         for name in given - {"roles_claim"}:
             if getattr(data, name) is None:
-                raise RuleViolation(f"{name} cannot be empty", field=name)
+                raise RuleViolation(Text("{name} cannot be empty", name=name), field=name)
         domain = self._delegated_domain(data.domain) if data.domain is not None else None
         if data.email_domains is not None:
             self._check_email_domains(data.email_domains, provider)
@@ -194,8 +197,11 @@ class IdentityProviderService:
         if domain.kind != DomainKind.DELEGATED:
             # A local domain's users have passwords here; a provider's are authenticated there.
             raise RuleViolation(
-                f"user domain '{name}' is {domain.kind}: a provider's users belong to a "
-                "delegated domain",
+                Text(
+                    "user domain '{name}' is {kind}: a provider's users belong to a delegated domain",
+                    name=name,
+                    kind=domain.kind,
+                ),
                 field="domain",
             )
         return domain
@@ -209,8 +215,11 @@ class IdentityProviderService:
             taken = wanted & set(other.email_domains)
             if taken:
                 raise AlreadyExists(
-                    f"e-mail domain '{sorted(taken)[0]}' belongs to identity provider "
-                    f"'{other.key}'",
+                    Text(
+                        "e-mail domain '{taken}' belongs to identity provider '{key}'",
+                        taken=sorted(taken)[0],
+                        key=other.key,
+                    ),
                     field="email_domains",
                 )
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ostiary.imports.problems import InvalidFile, RowProblem
+from ostiary.text import Text
 
 COLUMNS = (
     "username",
@@ -62,14 +63,20 @@ def read_csv(data: bytes) -> CsvFile:
         columns = _columns(header)
         rows = list(_rows(reader, columns))
     except csv.Error as exc:
-        raise InvalidFile([RowProblem(reader.line_num, "", f"not a CSV file: {exc}")]) from None
+        raise InvalidFile(
+            [RowProblem(reader.line_num, "", Text("not a CSV file: {exc}", exc=exc))]
+        ) from None
     return CsvFile(sha256, columns, rows)
 
 
 def _columns(header: list[str]) -> tuple[str, ...]:
     names = tuple(name.strip().lower() for name in header)
     problems = [
-        RowProblem(1, name or f"column {i + 1}", f"unknown column (known: {', '.join(COLUMNS)})")
+        RowProblem(
+            1,
+            name or f"column {i + 1}",
+            Text("unknown column (known: {columns})", columns=", ".join(COLUMNS)),
+        )
         for i, name in enumerate(names)
         if name not in COLUMNS
     ]

@@ -24,6 +24,7 @@ from ostiary.db.types import uuid7
 from ostiary.imports.problems import RowProblem
 from ostiary.imports.references import DEFAULT_DOMAIN, DomainRef, References
 from ostiary.imports.rows import ImportRow
+from ostiary.text import Text
 from ostiary.users.lifecycle import LifecycleAction, allowed_actions, next_status
 from ostiary.users.models import DomainKind, Membership, TwoFactor, User, UserStatus
 from ostiary.users.services import profile_columns
@@ -209,11 +210,15 @@ class _RowPlanner:
         scope = self.refs.scope
         if current is not None and scope is not None and not scope.covers_user(self.places):
             # As creating the user through the API would say: nothing more about them.
-            self.problem("username", f"username '{row.username}' is already taken")
+            self.problem(
+                "username", Text("username '{username}' is already taken", username=row.username)
+            )
             return self.problems
         context = self.refs.context(row.context)
         if context is None:
-            self.problem("context", f"no context with key or number '{row.context}'")
+            self.problem(
+                "context", Text("no context with key or number '{context}'", context=row.context)
+            )
         domain = self._domain()
         owner = self.email_owners.get(row.email_key or "")
         if owner is not None and owner != row.username:
@@ -223,14 +228,20 @@ class _RowPlanner:
         if context.type not in domain.context_types:
             self.problem(
                 "domain" if row.domain else "context",
-                f"users of {domain.name} cannot belong to {context.type} contexts "
-                f"(allowed: {', '.join(sorted(domain.context_types))})",
+                Text(
+                    "users of {name} cannot belong to {type} contexts (allowed: {context_types})",
+                    name=domain.name,
+                    type=context.type,
+                    context_types=", ".join(sorted(domain.context_types)),
+                ),
             )
         if domain.kind == DomainKind.DELEGATED and row.password_hash:
             self.problem(
                 "password_hash",
-                f"users of the delegated domain {domain.name} sign in at their identity "
-                "provider and have no password here",
+                Text(
+                    "users of the delegated domain {name} sign in at their identity provider and have no password here",
+                    name=domain.name,
+                ),
             )
         user_id = current["id"] if current is not None else uuid7()
         plan = RowPlan(row, user_id, context, domain, current)
@@ -250,7 +261,7 @@ class _RowPlanner:
             name = DEFAULT_DOMAIN
         domain = self.refs.domains.get(name)
         if domain is None:
-            self.problem("domain", f"no user domain named '{name}'")
+            self.problem("domain", Text("no user domain named '{name}'", name=name))
         return domain
 
     def _create(self, plan: RowPlan) -> None:
@@ -331,8 +342,11 @@ class _RowPlanner:
         if misplaced:
             self.problem(
                 "domain",
-                f"users of {plan.domain.name} cannot belong to {misplaced[0]} contexts, "
-                "and this user belongs to one",
+                Text(
+                    "users of {name} cannot belong to {misplaced} contexts, and this user belongs to one",
+                    name=plan.domain.name,
+                    misplaced=misplaced[0],
+                ),
             )
         old = self.refs.domains_by_id[current["domain_id"]]
         plan.changes["domain"] = [old.name, plan.domain.name]
@@ -348,7 +362,7 @@ class _RowPlanner:
                 if new is not UserStatus.ACTIVE:
                     plan.columns["security_stamp"] = uuid.uuid4()
                 return
-        self.problem("status", f"a user who is {old} cannot become {new}")
+        self.problem("status", Text("a user who is {old} cannot become {new}", old=old, new=new))
 
     def _groups(self, plan: RowPlan) -> None:
         names = plan.row.groups
@@ -358,7 +372,14 @@ class _RowPlanner:
         for name in sorted(names):
             group = self.refs.group(plan.context, name)
             if group is None:
-                self.problem("groups", f"no group named '{name}' in context '{plan.context.key}'")
+                self.problem(
+                    "groups",
+                    Text(
+                        "no group named '{name}' in context '{key}'",
+                        name=name,
+                        key=plan.context.key,
+                    ),
+                )
                 continue
             wanted.add(group.id)
         held = self.groups.get((plan.user_id, plan.context.id), set())
@@ -368,4 +389,6 @@ class _RowPlanner:
             group = self.refs.groups_by_id[group_id]
             refusal = self.refs.refusal(plan.context, group)
             if refusal is not None:
-                self.problem("groups", f"group '{group.name}': {refusal}")
+                self.problem(
+                    "groups", Text("group '{name}': {refusal}", name=group.name, refusal=refusal)
+                )

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ostiary import text
 from ostiary.authn.passwords import Passwords
 from ostiary.imports.csvfile import RawRow
 from ostiary.imports.problems import RowProblem
+from ostiary.text import Text
 from ostiary.users.models import UserStatus
 from ostiary.users.schemas import check_email, check_language, check_phone, check_username
 
@@ -20,7 +22,7 @@ MAX_NAME = 100
 
 def _name(value: str) -> str:
     if len(value) > MAX_NAME:
-        raise ValueError(f"must be at most {MAX_NAME} characters")
+        raise ValueError(Text("must be at most {max_name} characters", max_name=MAX_NAME))
     return value
 
 
@@ -70,7 +72,7 @@ def parse_row(raw: RawRow) -> ImportRow | list[RowProblem]:
         try:
             username = check_username(username)
         except ValueError as exc:
-            problem("username", str(exc))
+            problem("username", text.of(exc))
     if not cells["context"]:
         problem("context", "is empty; give the key or the external number of a context")
     profile: dict[str, str | None] = {}
@@ -81,7 +83,7 @@ def parse_row(raw: RawRow) -> ImportRow | list[RowProblem]:
         try:
             profile[column] = CHECKS[column](value) if value else None
         except ValueError as exc:
-            problem(column, str(exc))
+            problem(column, text.of(exc))
     status = _status(cells.get("status", ""), problem)
     password_hash = cells.get("password_hash") or None
     if password_hash is not None and not Passwords.is_argon2_hash(password_hash):
@@ -95,7 +97,7 @@ def parse_row(raw: RawRow) -> ImportRow | list[RowProblem]:
     try:
         email_verified = _flag(cells.get("email_verified", ""))
     except ValueError as exc:
-        problem("email_verified", str(exc))
+        problem("email_verified", text.of(exc))
     if email_verified and "email" in cells and not profile.get("email"):
         problem("email_verified", "only an e-mail address can be verified; this row has none")
     groups = None
@@ -135,7 +137,14 @@ def _status(value: str, problem: Callable[[str, str], None]) -> UserStatus | Non
     try:
         status = UserStatus(value.lower())
     except ValueError:
-        problem("status", f"unknown status '{value}' (known: {', '.join(IMPORTABLE_STATUSES)})")
+        problem(
+            "status",
+            Text(
+                "unknown status '{value}' (known: {importable_statuses})",
+                value=value,
+                importable_statuses=", ".join(IMPORTABLE_STATUSES),
+            ),
+        )
         return None
     if status not in IMPORTABLE_STATUSES:
         problem("status", "deleting is not done by import; delete the user through the API")

@@ -27,6 +27,7 @@ from ostiary.imports.problems import MAX_LISTED, InvalidFile, RowProblem
 from ostiary.imports.references import References
 from ostiary.imports.rows import ImportRow, parse_rows
 from ostiary.imports.writing import write_chunk
+from ostiary.text import Text
 from ostiary.webhooks.events import collect_written
 
 CHUNK_ROWS = 1000
@@ -361,7 +362,9 @@ class UserImportService:
             and not self.scope.unrestricted
             and job.actor_id != self.actor.user_id
         ):
-            raise NotFound(f"no user import with id '{job_id}'", field="id")
+            raise NotFound(
+                Text("no user import with id '{import_id}'", import_id=job_id), field="id"
+            )
         return job
 
 
@@ -371,13 +374,23 @@ def _seen_before(row: ImportRow, names: dict[str, int], emails: dict[str, int]) 
     if first != row.line:
         problems.append(
             RowProblem(
-                row.line, "username", f"username '{row.username}' is already on line {first}"
+                row.line,
+                "username",
+                Text(
+                    "username '{username}' is already on line {first}",
+                    username=row.username,
+                    first=first,
+                ),
             )
         )
     if row.email_key:
         first = emails.setdefault(row.email_key, row.line)
         if first != row.line:
             problems.append(
-                RowProblem(row.line, "email", f"the e-mail address is already on line {first}")
+                RowProblem(
+                    row.line,
+                    "email",
+                    Text("the e-mail address is already on line {first}", first=first),
+                )
             )
     return problems

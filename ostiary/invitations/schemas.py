@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -106,7 +106,8 @@ class InvitationOut(BaseModel):
 class EntryError(BaseModel):
     type: str
     status: int
-    detail: str
+    # Kept as the service wrote it, so that a page shows it in its language (ostiary.text).
+    detail: Annotated[str, SkipValidation]
     field: str | None = None
 
 

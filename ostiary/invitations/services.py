@@ -43,6 +43,7 @@ from ostiary.invitations.schemas import EntryError, EntryResult, InvitationCreat
 from ostiary.messages.purposes import Channel
 from ostiary.messages.services import Messages, display_name
 from ostiary.runtime import Runtime
+from ostiary.text import Text
 from ostiary.users.models import DomainKind, Membership, User, UserDomain, UserStatus
 
 INVITATION_PURPOSE = "invitation"
@@ -120,7 +121,11 @@ class InvitationService:
         limit = self.settings.invitation_batch_max
         if len(entries) > limit:
             raise RuleViolation(
-                f"a batch holds at most {limit} entries, this one {len(entries)}",
+                Text(
+                    "a batch holds at most {limit} entries, this one {count}",
+                    limit=limit,
+                    count=len(entries),
+                ),
                 field="entries",
             )
         results: list[EntryResult] = []
@@ -214,7 +219,9 @@ class InvitationService:
     def _context(self, context_id: uuid.UUID, scope: AdminScope) -> Context:
         context = self.session.get(Context, context_id)
         if context is None:
-            raise NotFound(f"no context with id '{context_id}'", field="context_id")
+            raise NotFound(
+                Text("no context with id '{context_id}'", context_id=context_id), field="context_id"
+            )
         scope.require(context)
         if context.id in self._ready:
             return context
@@ -222,7 +229,8 @@ class InvitationService:
             raise RuleViolation("nobody can be invited into a closed context", field="context_id")
         if domain_for(self.session, context) is None:
             raise RuleViolation(
-                f"no local user domain allows {context.type} contexts", field="context_id"
+                Text("no local user domain allows {type} contexts", type=context.type),
+                field="context_id",
             )
         if not Messages(self.session, self.runtime).available(Channel.EMAIL):
             raise RuleViolation("no way to send e-mail is configured", field="email")
@@ -235,7 +243,8 @@ class InvitationService:
             group = self._group(context, ref)
             if group is None:
                 raise NotFound(
-                    f"the context has no group with id or name '{ref}'", field=f"groups[{position}]"
+                    Text("the context has no group with id or name '{ref}'", ref=ref),
+                    field=f"groups[{position}]",
                 )
             if group not in found:
                 found.append(group)
@@ -259,7 +268,11 @@ class InvitationService:
             return template if fits and self._first_invitation(context) else None
         if not fits:
             raise RuleViolation(
-                f"the '{ADMIN_TEMPLATE}' template does not apply to {context.type} contexts",
+                Text(
+                    "the '{admin_template}' template does not apply to {type} contexts",
+                    admin_template=ADMIN_TEMPLATE,
+                    type=context.type,
+                ),
                 field="as_administrator",
             )
         return template
@@ -329,7 +342,9 @@ class InvitationService:
             )
         ).first()
         if member is not None:
-            raise AlreadyExists(f"{email} is a member of this context already", field="email")
+            raise AlreadyExists(
+                Text("{email} is a member of this context already", email=email), field="email"
+            )
         existing = self.session.scalars(
             select(Invitation).where(
                 Invitation.context_id == context.id, Invitation.pending_key == key
@@ -339,8 +354,11 @@ class InvitationService:
             return
         if existing.state(utcnow()) is InvitationState.PENDING:
             raise AlreadyExists(
-                f"{email} has a pending invitation into this context: re-send it instead "
-                f"(invitation {existing.id})",
+                Text(
+                    "{email} has a pending invitation into this context: re-send it instead (invitation {id})",
+                    email=email,
+                    id=existing.id,
+                ),
                 field="email",
             )
         existing.pending_key = None
@@ -370,7 +388,10 @@ class InvitationService:
     def get(self, invitation_id: uuid.UUID, scope: AdminScope) -> Invitation:
         invitation = self.session.get(Invitation, invitation_id)
         if invitation is None:
-            raise NotFound(f"no invitation with id '{invitation_id}'", field="id")
+            raise NotFound(
+                Text("no invitation with id '{invitation_id}'", invitation_id=invitation_id),
+                field="id",
+            )
         context = self.session.get(Context, invitation.context_id)
         if context is None or not scope.covers(context):
             raise scope.refuse("invitation", invitation_id, invitation.context_id)
@@ -406,7 +427,10 @@ class InvitationService:
         now = utcnow()
         if invitation.state(now) in (InvitationState.ACCEPTED, InvitationState.REVOKED):
             raise InvalidTransition(
-                f"the invitation is {invitation.state(now)} and cannot be sent again",
+                Text(
+                    "the invitation is {state} and cannot be sent again",
+                    state=invitation.state(now),
+                ),
                 field="state",
             )
         with self.session.atomic():

@@ -6,6 +6,8 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ostiary.text import Text
+
 
 class Channel(enum.StrEnum):
     EMAIL = "email"
@@ -201,4 +203,6 @@ def check_variables(purpose: Purpose, given: Mapping[str, object]) -> None:
             parts.append(f"missing {', '.join(missing)}")
         if unknown:
             parts.append(f"unknown {', '.join(unknown)}")
-        raise ValueError(f"variables for '{purpose.key}': {'; '.join(parts)}")
+        raise ValueError(
+            Text("variables for '{key}': {parts}", key=purpose.key, parts="; ".join(parts))
+        )

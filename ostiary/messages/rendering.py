@@ -15,6 +15,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from ostiary.errors import FieldProblem
 from ostiary.messages.purposes import Channel, Purpose
+from ostiary.text import Text
 
 # Autoescaping only for HTML; subject, text and SMS are plain text.
 _PLAIN = SandboxedEnvironment(
@@ -78,13 +79,22 @@ def problems_of(purpose: Purpose, channel: Channel, source: Source) -> list[Fiel
     problems: list[FieldProblem] = []
     if channel not in purpose.channels:
         allowed = ", ".join(purpose.channels)
-        return [FieldProblem("channel", f"'{purpose.key}' is sent by {allowed} only")]
+        return [
+            FieldProblem(
+                "channel",
+                Text("'{key}' is sent by {allowed} only", key=purpose.key, allowed=allowed),
+            )
+        ]
     parts = PARTS[channel]
     for name in ("subject", "text", "html"):
         value = source.part(name)
         if name not in parts:
             if value:
-                problems.append(FieldProblem(name, f"a {channel} message has no {name}"))
+                problems.append(
+                    FieldProblem(
+                        name, Text("a {channel} message has no {name}", channel=channel, name=name)
+                    )
+                )
             continue
         if not value or not value.strip():
             if parts[name]:
@@ -101,18 +111,32 @@ def _check_part(purpose: Purpose, channel: Channel, part: str, source: str) -> F
     try:
         tree = environment.parse(source)
     except TemplateSyntaxError as exc:
-        return FieldProblem(part, f"line {exc.lineno}: {exc.message}")
+        return FieldProblem(
+            part, Text("line {lineno}: {message}", lineno=exc.lineno, message=exc.message)
+        )
     unknown = sorted(meta.find_undeclared_variables(tree) - purpose.names)
     if unknown:
         known = ", ".join(sorted(purpose.names))
         names = ", ".join(f"'{name}'" for name in unknown)
-        return FieldProblem(part, f"unknown variable {names}; '{purpose.key}' provides: {known}")
+        return FieldProblem(
+            part,
+            Text(
+                "unknown variable {names}; '{key}' provides: {known}",
+                names=names,
+                key=purpose.key,
+                known=known,
+            ),
+        )
     try:
         value = _finish(part, _render_part(part, source, purpose.samples()), channel)
     except TemplateError as exc:
-        return FieldProblem(part, f"does not render with the sample values: {exc.message}")
+        return FieldProblem(
+            part, Text("does not render with the sample values: {message}", message=exc.message)
+        )
     except Exception as exc:  # a sandboxed template can still divide by zero and the like
-        return FieldProblem(part, f"does not render with the sample values: {exc}")
+        return FieldProblem(
+            part, Text("does not render with the sample values: {message}", message=exc)
+        )
     if not value.strip():
         return FieldProblem(part, "renders as nothing with the sample values")
     return None

@@ -29,6 +29,7 @@ from ostiary.messages.purposes import Channel, Purpose, check_variables, purpose
 from ostiary.messages.rendering import Rendered, render
 from ostiary.messages.templates import MessageTemplates
 from ostiary.runtime import Runtime
+from ostiary.text import Text
 from ostiary.users.models import User, UserStatus
 
 
@@ -92,7 +93,7 @@ class MessageService:
     def get(self, message_id: uuid.UUID, visible_paths: Sequence[str] | None = None) -> Message:
         found = self.search(message_id=message_id, visible_paths=visible_paths, limit=1)
         if not found:
-            raise NotFound(f"no message with id '{message_id}'")
+            raise NotFound(Text("no message with id '{message_id}'", message_id=message_id))
         return found[0]
 
     def search(
@@ -183,7 +184,10 @@ class Messages:
         check_variables(spec, given)
         chosen = self._channel(spec, to, channel)
         if not self.available(chosen):
-            raise RuleViolation(f"no way to send {chosen} messages is configured", field="channel")
+            raise RuleViolation(
+                Text("no way to send {chosen} messages is configured", chosen=chosen),
+                field="channel",
+            )
         recipient = self._recipient(to, chosen, address)
         user = recipient.user
         language = language or (user.language if user else None)
@@ -244,7 +248,7 @@ class Messages:
     def _purpose(self, key: str) -> Purpose:
         spec = purpose_of(key)
         if spec is None:
-            raise ValueError(f"no message purpose '{key}'")
+            raise ValueError(Text("no message purpose '{key}'", key=key))
         return spec
 
     def _channel(self, purpose: Purpose, to: User | str, channel: Channel | str | None) -> Channel:
@@ -255,7 +259,9 @@ class Messages:
         else:
             chosen = Channel.EMAIL if "@" in to else Channel.SMS
         if chosen not in purpose.channels:
-            raise ValueError(f"'{purpose.key}' is not sent by {chosen}")
+            raise ValueError(
+                Text("'{key}' is not sent by {chosen}", key=purpose.key, chosen=chosen)
+            )
         return chosen
 
     def _recipient(self, to: User | str, channel: Channel, address: str | None) -> Recipient:
@@ -270,7 +276,7 @@ class Messages:
         if not address:
             what = "e-mail address" if channel is Channel.EMAIL else "phone number"
             field = "email" if channel is Channel.EMAIL else "phone"
-            raise RuleViolation(f"the user has no {what}", field=field)
+            raise RuleViolation(Text("the user has no {what}", what=what), field=field)
         return Recipient(address, to)
 
     def _wake_on_commit(self) -> None:

@@ -21,6 +21,7 @@ from ostiary.messages.defaults import shipped, shipped_languages
 from ostiary.messages.models import MessageTemplate
 from ostiary.messages.purposes import PURPOSES, Channel, Purpose
 from ostiary.messages.rendering import Rendered, Source, problems_of, render
+from ostiary.text import Text
 
 FALLBACK_LANGUAGE = "en"
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
@@ -52,7 +53,7 @@ def language_candidates(language: str | None, default: str) -> list[str]:
 def get_purpose(key: str) -> Purpose:
     purpose = PURPOSES.get(key)
     if purpose is None:
-        raise NotFound(f"no message purpose '{key}'", field="purpose")
+        raise NotFound(Text("no message purpose '{key}'", key=key), field="purpose")
     return purpose
 
 
@@ -61,7 +62,9 @@ def get_channel(value: str) -> Channel:
         return Channel(value)
     except ValueError:
         channels = ", ".join(c.value for c in Channel)
-        raise InvalidInput([FieldProblem("channel", f"must be one of {channels}")]) from None
+        raise InvalidInput(
+            [FieldProblem("channel", Text("must be one of {channels}", channels=channels))]
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,13 @@ class MessageTemplates:
                 return Resolved(key, source, "default")
         where = f"context '{context.id}'" if context else "this instance"
         raise NotFound(
-            f"no {key.channel} template for '{key.purpose.key}' in '{key.language}' at {where}"
+            Text(
+                "no {channel} template for '{key}' in '{language}' at {where}",
+                channel=key.channel,
+                key=key.purpose.key,
+                language=key.language,
+                where=where,
+            )
         )
 
     def resolve(
@@ -160,7 +169,10 @@ class MessageTemplates:
             source = shipped(purpose.key, candidate, channel)
             if source is not None:
                 return Resolved(key, source, "default")
-        raise NotFound(f"no {channel} template for '{purpose.key}'", field="channel")
+        raise NotFound(
+            Text("no {channel} template for '{key}'", channel=channel, key=purpose.key),
+            field="channel",
+        )
 
     def _context_chain(self, context_id: uuid.UUID | None) -> list[uuid.UUID]:
         """The context and its ancestors, nearest first."""
@@ -266,8 +278,12 @@ class MessageTemplates:
             row = self.find(key, context.id if context else None)
             if row is None:
                 raise NotFound(
-                    f"no customised {key.channel} template for '{key.purpose.key}' in "
-                    f"'{key.language}' here; shipped defaults cannot be deleted"
+                    Text(
+                        "no customised {channel} template for '{key}' in '{language}' here; shipped defaults cannot be deleted",
+                        channel=key.channel,
+                        key=key.purpose.key,
+                        language=key.language,
+                    )
                 )
             self.session.delete(row)
             self.audit.record(

@@ -33,6 +33,7 @@ from ostiary.messages.purposes import Channel
 from ostiary.messages.services import Messages
 from ostiary.registrations.models import Registration, RegistrationKind, RegistrationState
 from ostiary.runtime import Runtime
+from ostiary.text import Text
 from ostiary.users.lifecycle import LifecycleAction
 from ostiary.users.memberships import MembershipService
 from ostiary.users.models import User, UserStatus
@@ -76,7 +77,14 @@ class Decisions:
         row = self.session.get(Registration, registration_id)
         what = "registration" if kind is RegistrationKind.ORGANIZATION else "join request"
         if row is None or row.kind != kind:
-            raise NotFound(f"no {what} with id '{registration_id}'", field="id")
+            raise NotFound(
+                Text(
+                    "no {what} with id '{value}'",
+                    what=what,
+                    value=registration_id,
+                ),
+                field="id",
+            )
         context = self.session.get(Context, row.context_id)
         if context is None or not scope.covers(context):
             raise scope.refuse(what, registration_id, row.context_id)
@@ -201,7 +209,8 @@ class Decisions:
     def _decidable(self, row: Registration, decider: Decider) -> None:
         if row.state != RegistrationState.PENDING:
             raise InvalidTransition(
-                f"the request is {row.state}: only a pending one is decided", field="state"
+                Text("the request is {state}: only a pending one is decided", state=row.state),
+                field="state",
             )
         if row.user_id is not None and decider.actor.user_id == row.user_id:
             raise RuleViolation("nobody decides their own request", field="id")
@@ -216,7 +225,7 @@ class Decisions:
             group = group_in(self.session, context, ref)
             if group is None:
                 raise NotFound(
-                    f"the organization has no group with id or name '{ref}'",
+                    Text("the organization has no group with id or name '{ref}'", ref=ref),
                     field=f"groups[{position}]",
                 )
             if group not in found:

@@ -21,6 +21,7 @@ from datetime import date
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from ostiary import text
 from ostiary.access.catalogue import OSTIARY_MODULE, Right
 from ostiary.access.models import Acl, GroupMember, GroupRight, Module, UserGroup
 from ostiary.audit.actor import Actor
@@ -49,6 +50,7 @@ from ostiary.registrations.decisions import BY_CONTRACT, Decisions
 from ostiary.registrations.models import Registration, RegistrationKind, RegistrationState
 from ostiary.registrations.schemas import OrganizationFields
 from ostiary.runtime import Runtime
+from ostiary.text import Text
 from ostiary.users.lifecycle import LifecycleAction
 from ostiary.users.memberships import MembershipService
 from ostiary.users.models import ContactField, Membership, User, UserStatus
@@ -183,10 +185,19 @@ class RegistrationService:
         exist; a decided one stays as it was decided."""
         row = self.session.get(Registration, registration_id)
         if row is None or row.kind != RegistrationKind.JOIN or row.user_id != user.id:
-            raise NotFound(f"no request of yours to join with id '{registration_id}'", field="id")
+            raise NotFound(
+                Text(
+                    "no request of yours to join with id '{registration_id}'",
+                    registration_id=registration_id,
+                ),
+                field="id",
+            )
         if row.state != RegistrationState.PENDING:
             raise InvalidTransition(
-                f"the request is {row.state}: only a waiting one can be withdrawn", field="state"
+                Text(
+                    "the request is {state}: only a waiting one can be withdrawn", state=row.state
+                ),
+                field="state",
             )
         actor = Actor(user.username, "web", user.id, self.client_address)
         with self.session.atomic():
@@ -263,7 +274,7 @@ class RegistrationService:
         try:
             email = check_email(email)
         except ValueError as exc:
-            problems.append(FieldProblem("email", str(exc), "email"))
+            problems.append(FieldProblem("email", text.of(exc), "email"))
         try:
             account_setup(self.runtime, form, email)
         except InvalidInput as exc:

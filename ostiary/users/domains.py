@@ -10,6 +10,7 @@ from ostiary.audit.actor import Actor
 from ostiary.audit.services import AuditLog
 from ostiary.db.session import OstiarySession
 from ostiary.errors import NotFound, RuleViolation
+from ostiary.text import Text
 from ostiary.users.models import Membership, User, UserDomain
 from ostiary.users.schemas import DomainCreate, DomainUpdate
 
@@ -29,7 +30,7 @@ class DomainService:
     def get(self, name: str, *, field: str = "name") -> UserDomain:
         domain = self.find(name)
         if domain is None:
-            raise NotFound(f"no user domain named '{name}'", field=field)
+            raise NotFound(Text("no user domain named '{name}'", name=name), field=field)
         return domain
 
     def create(self, data: DomainCreate) -> UserDomain:
@@ -82,7 +83,10 @@ class DomainService:
         ).first()
         if misplaced is not None:
             raise RuleViolation(
-                f"users of {domain.name} are members of {misplaced} contexts, "
-                "which the new context types would not allow",
+                Text(
+                    "users of {name} are members of {misplaced} contexts, which the new context types would not allow",
+                    name=domain.name,
+                    misplaced=misplaced,
+                ),
                 field="context_types",
             )

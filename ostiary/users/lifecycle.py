@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 
 from ostiary.errors import InvalidTransition
+from ostiary.text import Text
 from ostiary.users.models import UserStatus
 
 
@@ -35,5 +36,11 @@ def next_status(status: UserStatus, action: LifecycleAction) -> UserStatus | Non
     except KeyError:
         allowed = ", ".join(allowed_actions(status)) or "none"
         raise InvalidTransition(
-            f"cannot {action} a user who is {status} (allowed: {allowed})", field="status"
+            Text(
+                "cannot {action} a user who is {status} (allowed: {allowed})",
+                action=action,
+                status=status,
+                allowed=allowed,
+            ),
+            field="status",
         ) from None

@@ -12,6 +12,7 @@ from ostiary.audit.services import AuditLog
 from ostiary.contexts.models import Context
 from ostiary.db.session import OstiarySession
 from ostiary.errors import InvalidTransition, RuleViolation
+from ostiary.text import Text
 from ostiary.users.models import Membership, User, UserStatus
 
 
@@ -55,8 +56,12 @@ class MembershipService:
             raise InvalidTransition("a deleted user cannot join a context", field="status")
         if context.type not in user.domain.context_types:
             raise RuleViolation(
-                f"users of {user.domain.name} cannot belong to {context.type} contexts "
-                f"(allowed: {', '.join(user.domain.context_types)})",
+                Text(
+                    "users of {name} cannot belong to {type} contexts (allowed: {context_types})",
+                    name=user.domain.name,
+                    type=context.type,
+                    context_types=", ".join(user.domain.context_types),
+                ),
                 field="context_id",
             )
         with self.session.atomic():

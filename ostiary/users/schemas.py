@@ -16,6 +16,7 @@ from email_validator.rfc_constants import (
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from ostiary.contexts.models import ContextType
+from ostiary.text import Text
 from ostiary.users.models import DomainKind, TwoFactor, User, UserStatus
 
 DELETED_PREFIX = "deleted-"
@@ -35,7 +36,7 @@ def check_username(value: str) -> str:
         )
     for prefix in RESERVED_PREFIXES:
         if value.startswith(prefix):
-            raise ValueError(f"must not start with '{prefix}'")
+            raise ValueError(Text("must not start with '{prefix}'", prefix=prefix))
     return value
 
 

@@ -18,6 +18,7 @@ from ostiary.audit.actor import Actor
 from ostiary.audit.services import AuditLog
 from ostiary.db.session import OstiarySession
 from ostiary.errors import RuleViolation
+from ostiary.text import Text
 from ostiary.users.models import User, UserDomain, UserStatus
 from ostiary.users.schemas import SERVICE_ACCOUNT_PREFIX
 from ostiary.users.services import anonymize
@@ -91,8 +92,10 @@ class ServiceAccounts:
         ).one_or_none()
         if domain is None:
             raise RuleViolation(
-                f"service accounts are made in the user domain {SERVICE_ACCOUNT_DOMAIN}, "
-                "which does not exist",
+                Text(
+                    "service accounts are made in the user domain {service_account_domain}, which does not exist",
+                    service_account_domain=SERVICE_ACCOUNT_DOMAIN,
+                ),
                 field="grant_types",
             )
         return domain

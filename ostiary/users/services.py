@@ -17,6 +17,7 @@ from ostiary.contexts.models import Context
 from ostiary.db.session import OstiarySession
 from ostiary.db.types import utcnow
 from ostiary.errors import InvalidInput, InvalidTransition, NotFound, RuleViolation
+from ostiary.text import Text
 from ostiary.users.domains import DomainService
 from ostiary.users.lifecycle import LifecycleAction, next_status
 from ostiary.users.memberships import MembershipService
@@ -72,7 +73,7 @@ class UserService:
     def get(self, user_id: uuid.UUID) -> User:
         user = self.session.get(User, user_id)
         if user is None:
-            raise NotFound(f"no user with id '{user_id}'", field="id")
+            raise NotFound(Text("no user with id '{user_id}'", user_id=user_id), field="id")
         return user
 
     def create(
@@ -137,7 +138,7 @@ class UserService:
                 if field in fields:
                     new = getattr(data, field)
                     if new is None:
-                        raise RuleViolation(f"{field} cannot be empty", field=field)
+                        raise RuleViolation(Text("{name} cannot be empty", name=field), field=field)
                     if getattr(user, field) != new:
                         changes[field] = [getattr(user, field), str(new)]
                         setattr(user, field, new)
@@ -254,8 +255,10 @@ class UserService:
     ) -> None:
         if domain.kind == DomainKind.DELEGATED and (password or password_hash):
             raise RuleViolation(
-                f"users of the delegated domain {domain.name} sign in at their identity provider "
-                "and have no password here",
+                Text(
+                    "users of the delegated domain {name} sign in at their identity provider and have no password here",
+                    name=domain.name,
+                ),
                 field="password",
             )
         if password is not None:
@@ -270,8 +273,12 @@ class UserService:
             context = self.session.get(Context, membership.context_id)
             if context is not None and context.type not in domain.context_types:
                 raise RuleViolation(
-                    f"users of {domain.name} cannot belong to {context.type} contexts, "
-                    f"and this user belongs to '{context.key}'",
+                    Text(
+                        "users of {name} cannot belong to {type} contexts, and this user belongs to '{key}'",
+                        name=domain.name,
+                        type=context.type,
+                        key=context.key,
+                    ),
                     field="domain",
                 )
         if domain.kind == DomainKind.DELEGATED and user.password_hash:
@@ -281,8 +288,10 @@ class UserService:
     def _refuse_if_delegated(user: User, fields: set[str]) -> None:
         if fields and user.domain.kind == DomainKind.DELEGATED:
             raise RuleViolation(
-                f"users of the delegated domain {user.domain.name} are managed by their identity "
-                "provider and are read-only here",
+                Text(
+                    "users of the delegated domain {name} are managed by their identity provider and are read-only here",
+                    name=user.domain.name,
+                ),
                 field=sorted(fields)[0],
             )
 

@@ -37,6 +37,7 @@ from ostiary.db.session import OstiarySession
 from ostiary.db.types import utcnow, uuid7
 from ostiary.messages.purposes import Channel
 from ostiary.settings import Settings
+from ostiary.text import Text
 from ostiary.users.models import ContactField, ContactVerification, User
 
 # The one-time token purpose of the link in the e-mail.
@@ -136,12 +137,17 @@ class ContactVerifications:
         resend = timedelta(seconds=self.settings.two_factor_resend_seconds)
         if latest is not None and now - latest < resend:
             wait = int((latest + resend - now).total_seconds()) + 1
-            raise Throttled(wait, f"a code was just sent: ask again in {wait} seconds")
+            raise Throttled(
+                wait, Text("a code was just sent: ask again in {wait} seconds", wait=wait)
+            )
         self.take_user_send(user, now)
         address_key = address_sends_key(CHANNELS[field], value)
         if not self.address_sends.take(address_key, now=now):
             wait = self.address_sends.retry_after(address_key, now=now)
-            raise Throttled(wait, f"too many codes went there lately: ask again in {wait} seconds")
+            raise Throttled(
+                wait,
+                Text("too many codes went there lately: ask again in {wait} seconds", wait=wait),
+            )
 
     def take_user_send(self, user: User, now: datetime | None = None) -> None:
         """Count one request of the user against their sending limit; ``Throttled`` beyond it."""
@@ -149,7 +155,10 @@ class ContactVerifications:
         key = f"verify-send:user:{user.id}"
         if not self.user_sends.take(key, now=now):
             wait = self.user_sends.retry_after(key, now=now)
-            raise Throttled(wait, f"too many codes were sent lately: ask again in {wait} seconds")
+            raise Throttled(
+                wait,
+                Text("too many codes were sent lately: ask again in {wait} seconds", wait=wait),
+            )
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -20,7 +20,6 @@ from fastapi.responses import RedirectResponse, Response
 from ostiary.api.v1.deps import RuntimeDep, SessionDep
 from ostiary.authn.throttle import Throttled
 from ostiary.errors import InvalidInput, NotFound, OstiaryError, RuleViolation
-from ostiary.i18n import Translator
 from ostiary.invitations.acceptance import sms_needed
 from ostiary.protocols.oidc.routes import NO_STORE
 from ostiary.registrations.models import RegistrationState
@@ -28,7 +27,7 @@ from ostiary.registrations.services import Progress, RegistrationService
 from ostiary.runtime import Runtime
 from ostiary.users.profile import VerificationFailed
 from ostiary.web.reset import field_errors, wait_message
-from ostiary.web.templating import page_language, templates
+from ostiary.web.templating import said, templates
 
 router = APIRouter(include_in_schema=False)
 HOME = "/register"
@@ -67,7 +66,7 @@ def _said(request: Request, exc: OstiaryError, field: str) -> dict[str, list[str
     """A service's refusal next to its field, in the page's language; a wait in words."""
     if isinstance(exc, Throttled):
         return {exc.field or field: [wait_message(request, exc.retry_after)]}
-    return {exc.field or field: [Translator(page_language(request))(exc.detail)]}
+    return {exc.field or field: [said(request, exc.text)]}
 
 
 def _page(request: Request, runtime: Runtime, status: int = 200, **context: object) -> Response:

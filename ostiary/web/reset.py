@@ -204,7 +204,7 @@ def field_errors(request: Request, problems: list[FieldProblem]) -> dict[str, li
         text = RULE_TEXTS.get(problem.rule or "")
         n = next((int(word) for word in problem.message.split() if word.isdigit()), 0)
         found.setdefault(problem.field, []).append(
-            translate(text, n=n) if text else translate(problem.message)
+            translate(text, n=n) if text else translate.text(problem.text)
         )
     return found
 

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from ostiary.api.v1.deps import RuntimeDep, SessionDep
 from ostiary.authn.setup import FirstAdminSetup
 from ostiary.errors import InvalidInput, NotFound
-from ostiary.web.templating import templates
+from ostiary.web.templating import said, templates
 
 router = APIRouter(include_in_schema=False)
 
@@ -32,7 +32,7 @@ def setup_form(
     try:
         user = setup.user_for(token)
     except NotFound as exc:
-        return _page(request, 404, expired=exc.detail)
+        return _page(request, 404, expired=said(request, exc.text))
     return _page(
         request, token=token, username=user.username, min_length=runtime.passwords.min_length
     )
@@ -51,13 +51,13 @@ def setup_submit(
     try:
         user = setup.complete(token, password, confirmation)
     except NotFound as exc:
-        return _page(request, 404, expired=exc.detail)
+        return _page(request, 404, expired=said(request, exc.text))
     except InvalidInput as exc:
         username = setup.user_for(token).username
         errors: dict[str, str] = {}
         for problem in exc.problems:
             errors[problem.field] = "; ".join(
-                filter(None, (errors.get(problem.field), problem.message))
+                filter(None, (errors.get(problem.field), said(request, problem.text)))
             )
         return _page(
             request,

@@ -21,6 +21,11 @@ def page_language(request: Request) -> str:
     return negotiate(preferences, default)
 
 
+def said(request: Request, message: str) -> str:
+    """A service's message (``ostiary.text.Text``, or a plain text) in the page's language."""
+    return Translator(page_language(request)).text(message)
+
+
 def _language_context(request: Request) -> dict[str, Any]:
     language = page_language(request)
     brand = getattr(request.state, "brand", NO_BRAND)

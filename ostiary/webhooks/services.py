@@ -24,6 +24,7 @@ from ostiary.db.types import utcnow, uuid7
 from ostiary.errors import InvalidTransition, NotFound, RuleViolation
 from ostiary.keys.crypto import SecretBox
 from ostiary.settings import Settings
+from ostiary.text import Text
 from ostiary.webhooks import standard_webhooks
 from ostiary.webhooks.catalogue import ALL_TYPES, PING
 from ostiary.webhooks.delivery import NetworkPolicy, UnsafeTarget, check_target
@@ -100,7 +101,13 @@ class WebhookService:
     def get(self, subscription_id: uuid.UUID, scope: AdminScope) -> WebhookSubscription:
         subscription = self.session.get(WebhookSubscription, subscription_id)
         if subscription is None:
-            raise NotFound(f"no webhook subscription with id '{subscription_id}'", field="id")
+            raise NotFound(
+                Text(
+                    "no webhook subscription with id '{subscription_id}'",
+                    subscription_id=subscription_id,
+                ),
+                field="id",
+            )
         context = self.session.get(Context, subscription.context_id)
         if context is None or not scope.covers(context):
             raise scope.refuse("webhook subscription", subscription_id, subscription.context_id)
@@ -109,7 +116,10 @@ class WebhookService:
     def create(self, data: SubscriptionCreate, scope: AdminScope) -> Issued:
         context = self.session.get(Context, data.context_id)
         if context is None:
-            raise NotFound(f"no context with id '{data.context_id}'", field="context_id")
+            raise NotFound(
+                Text("no context with id '{context_id}'", context_id=data.context_id),
+                field="context_id",
+            )
         scope.require(context)
         self._check_url(data.url)
         events = self._check_events(data.events)
@@ -140,7 +150,7 @@ class WebhookService:
         changes: dict[str, object] = {}
         for name in ("url", "description", "enabled"):
             if name in given and getattr(data, name) is None:
-                raise RuleViolation(f"{name} cannot be empty", field=name)
+                raise RuleViolation(Text("{name} cannot be empty", name=name), field=name)
         if "url" in given and data.url is not None:
             self._check_url(data.url)
         new_events = self._check_events(data.events or []) if "events" in given else None
@@ -210,7 +220,10 @@ class WebhookService:
             )
         ).one_or_none()
         if row is None:
-            raise NotFound(f"no delivery with id '{delivery_id}'", field="delivery_id")
+            raise NotFound(
+                Text("no delivery with id '{delivery_id}'", delivery_id=delivery_id),
+                field="delivery_id",
+            )
         return DeliveryView(*row)
 
     def resend(self, subscription: WebhookSubscription, delivery_id: uuid.UUID) -> DeliveryView:
@@ -260,14 +273,18 @@ class WebhookService:
         try:
             check_target(url, self.policy)
         except UnsafeTarget as exc:
-            raise RuleViolation(f"url: {exc}", field="url") from None
+            raise RuleViolation(Text("url: {exc}", exc=exc), field="url") from None
 
     @staticmethod
     def _check_events(events: Sequence[str]) -> list[str]:
         for index, name in enumerate(events):
             if name not in ALL_TYPES:
                 raise RuleViolation(
-                    f"unknown event type '{name}' (known: {', '.join(sorted(ALL_TYPES))})",
+                    Text(
+                        "unknown event type '{name}' (known: {all_types})",
+                        name=name,
+                        all_types=", ".join(sorted(ALL_TYPES)),
+                    ),
                     field=f"events[{index}]",
                 )
         return sorted(set(events))

@@ -3,6 +3,7 @@ the phone confirmed first, errors next to the field, and what an attacker does n
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -241,3 +242,51 @@ def test_the_services_refusals_are_said_in_german(runtime: Runtime) -> None:
     )
     assert "muss eine internationale Nummer in der Form E.164 sein" in bad.text
     assert "Enter" not in bad.text and "must be" not in bad.text
+
+
+def _error(page: str, field: str) -> str:
+    found = re.search(rf'<p class="error" id="{field}-error">(.*?)</p>', page, re.S)
+    assert found, page
+    return html.unescape(found.group(1))
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("de", "'<b>koko</b>' ist kein Domainname"),
+        ("en", "'<b>koko</b>' is not a domain name"),
+    ],
+)
+def test_a_refused_value_is_named_in_the_page_s_language(
+    runtime: Runtime, language: str, said: str
+) -> None:
+    web = browser(runtime)
+    answer = submit(
+        web,
+        organization="KOKO Media",
+        email_domains="koko.example, <b>KOKO</b>",
+        **person(KIM, language=language),
+    )
+    assert answer.status_code == 422
+    assert _error(answer.text, "email_domains") == said
+    assert "<b>koko" not in answer.text  # the typed value is escaped, never markup
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("de", "eine Organisation mit dieser Nummer ist bereits registriert"),
+        ("en", "an organization with this number is registered already"),
+    ],
+)
+def test_a_taken_number_is_refused_in_the_page_s_language(
+    runtime: Runtime, language: str, said: str
+) -> None:
+    register(runtime, browser(runtime), organization="KOKO Media", number="K-1", **person(KIM))
+    again = submit(
+        browser(runtime),
+        organization="KOKO Copy",
+        number="K-1",
+        **person("other@koko.example", language=language),
+    )
+    assert again.status_code == 422 and _error(again.text, "number").startswith(said)

@@ -26,6 +26,7 @@ from ostiary.errors import RuleViolation
 from ostiary.messages.delivery import delivery_mode
 from ostiary.messages.purposes import Channel
 from ostiary.settings import Settings
+from ostiary.text import Text
 from ostiary.users.models import TwoFactor, User
 
 ACR_PASSWORD = "urn:ostiary:acr:password"
@@ -61,7 +62,10 @@ def check_setting(value: TwoFactor, settings: Settings) -> None:
     if missing:
         what = " and ".join("SMS" if c is Channel.SMS else "e-mail" for c in missing)
         raise RuleViolation(
-            f"this server cannot send codes by {what} (no gateway or SMTP server configured)",
+            Text(
+                "this server cannot send codes by {what} (no gateway or SMTP server configured)",
+                what=what,
+            ),
             field="two_factor",
         )
 

@@ -22,6 +22,7 @@ from ostiary.authn.factors.totp import TotpService
 from ostiary.db.session import OstiarySession
 from ostiary.errors import RuleViolation
 from ostiary.runtime import Runtime
+from ostiary.text import Text
 from ostiary.users.models import DomainKind, TwoFactor, User
 
 
@@ -30,8 +31,10 @@ def refuse_unless_local(user: User) -> None:
         raise RuleViolation("a service account never signs in and has no second factor")
     if user.domain.kind != DomainKind.LOCAL:
         raise RuleViolation(
-            f"users of the delegated domain {user.domain.name} sign in at their identity "
-            "provider, which asks for their second factor"
+            Text(
+                "users of the delegated domain {name} sign in at their identity provider, which asks for their second factor",
+                name=user.domain.name,
+            )
         )
 
 

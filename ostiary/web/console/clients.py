@@ -28,6 +28,7 @@ from ostiary.clients.schemas import (
 )
 from ostiary.clients.services import ClientService, Issued
 from ostiary.errors import NotFound, OstiaryError
+from ostiary.text import Text
 from ostiary.web.console.field_errors import of_error, of_validation
 from ostiary.web.console.pages import console_page, redirect, render
 from ostiary.web.console.session import ConsoleSession
@@ -346,7 +347,7 @@ def switch(
         service = _service(console)
         client = service.registered(client_id)
         if action not in ("disable", "enable"):
-            raise NotFound(f"no action '{action}'")
+            raise NotFound(Text("no action '{action}'", action=action))
         service.update(client, ClientUpdate(enabled=action == "enable"))
         return redirect(f"/console/clients/{client_id}?done={action}d")
 

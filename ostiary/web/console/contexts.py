@@ -21,6 +21,7 @@ from ostiary.contexts.schemas import ContextCreate
 from ostiary.contexts.services import ContextQuery, ContextService
 from ostiary.contexts.suspension import Suspensions
 from ostiary.errors import NotFound, OstiaryError
+from ostiary.text import Text
 from ostiary.web.console.forms import field_error, invalid
 from ostiary.web.console.pages import console_page, redirect, render
 from ostiary.web.console.session import ConsoleSession
@@ -42,7 +43,9 @@ def _context(console: ConsoleSession, right: str, context_id: str) -> Context:
     try:
         parsed = uuid.UUID(context_id)
     except ValueError:
-        raise NotFound(f"no context with id '{context_id}'", field="id") from None
+        raise NotFound(
+            Text("no context with id '{context_id}'", context_id=context_id), field="id"
+        ) from None
     context = ContextService(console.caller.session, console.caller.actor).get(parsed)
     scope.require(context, what="context")
     return context
@@ -207,7 +210,7 @@ def change_status(
         elif action == "reactivate":
             suspensions.require_reactivate(context, datetime.now(UTC).date())
         else:
-            raise NotFound(f"no action '{action}'")
+            raise NotFound(Text("no action '{action}'", action=action))
         return redirect("/console/contexts")
 
     return console_page(request, runtime, session, work, csrf=csrf)

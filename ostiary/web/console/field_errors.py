@@ -9,7 +9,9 @@ from collections.abc import Iterable, Mapping
 
 from pydantic import ValidationError
 
+from ostiary import text
 from ostiary.errors import FieldProblem, InvalidInput, OstiaryError
+from ostiary.text import Text
 
 _PLACE = re.compile(r"^(?P<name>[A-Za-z_]+)(?:\[(?P<index>\d+)\])?")
 
@@ -23,9 +25,11 @@ def by_field(
         found = _PLACE.match(problem.field or "")
         name = found.group("name") if found else ""
         name = (renamed or {}).get(name, name)
-        message = problem.message
+        message: str = problem.text
         if found and found.group("index") is not None:
-            message = f"line {int(found.group('index')) + 1}: {message}"
+            message = Text(
+                "line {line}: {message}", line=int(found.group("index")) + 1, message=message
+            )
         errors.setdefault(name, message)
     return errors
 
@@ -36,7 +40,7 @@ def of_error(exc: OstiaryError, renamed: Mapping[str, str] | None = None) -> dic
         return by_field(exc.problems, renamed)
     if exc.field is None:
         return {}
-    return by_field([FieldProblem(exc.field, exc.detail)], renamed)
+    return by_field([FieldProblem(exc.field, exc.text)], renamed)
 
 
 def of_validation(exc: ValidationError, renamed: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -47,5 +51,5 @@ def of_validation(exc: ValidationError, renamed: Mapping[str, str] | None = None
         place = str(loc[0]) if loc else ""
         if len(loc) > 1 and isinstance(loc[1], int):
             place += f"[{loc[1]}]"
-        problems.append(FieldProblem(place, e["msg"].removeprefix("Value error, ")))
+        problems.append(FieldProblem(place, text.of_schema(e)))
     return by_field(problems, renamed)

@@ -36,11 +36,12 @@ def field_error(
     console: ConsoleSession, exc: OstiaryError, *, shown_at: str | None = None
 ) -> dict[str, str]:
     """A refusal of the service that names its field, undone, to show next to that field (or
-    ``shown_at``, where the form calls it otherwise); any other refusal goes on up."""
+    ``shown_at``, where the form calls it otherwise); any other refusal goes on up. The message
+    keeps its values: the page's ``_()`` shows it in the page's language."""
     if exc.field is None or exc.refusal is not None:
         raise exc
     console.caller.session.rollback()
-    return {shown_at or exc.field: exc.detail}
+    return {shown_at or exc.field: exc.text}
 
 
 def confirm(

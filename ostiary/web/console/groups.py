@@ -26,6 +26,7 @@ from ostiary.contexts.models import Context
 from ostiary.contexts.services import ContextService
 from ostiary.errors import InvalidInput, NotFound, OstiaryError
 from ostiary.runtime import Runtime
+from ostiary.text import Text
 from ostiary.users.search import UserQuery, search_page
 from ostiary.users.services import UserService
 from ostiary.web.console.forms import confirm, field_error, form_data, invalid
@@ -49,7 +50,9 @@ def context_in_reach(console: ConsoleSession, right: str, context_id: str) -> Co
     try:
         parsed = uuid.UUID(context_id)
     except ValueError:
-        raise NotFound(f"no context with id '{context_id}'", field="id") from None
+        raise NotFound(
+            Text("no context with id '{context_id}'", context_id=context_id), field="id"
+        ) from None
     context = ContextService(console.caller.session, console.caller.actor).get(parsed)
     scope.require(context)
     return context
@@ -85,7 +88,9 @@ def _group_id(group_id: str) -> uuid.UUID:
     try:
         return uuid.UUID(group_id)
     except ValueError:
-        raise NotFound(f"no group with id '{group_id}'", field="group_id") from None
+        raise NotFound(
+            Text("no group with id '{group_id}'", group_id=group_id), field="group_id"
+        ) from None
 
 
 def _list(
@@ -404,7 +409,9 @@ def remove_member(
         try:
             parsed = uuid.UUID(user_id)
         except ValueError:
-            raise NotFound(f"no user with id '{user_id}'", field="user_id") from None
+            raise NotFound(
+                Text("no user with id '{user_id}'", user_id=user_id), field="user_id"
+            ) from None
         user = UserService(session, console.caller.actor, runtime.passwords).get(parsed)
         _service(console).remove_member(group, user)
         if request.headers.get("hx-request"):

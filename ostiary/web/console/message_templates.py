@@ -27,6 +27,7 @@ from ostiary.messages.templates import (
     TemplateKey,
     get_purpose,
 )
+from ostiary.text import Text
 from ostiary.web.console.field_errors import of_error, of_validation
 from ostiary.web.console.pages import console_page, redirect, render
 from ostiary.web.console.session import ConsoleSession
@@ -184,7 +185,9 @@ def _preview(
 def _key(purpose: str, language: str, channel: str) -> TemplateKey:
     key = TemplateKey.of(purpose, language, channel)
     if key.channel not in get_purpose(purpose).channels:
-        raise NotFound(f"'{purpose}' is not sent by {channel}")
+        raise NotFound(
+            Text("'{purpose}' is not sent by {channel}", purpose=purpose, channel=channel)
+        )
     return key
 
 

@@ -21,6 +21,7 @@ from ostiary.contexts.models import Context
 from ostiary.errors import NotFound, OstiaryError
 from ostiary.registrations.decisions import Decider, Decisions
 from ostiary.registrations.models import Registration, RegistrationKind, RegistrationState
+from ostiary.text import Text
 from ostiary.web.console.pages import console_page, redirect, render
 from ostiary.web.console.session import ConsoleSession
 
@@ -56,7 +57,9 @@ def _request(
     try:
         parsed = uuid.UUID(request_id)
     except ValueError:
-        raise NotFound(f"no request with id '{request_id}'", field="id") from None
+        raise NotFound(
+            Text("no request with id '{request_id}'", request_id=request_id), field="id"
+        ) from None
     return _decisions(console, runtime).get(parsed, kind, scope)
 
 
@@ -165,7 +168,7 @@ def _decide(
             elif action == "reject":
                 service.reject(row, decider, reason.strip() or None)
             else:
-                raise NotFound(f"no action '{action}'")
+                raise NotFound(Text("no action '{action}'", action=action))
         except OstiaryError as exc:
             if exc.field is None or exc.refusal is not None or exc.status in (403, 404):
                 raise

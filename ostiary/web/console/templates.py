@@ -21,6 +21,7 @@ from ostiary.access.templates import TemplateService
 from ostiary.api.v1.deps import RuntimeDep, SessionDep
 from ostiary.contexts.models import ContextType
 from ostiary.errors import InvalidInput, OstiaryError
+from ostiary.text import Text
 from ostiary.web.console.forms import confirm, field_error, form_data, invalid
 from ostiary.web.console.pages import console_page, redirect, render
 from ostiary.web.console.rights import RightsForm
@@ -171,7 +172,12 @@ def import_templates(
             imported = import_csv(session, _service(console), text)
         except InvalidInput as exc:
             session.rollback()
-            problems = [str(p) for p in exc.problems]
+            problems = [
+                Text("{place}: {message}", place=p.field, message=p.message)
+                if p.field
+                else p.message
+                for p in exc.problems
+            ]
             return _list(request, runtime, console, status=422, problems=problems)
         return _list(request, runtime, console, imported=imported)
 

@@ -20,6 +20,7 @@ from ostiary.imports.background import run_in_background, service_for
 from ostiary.imports.models import ImportStatus
 from ostiary.imports.problems import MAX_LISTED, InvalidFile
 from ostiary.imports.services import ImportOptions
+from ostiary.text import Text
 from ostiary.web.console.pages import console_page, redirect, render
 from ostiary.web.console.session import ConsoleSession
 
@@ -111,7 +112,9 @@ def _job_page(
         try:
             parsed = uuid.UUID(import_id)
         except ValueError:
-            raise NotFound(f"no user import with id '{import_id}'", field="id") from None
+            raise NotFound(
+                Text("no user import with id '{import_id}'", import_id=import_id), field="id"
+            ) from None
         job = service_for(runtime, session, console.user, scope).job(parsed)
         percent = 100 if not job.rows_total else job.rows_done * 100 // job.rows_total
         return render(

@@ -18,6 +18,7 @@ from ostiary.api.pagination import decode_cursor, encode_cursor
 from ostiary.api.v1.deps import RuntimeDep, SessionDep
 from ostiary.api.v1.users import visible_user
 from ostiary.errors import NotFound
+from ostiary.text import Text
 from ostiary.users.lifecycle import LifecycleAction, allowed_actions
 from ostiary.users.memberships import MembershipService
 from ostiary.users.models import User, UserStatus
@@ -40,7 +41,7 @@ def _user(console: ConsoleSession, runtime: RuntimeDep, right: str, user_id: str
     try:
         parsed = uuid.UUID(user_id)
     except ValueError:
-        raise NotFound(f"no user with id '{user_id}'", field="id") from None
+        raise NotFound(Text("no user with id '{user_id}'", user_id=user_id), field="id") from None
     return visible_user(console.caller, _service(console, runtime), console.scope(right), parsed)
 
 
@@ -204,7 +205,7 @@ def lifecycle(
         try:
             chosen = LifecycleAction(action)
         except ValueError:
-            raise NotFound(f"no action '{action}'") from None
+            raise NotFound(Text("no action '{action}'", action=action)) from None
         if _service(console, runtime).act(user, chosen) is None:
             return redirect("/console/users")
         return redirect(f"/console/users/{user_id}?done={chosen}")

@@ -16,6 +16,7 @@ from ostiary.access.catalogue import Right
 from ostiary.api.pagination import decode_id_cursor, next_cursor
 from ostiary.api.v1.deps import RuntimeDep, SessionDep
 from ostiary.errors import NotFound, OstiaryError
+from ostiary.text import Text
 from ostiary.web.console.field_errors import of_error, of_validation
 from ostiary.web.console.pages import console_page, redirect, render
 from ostiary.web.console.session import ConsoleSession
@@ -50,7 +51,9 @@ def _id(value: str, what: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError:
-        raise NotFound(f"no {what} with id '{value}'", field="id") from None
+        raise NotFound(
+            Text("no {what} with id '{value}'", what=what, value=value), field="id"
+        ) from None
 
 
 def _subscription(
