@@ -13,6 +13,7 @@ from ostiary.audit.services import AuditLog
 from ostiary.authn.models import BrowserSession
 from ostiary.authn.sessions import SessionService
 from ostiary.clients.models import Client
+from ostiary.contexts.models import Context
 from ostiary.db.session import OstiarySession
 from ostiary.db.types import utcnow
 from ostiary.protocols.oidc.codes import consume_code, find_code
@@ -86,6 +87,7 @@ class TokenGrants:
         # only while someone refers to them.
         user = self.session.get(User, code.user_id)
         browser = self.session.get(BrowserSession, code.session_id)
+        context = self.session.get(Context, code.context_id) if code.context_id else None
         grant = Grant(
             client_id=client.id,
             user_id=code.user_id,
@@ -99,10 +101,13 @@ class TokenGrants:
         if (
             user is None
             or browser is None
-            or not grant_alive(self.session, self.sessions, grant, client)
+            or not grant_alive(self.session, self.sessions, grant, client, context)
         ):
             raise _invalid_grant("the user or the session behind this code is no longer valid")
         code.grant_id = grant.id
+        # Written now: with nothing waiting to be flushed, the rights counters of the token's
+        # claims come from what this process keeps.
+        self.session.flush()
         return self.issuer.issue(
             client,
             grant,

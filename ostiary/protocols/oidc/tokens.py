@@ -25,7 +25,7 @@ from ostiary.access.models import Module
 from ostiary.authn.models import BrowserSession
 from ostiary.authn.sessions import SessionService
 from ostiary.clients.models import Client
-from ostiary.contexts.closed import closed
+from ostiary.contexts.closed import closed, closed_path
 from ostiary.contexts.models import Context
 from ostiary.db.changes import TABLE_TOPICS, ChangeFeed, Vouched
 from ostiary.db.session import OstiarySession
@@ -348,14 +348,24 @@ def client_alive(
 
 
 def grant_alive(
-    session: OstiarySession, sessions: SessionService, grant: Grant, client: Client | None = None
+    session: OstiarySession,
+    sessions: SessionService,
+    grant: Grant,
+    client: Client | None = None,
+    context: Context | None = None,
 ) -> bool:
-    """Whether the grant and everything it stands on live. ``client``: the grant's client if
-    the caller has it at hand already."""
+    """Whether the grant and everything it stands on live. ``client`` and ``context``: the
+    grant's, if the caller has them at hand already."""
     if grant.revoked_at is not None or grant.expires_at <= utcnow():
         return False
-    if grant.context_id is not None and closed(session.connection(), grant.context_id):
-        return False  # its context is suspended; the grant lives again if reactivated
+    if grant.context_id is not None:
+        connection = session.connection()
+        if context is not None and context.id == grant.context_id:
+            suspended = closed_path(connection, context.path)
+        else:
+            suspended = closed(connection, grant.context_id)
+        if suspended:
+            return False  # its context is suspended; the grant lives again if reactivated
     if client is None or client.id != grant.client_id:
         client = session.get(Client, grant.client_id)
     if client is None or not client.enabled:
