@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ostiary import text
 from ostiary.errors import OstiaryError, Refusal
+from ostiary.text import Text
 
 # Listed in an answer or a job; a file with more bad rows says how many more there were.
 MAX_LISTED = 1000
@@ -27,6 +29,27 @@ class RowProblem:
 
     def as_dict(self) -> dict[str, Any]:
         return {"line": self.line, "field": self.column, "message": self.message}
+
+    def stored(self) -> dict[str, Any]:
+        """``as_dict`` with the message's template and values, so that a page can show a
+        stored problem in its own language (``from_stored``)."""
+        message = text.of(self.message)
+        values = {k: _jsonable(v) for k, v in message.values.items()}
+        return self.as_dict() | {"template": message.template, "values": values}
+
+    @classmethod
+    def from_stored(cls, stored: Mapping[str, Any]) -> RowProblem:
+        template = stored.get("template")
+        message = (
+            Text(template, **stored.get("values", {}))
+            if isinstance(template, str)
+            else Text(stored["message"])
+        )
+        return cls(stored["line"], stored["field"], message)
+
+
+def _jsonable(value: Any) -> Any:
+    return value if value is None or isinstance(value, (str, int, float, bool)) else str(value)
 
 
 class InvalidFile(OstiaryError):

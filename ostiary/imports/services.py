@@ -239,7 +239,7 @@ class UserImportService:
                     skip_invalid=options.skip_invalid,
                     rows_total=len(validated.rows),
                     invalid=validated.invalid,
-                    problems=[p.as_dict() for p in validated.problems[:MAX_LISTED]],
+                    problems=[p.stored() for p in validated.problems[:MAX_LISTED]],
                 )
                 self.session.add(job)
         return job
@@ -353,7 +353,7 @@ class UserImportService:
         with self.session.atomic():
             job.status = ImportStatus.FAILED
             job.finished_at = utcnow()
-            job.problems = [p.as_dict() for p in problems[:MAX_LISTED]]
+            job.problems = [p.stored() for p in problems[:MAX_LISTED]]
 
     def job(self, job_id: uuid.UUID) -> UserImport:
         job = self.session.get(UserImport, job_id)

@@ -18,7 +18,7 @@ from ostiary.api.v1.user_imports import MAX_BYTES
 from ostiary.errors import NotFound
 from ostiary.imports.background import run_in_background, service_for
 from ostiary.imports.models import ImportStatus
-from ostiary.imports.problems import MAX_LISTED, InvalidFile
+from ostiary.imports.problems import MAX_LISTED, InvalidFile, RowProblem
 from ostiary.imports.services import ImportOptions
 from ostiary.text import Text
 from ostiary.web.console.pages import console_page, redirect, render
@@ -124,6 +124,7 @@ def _job_page(
             template,
             active="import",
             job=job,
+            problems=[RowProblem.from_stored(p) for p in job.problems],
             running=job.status == ImportStatus.RUNNING,
             percent=percent,
         )

@@ -4,14 +4,18 @@ file imports through the import service, and the job's page polls its progress t
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from starlette.testclient import TestClient
 
+from ostiary.imports.models import UserImport
+from ostiary.imports.problems import RowProblem
 from ostiary.runtime import Runtime
+from ostiary.text import Text
 from ostiary.users.models import User
 from tests.apps import app_for
 from tests.conftest import LOCAL_CLIENT
@@ -150,3 +154,30 @@ def test_without_the_right_no_section_and_refused(
     before = _users(runtime)
     refused = _upload(browser, csrf_of(home), _csv(2))
     assert refused.status_code == 403 and _users(runtime) == before  # type: ignore[attr-defined]
+
+
+def test_a_jobs_problems_show_in_the_pages_language(
+    browser: TestClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Problems kept with a job keep their template: the progress page translates them."""
+    monkeypatch.setattr(runtime.settings, "import_sync_rows", 0)
+    sign_in(browser, "carla", "City Group")
+    csrf = csrf_of(browser.get("/console/users/import").text)
+    job = _upload(browser, csrf, _csv(1)).headers["location"]  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 30
+    while 'data-status="done"' not in browser.get(f"{job}/progress").text:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    problem = RowProblem(
+        7, "context", Text("no context with key or number '{context}'", context="nowhere")
+    )
+    with runtime.sessions() as session, session.atomic():
+        session.execute(
+            update(UserImport)
+            .where(UserImport.id == uuid.UUID(job.rsplit("/", 1)[1]))
+            .values(problems=[problem.stored()])
+        )
+    german = browser.get(f"{job}/progress", headers={"Accept-Language": "de"}).text
+    assert "kein Kontext mit dem Schlüssel oder der Nummer &#39;nowhere&#39;" in german
+    english = browser.get(f"{job}/progress").text
+    assert "no context with key or number &#39;nowhere&#39;" in english
