@@ -104,6 +104,8 @@ def create_app(runtime: Runtime | None = None) -> Application:
     )
     app.state.runtime = runtime
     problems.install(app)
+    # The account pages' forms: a page, not a problem document.
+    app.add_exception_handler(security.FormExpired, security.form_expired_page)
     idempotency.install(app)
     app.serve_directly(oidc_routes.DIRECT)
     app.include_router(health.router)

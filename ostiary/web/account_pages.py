@@ -22,10 +22,8 @@ from ostiary.runtime import Runtime
 from ostiary.users.models import User
 from ostiary.web.account_nav import SECTIONS
 from ostiary.web.branding import show_users_brand
-from ostiary.web.security import csrf_token, sign_in_first, signed_in, suspended_page
+from ostiary.web.security import FORGED, csrf_token, sign_in_first, signed_in, suspended_page
 from ostiary.web.templating import templates
-
-FORGED = "This form has expired. Open the page again and try once more."
 
 Work = Callable[[BrowserSession, User], Response]
 

@@ -29,7 +29,7 @@ from ostiary.authn.flow import LoginState
 from ostiary.authn.models import BrowserSession
 from ostiary.authn.sessions import SessionService
 from ostiary.db.session import OstiarySession
-from ostiary.errors import RuleViolation
+from ostiary.errors import Forbidden, RuleViolation
 from ostiary.protocols.oidc.authorization import AuthorizationRequest
 from ostiary.protocols.oidc.authorize import AuthorizeService, Suspended
 from ostiary.protocols.oidc.routes import NO_STORE, browser_token, render_outcome
@@ -41,6 +41,20 @@ from ostiary.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
 HOME = "/account/security"
+FORGED = "This form has expired. Open the page again and try once more."
+
+
+class FormExpired(Forbidden):
+    """A form of a signed-in browser whose token is not its session's own (a forged post, or a
+    page from an earlier session): refused with 403 as the API would, and nothing changes."""
+
+    kind = "form-expired"
+
+
+def form_expired_page(request: Request, exc: Exception) -> Response:
+    return templates.TemplateResponse(
+        request, "form_expired.html", {"problem": FORGED}, status_code=403, headers=NO_STORE
+    )
 
 
 def csrf_token(runtime: Runtime, browser: BrowserSession) -> str:
@@ -63,11 +77,13 @@ def signed_in(
 def checked(
     request: Request, runtime: Runtime, session: OstiarySession, csrf: str
 ) -> tuple[BrowserSession, User] | None:
-    """The signed-in user of a form, if its token is right and a suspension does not keep
-    them out (then the page they come back to says so)."""
+    """The signed-in user of a form, if a suspension does not keep them out (then the page
+    they come back to says so); ``FormExpired`` when its token is not the session's."""
     found = signed_in(request, runtime, session)
-    if found is None or not hmac.compare_digest(csrf_token(runtime, found[0]), csrf):
+    if found is None:
         return None
+    if not hmac.compare_digest(csrf_token(runtime, found[0]), csrf):
+        raise FormExpired(FORGED)
     if AuthorizeService(runtime, session).shut_out(found[1]) is not None:
         return None
     return found
