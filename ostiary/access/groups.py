@@ -159,8 +159,11 @@ class GroupService:
     def set_rights(
         self, group: UserGroup, context: Context, rights: dict[uuid.UUID, str], guard: GrantGuard
     ) -> UserGroup:
+        held = {r.acl_id: r.value for r in group.rights}
+        # Keeping what the group holds grants nothing: only what it would gain is checked.
+        gained = {acl_id: value for acl_id, value in rights.items() if held.get(acl_id) != value}
         with self.session.atomic():
-            guard.check(context, rights, target="group", target_id=group.id)
+            guard.check(context, gained, target="group", target_id=group.id)
             self.put(context, group.name, role=group.role, rights=rights)
         return group
 

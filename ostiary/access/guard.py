@@ -9,7 +9,7 @@ same reach, in one of their own contexts at or above it: a bool right that is tr
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import select
 
@@ -92,6 +92,24 @@ class GrantGuard:
                     f"would grant {', '.join(beyond)}",
                 ),
             )
+
+    def ungrantable(self, context: Context, acls: Sequence[Acl]) -> frozenset[uuid.UUID]:
+        """The rights among ``acls`` that ``check`` would refuse in ``context`` whatever their
+        value: a bool right the caller does not hold as true, a text right they hold no value
+        of. Forms show them, but not for changing."""
+        if self.scope.unrestricted or not acls:
+            return frozenset()
+        held = self._held(context, {acl.module.key for acl in acls})
+
+        def holds_any(acl: Acl) -> bool:
+            for rights in held.get(acl.module.key, []):
+                if rights.access and (
+                    rights.allows(acl.key) if acl.type == AclType.BOOL else rights.text(acl.key)
+                ):
+                    return True
+            return False
+
+        return frozenset(acl.id for acl in acls if not holds_any(acl))
 
     def _held(self, context: Context, modules: set[str]) -> dict[str, list[EffectiveRights]]:
         own = self.session.scalars(

@@ -191,7 +191,7 @@ def _detail(
     notice: str = "",
 ) -> Response:
     session = console.caller.session
-    rights = RightsForm.load(session)
+    rights = RightsForm.load(session).locking(_guard(console, runtime), context)
     stored = rights.shown({r.acl_id: r.value for r in group.rights})
     # htmx swaps the members' section in place after a change of members; it swaps only
     # answers of 200, so the section tells of a problem itself.
@@ -303,7 +303,7 @@ def set_rights(
 
     def work(console: ConsoleSession) -> Response:
         context, group = _group(console, Right.GROUPS_MANAGE, context_id, group_id)
-        rights = RightsForm.load(session)
+        rights = RightsForm.load(session).locking(_guard(console, runtime), context)
         current = {r.acl_id: r.value for r in group.rights}
         applying = source == "template"
         typed = rights.typed(form) if not applying else None

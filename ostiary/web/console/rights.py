@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from starlette.datastructures import FormData
 
+from ostiary.access.guard import GrantGuard
 from ostiary.access.models import USER_PREFERENCES, Acl, AclType, Module
 from ostiary.access.rightsets import RightsByModule
 from ostiary.access.values import FALSE, TRUE, value_rule
+from ostiary.contexts.models import Context
 from ostiary.db.session import OstiarySession
 from ostiary.errors import InvalidInput
 
@@ -44,6 +46,11 @@ class RightsForm:
     key order."""
 
     modules: list[ModuleRights]
+    # Rights the viewer may not grant (``GrantGuard.ungrantable``): shown, not for changing.
+    locked: frozenset[uuid.UUID] = frozenset()
+
+    def locking(self, guard: GrantGuard, context: Context) -> RightsForm:
+        return replace(self, locked=guard.ungrantable(context, self.acls()))
 
     @classmethod
     def load(cls, session: OstiarySession) -> RightsForm:
@@ -71,9 +78,17 @@ class RightsForm:
     def named(self, form: FormData, current: Mapping[uuid.UUID, str]) -> RightsByModule:
         """The values the form holds. A ticked box is ``true``; an unticked one is unset, but a
         right held as ``false`` stays ``false`` (it overrides groups before it). An empty text
-        field is unset."""
+        field is unset. A locked right keeps its ``current`` value."""
         named: dict[str, dict[str, object]] = {}
         for acl in self.acls():
+            if acl.id in self.locked and field_of(acl.id) not in form:
+                # A browser does not send a disabled field: the right keeps what it holds. (A
+                # post that sends one anyway is checked like any other, and refused.)
+                kept = current.get(acl.id)
+                if kept is not None:
+                    value = kept == TRUE if acl.type == AclType.BOOL and kept != "" else kept
+                    named.setdefault(acl.module.key, {})[acl.key] = value
+                continue
             raw = form.get(field_of(acl.id))
             typed = raw if isinstance(raw, str) else ""
             if acl.type == AclType.BOOL:

@@ -364,6 +364,45 @@ def test_a_group_stronger_than_the_contact_person_is_refused_and_audited(
     assert len(_events(runtime, "access.escalation_refused")) == 2
 
 
+def test_rights_the_contact_person_does_not_hold_are_shown_locked_and_kept(
+    staff: TestClient, carla: TestClient, runtime: Runtime
+) -> None:
+    """A page shows no control for a grant the service would refuse: such a right of a group is
+    shown, disabled, and keeps its value when the contact person changes the others."""
+    city = _context(runtime, "city")
+    planners = _group(runtime, "city", "Planners")
+    base = f"/console/contexts/{city.id}/groups/{planners.id}"
+    manage, read = (
+        _acl(runtime, "ostiary", "modules.manage"),
+        _acl(runtime, "ostiary", "users.read"),
+    )
+    csrf = csrf_of(staff.get(base).text)
+    set_by_staff = staff.post(f"{base}/rights", data={"csrf": csrf, f"r-{manage}": "true"})
+    assert set_by_staff.status_code == 303
+
+    page = carla.get(base).text
+    box = re.search(rf'<input type="checkbox" id="r-{manage}"[^>]*>', page)
+    assert box is not None and "disabled" in box.group(0) and "checked" in box.group(0)
+    assert f'id="r-{manage}-locked"' in page
+    own = re.search(rf'<input type="checkbox" id="r-{read}"[^>]*>', page)
+    assert own is not None and "disabled" not in own.group(0)
+    german = carla.get(base, headers={"Accept-Language": "de"}).text
+    assert "Sie haben dieses Recht selbst nicht" in german
+
+    # The browser does not send a disabled box: the right stays as staff set it.
+    changed = carla.post(f"{base}/rights", data={"csrf": csrf_of(page), f"r-{read}": "true"})
+    assert changed.status_code == 303, changed.text
+    assert _group_rights(runtime, "city", "Planners") == {
+        "ostiary": {"modules.manage": True, "users.read": True}
+    }
+    # Sending it anyway grants nothing the group did not hold, and is not refused for that.
+    again = carla.post(
+        f"{base}/rights", data={"csrf": csrf_of(page), f"r-{read}": "true", f"r-{manage}": "true"}
+    )
+    assert again.status_code == 303
+    assert _events(runtime, "access.escalation_refused") == []
+
+
 def test_a_root_group_is_not_found_for_a_contact_person_and_the_attempt_audited(
     carla: TestClient, runtime: Runtime
 ) -> None:
