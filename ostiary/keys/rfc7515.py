@@ -28,8 +28,14 @@ def b64url(data: bytes) -> bytes:
     return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
+# Made once: ``json.dumps`` with options builds an encoder at every call, and a signature
+# algorithm object is as reusable.
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+
+
 def _json(value: Mapping[str, Any]) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    return _ENCODE(value).encode()
 
 
 @functools.lru_cache(maxsize=64)
@@ -48,7 +54,7 @@ def sign_compact(
 ) -> str:
     signing_input = _header(alg, kid, typ) + b"." + b64url(_json(claims))
     if alg == ES256 and isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == P256:
-        r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+        r, s = decode_dss_signature(key.sign(signing_input, _ECDSA_SHA256))
         signature = r.to_bytes(_P256_BYTES, "big") + s.to_bytes(_P256_BYTES, "big")
     elif alg == RS256 and isinstance(key, rsa.RSAPrivateKey):
         signature = key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
