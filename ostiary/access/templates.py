@@ -11,8 +11,11 @@ from ostiary.access.models import AclTemplate, TemplateRight
 from ostiary.audit.actor import Actor
 from ostiary.audit.services import AuditLog
 from ostiary.db.session import OstiarySession
-from ostiary.errors import AlreadyExists, NotFound
+from ostiary.errors import AlreadyExists, NotFound, RuleViolation
 from ostiary.text import Text
+
+# Words that follow /templates/ in addresses of their own.
+RESERVED_KEYS = frozenset({"export", "import"})
 
 
 class TemplateService:
@@ -34,6 +37,14 @@ class TemplateService:
             template = self.find(key)
             created = template is None
             if template is None:
+                if key in RESERVED_KEYS:
+                    # /api/v1/templates/export and the console's page of that name.
+                    raise RuleViolation(
+                        Text(
+                            "'{key}' is the name of a page of templates, not free as a key", key=key
+                        ),
+                        field="key",
+                    )
                 template = AclTemplate(key=key, name=name, context_types=[], rights=[])
                 self.session.add(template)
             changes: dict[str, object] = {}

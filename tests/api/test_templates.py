@@ -6,6 +6,7 @@ import csv
 import io
 from typing import Any
 
+import pytest
 from starlette.testclient import TestClient
 
 from ostiary.runtime import Runtime
@@ -160,6 +161,15 @@ def test_duplicate_template_key_is_409_on_key(client: TestClient) -> None:
         "already-exists",
         "key",
     )
+
+
+@pytest.mark.parametrize("key", ["export", "import"])
+def test_a_key_that_names_a_page_of_templates_is_refused(client: TestClient, key: str) -> None:
+    """/api/v1/templates/export (and the console's page) would hide such a template."""
+    answer = client.post(TEMPLATES, json={"key": key, "name": "Shadowed"})
+    assert_problem(answer, 422, "rule-violation", "key")
+    assert key in answer.json()["detail"]
+    assert all(t["key"] != key for t in client.get(TEMPLATES).json())
 
 
 def test_user_preference_in_rights_is_422_naming_it(client: TestClient) -> None:
