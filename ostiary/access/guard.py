@@ -102,12 +102,12 @@ class GrantGuard:
         held = self._held(context, {acl.module.key for acl in acls})
 
         def holds_any(acl: Acl) -> bool:
-            for rights in held.get(acl.module.key, []):
-                if rights.access and (
-                    rights.allows(acl.key) if acl.type == AclType.BOOL else rights.text(acl.key)
-                ):
-                    return True
-            return False
+            return any(
+                self._holds(rights, acl, TRUE)
+                if acl.type == AclType.BOOL
+                else rights.access and bool(rights.text(acl.key))
+                for rights in held.get(acl.module.key, [])
+            )
 
         return frozenset(acl.id for acl in acls if not holds_any(acl))
 

@@ -86,7 +86,7 @@ class RightsForm:
                 # post that sends one anyway is checked like any other, and refused.)
                 kept = current.get(acl.id)
                 if kept is not None:
-                    value = kept == TRUE if acl.type == AclType.BOOL and kept != "" else kept
+                    value = kept == TRUE if acl.type == AclType.BOOL else kept
                     named.setdefault(acl.module.key, {})[acl.key] = value
                 continue
             raw = form.get(field_of(acl.id))

@@ -5,50 +5,26 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from ostiary.access.models import Acl, Module
 from ostiary.contexts.models import Context
 from ostiary.runtime import Runtime
-from tests.apps import app_for
-from tests.conftest import LOCAL_CLIENT
-from tests.web.console.staff import add_staff
-from tests.web.console.support import csrf_of, make_world, sign_in
+from tests.web.console import test_console_access
+from tests.web.console.support import csrf_of
 
 GERMAN = {"accept-language": "de"}
 ENGLISH = {"accept-language": "en"}
 
 
-@pytest.fixture
-def settings_overrides() -> dict[str, object]:
-    return {"message_worker": False}
-
-
-@pytest.fixture
-def app(runtime: Runtime, tmp_path: Path) -> FastAPI:
-    make_world(runtime, tmp_path)
-    add_staff(runtime, tmp_path)
-    return app_for(runtime)
-
-
-@pytest.fixture
-def staff(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app, client=LOCAL_CLIENT, follow_redirects=False) as client:
-        sign_in(client, "stella")
-        yield client
-
-
-@pytest.fixture
-def carla(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app, client=LOCAL_CLIENT, follow_redirects=False) as client:
-        sign_in(client, "carla", "City Group")
-        yield client
+# The console world of the access pages: staff (stella) and City Group's contact person.
+settings_overrides = test_console_access.settings_overrides
+app = test_console_access.app
+staff = test_console_access.staff
+carla = test_console_access.carla
 
 
 def _error(page: str, element: str) -> str:
