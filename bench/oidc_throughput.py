@@ -62,6 +62,7 @@ from ostiary.benchmark import (  # noqa: E402
 )
 from ostiary.benchmark import prepare_database as shared_prepare_database  # noqa: E402
 from ostiary.runtime import Runtime  # noqa: E402
+from ostiary.server import one_worker_command  # noqa: E402
 from ostiary.settings import Settings  # noqa: E402
 
 DATA_DIR = HERE / ".data"
@@ -623,9 +624,7 @@ def ostiary_server(
         "OSTIARY_BOOTSTRAP_ADMIN_NETWORKS": f"{HOST}/32,::1/128",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
-    command = [sys.executable, "-m", "uvicorn", "ostiary.app:create_app", "--factory"]
-    command += ["--host", HOST, "--port", str(port), "--workers", "1"]
-    command += ["--log-level", "warning", "--no-access-log"]
+    command = one_worker_command(HOST, port)
     process = subprocess.Popen(command, env=env, cwd=data_dir)
     try:
         _wait_until_up(process, f"http://{HOST}:{port}/healthz", "Ostiary")

@@ -13,7 +13,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from ostiary.server import one_worker_command
 from ostiary.settings import Settings
 
 HOST = "127.0.0.1"
@@ -95,9 +95,7 @@ def server_environment(settings: Settings) -> dict[str, str]:
 def served(settings: Settings) -> Iterator[int]:
     """uvicorn with one worker on a free port of 127.0.0.1; yields the port."""
     port = _free_port()
-    command = [sys.executable, "-m", "uvicorn", "ostiary.app:create_app", "--factory"]
-    command += ["--host", HOST, "--port", str(port), "--workers", "1"]
-    command += ["--log-level", "warning", "--no-access-log"]
+    command = one_worker_command(HOST, port)
     process = subprocess.Popen(command, env=server_environment(settings))
     try:
         _wait_until_up(port, process)

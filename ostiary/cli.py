@@ -68,6 +68,8 @@ def serve(
     """Migrate the database if needed and serve Ostiary."""
     import uvicorn
 
+    from ostiary.server import HTTP_PROTOCOL
+
     runtime = _runtime()
     prepare(runtime)
     settings = runtime.settings
@@ -82,6 +84,7 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        http=HTTP_PROTOCOL,
         proxy_headers=bool(trusted),
         forwarded_allow_ips=trusted or None,
         log_level="info",

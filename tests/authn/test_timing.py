@@ -18,6 +18,7 @@ import uvicorn
 from starlette.testclient import TestClient
 
 from ostiary.runtime import Runtime
+from ostiary.server import HTTP_PROTOCOL
 from tests.apps import app_for
 from tests.authn.support import USERNAME, start
 from tests.conftest import LOCAL_CLIENT
@@ -94,7 +95,9 @@ def test_login_takes_as_long_for_an_unknown_user(runtime: Runtime) -> None:
 def server(runtime: Runtime) -> Iterator[int]:
     """The app served over real HTTP, so that what runs after the answer is not timed."""
     port = _free_port()
-    config = uvicorn.Config(app_for(runtime), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(
+        app_for(runtime), host="127.0.0.1", port=port, http=HTTP_PROTOCOL, log_level="warning"
+    )
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()

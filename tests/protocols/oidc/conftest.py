@@ -21,6 +21,7 @@ from ostiary.contexts.models import ContextType
 from ostiary.contexts.schemas import ContextCreate
 from ostiary.contexts.services import ContextService
 from ostiary.runtime import Runtime
+from ostiary.server import HTTP_PROTOCOL
 from ostiary.users.models import UserStatus
 from ostiary.users.schemas import UserCreate
 from ostiary.users.services import UserService
@@ -51,7 +52,9 @@ class Provider:
 @pytest.fixture
 def provider(runtime: Runtime) -> Iterator[Provider]:
     port = int(runtime.settings.issuer.rsplit(":", 1)[1])
-    config = uvicorn.Config(app_for(runtime), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(
+        app_for(runtime), host="127.0.0.1", port=port, http=HTTP_PROTOCOL, log_level="warning"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
