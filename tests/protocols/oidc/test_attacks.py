@@ -159,6 +159,26 @@ def test_an_oversized_body_is_refused_before_it_is_read_whole(
     assert response.status_code == 413 and response.json()["error"] == "invalid_request"
 
 
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (b"grant_type=client_credentials&client_id=\xe9", "not a valid form"),
+        (b"&".join(b"f%d=v" % i for i in range(1001)), "not a valid form"),
+        (b"grant_type=client_credentials&grant_type=password", "appears more than once"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/oauth2/token", "/oauth2/introspect", "/oauth2/revoke"])
+def test_a_malformed_body_is_refused_as_an_invalid_request(
+    browser: TestClient, path: str, body: bytes, problem: str
+) -> None:
+    response = browser.post(
+        path, content=body, headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+    assert problem in response.json()["error_description"]
+
+
 def test_the_token_endpoint_answers_other_methods_as_before(browser: TestClient) -> None:
     assert browser.get("/oauth2/token").status_code == 405
     slashed = browser.post("/oauth2/token/", data={"grant_type": "x"}, follow_redirects=False)
