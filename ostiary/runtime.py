@@ -56,7 +56,9 @@ class Runtime:
         self.standings = Standings(self.rights)
         self.changes = feed_for(self.engine)
         mirror = EpochMirror(self.changes)
-        self.read_sessions = make_session_factory(reading_engine(self.engine), mirror=mirror)
+        self.read_sessions = make_session_factory(
+            reading_engine(self.engine), mirror=mirror, reuse=True
+        )
         # Writing sessions use what is kept as well, until they write (``OstiarySession``).
         self.sessions.configure(mirror=mirror)
         self.keys = KeyRing(self.settings.effective_secret_key)
