@@ -9,9 +9,18 @@ when every application is busy with a live runtime.
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import uvicorn
+
 from ostiary.api.direct import Application
 from ostiary.app import create_app
 from ostiary.runtime import Runtime
+from ostiary.server import HTTP_PROTOCOL
 
 _APPS: list[Application] = []
 
@@ -28,3 +37,24 @@ def app_for(runtime: Runtime) -> Application:
     app = create_app(runtime)
     _APPS.append(app)
     return app
+
+
+@contextmanager
+def served_over_http(app: Any, port: int, **config: Any) -> Iterator[None]:
+    """``app`` served by uvicorn over real HTTP on 127.0.0.1:``port``, in a thread, with the
+    protocol ``ostiary serve`` uses, until the block ends."""
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, http=HTTP_PROTOCOL, log_level="warning", **config
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

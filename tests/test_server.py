@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 
-from ostiary.server import HTTP_PROTOCOL, OneWriteTransport
+from ostiary.server import OneWriteTransport
+from tests.apps import served_over_http
 
 
 class RecordingTransport:
@@ -124,18 +122,8 @@ def port() -> Iterator[int]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         free = probe.getsockname()[1]
-    config = uvicorn.Config(
-        _app, host="127.0.0.1", port=free, http=HTTP_PROTOCOL, log_level="warning", lifespan="off"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield free
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served_over_http(_app, free, lifespan="off"):
+        yield free
 
 
 def _receive_until(sock: socket.socket, marker: bytes, timeout: float) -> bytes:

@@ -8,18 +8,15 @@ from __future__ import annotations
 import http.client
 import socket
 import statistics
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.testclient import TestClient
 
 from ostiary.runtime import Runtime
-from ostiary.server import HTTP_PROTOCOL
-from tests.apps import app_for
+from tests.apps import app_for, served_over_http
 from tests.authn.support import USERNAME, start
 from tests.conftest import LOCAL_CLIENT
 from tests.protocols.oidc.conftest import make_client, make_world
@@ -95,18 +92,8 @@ def test_login_takes_as_long_for_an_unknown_user(runtime: Runtime) -> None:
 def server(runtime: Runtime) -> Iterator[int]:
     """The app served over real HTTP, so that what runs after the answer is not timed."""
     port = _free_port()
-    config = uvicorn.Config(
-        app_for(runtime), host="127.0.0.1", port=port, http=HTTP_PROTOCOL, log_level="warning"
-    )
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not instance.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield port
-    instance.should_exit = True
-    thread.join(timeout=10)
+    with served_over_http(app_for(runtime), port):
+        yield port
 
 
 def test_asking_for_a_reset_takes_as_long_for_an_unknown_account(

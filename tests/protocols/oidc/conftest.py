@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-import uvicorn
 
 from ostiary.access.catalogue import AclSpec, ModuleSpec
 from ostiary.access.groups import GroupService
@@ -21,11 +18,10 @@ from ostiary.contexts.models import ContextType
 from ostiary.contexts.schemas import ContextCreate
 from ostiary.contexts.services import ContextService
 from ostiary.runtime import Runtime
-from ostiary.server import HTTP_PROTOCOL
 from ostiary.users.models import UserStatus
 from ostiary.users.schemas import UserCreate
 from ostiary.users.services import UserService
-from tests.apps import app_for
+from tests.apps import app_for, served_over_http
 
 PASSWORD = "a sturdy test password"
 REDIRECT = "http://127.0.0.1:9/callback"
@@ -52,18 +48,8 @@ class Provider:
 @pytest.fixture
 def provider(runtime: Runtime) -> Iterator[Provider]:
     port = int(runtime.settings.issuer.rsplit(":", 1)[1])
-    config = uvicorn.Config(
-        app_for(runtime), host="127.0.0.1", port=port, http=HTTP_PROTOCOL, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield Provider(runtime.settings.issuer, runtime)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served_over_http(app_for(runtime), port):
+        yield Provider(runtime.settings.issuer, runtime)
 
 
 @dataclass(frozen=True)
