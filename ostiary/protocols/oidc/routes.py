@@ -141,7 +141,7 @@ async def form_params(request: Request) -> dict[str, str]:
     """The urlencoded body, each parameter once (``ostiary.protocols.oidc.urlencoded``)."""
     if "application/x-www-form-urlencoded" not in request.headers.get("content-type", ""):
         raise OAuthError("invalid_request", "the body must be application/x-www-form-urlencoded")
-    body = b""
+    body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_FORM_BYTES:

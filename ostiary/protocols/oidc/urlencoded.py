@@ -15,7 +15,7 @@ class TooManyFields(ValueError):
     pass
 
 
-def parse(body: bytes, *, max_fields: int) -> list[tuple[str, str]]:
+def parse(body: bytes | bytearray, *, max_fields: int) -> list[tuple[str, str]]:
     """The (name, value) pairs in order; ``UnicodeDecodeError`` if the body is not UTF-8,
     ``TooManyFields`` beyond ``max_fields`` (counted as ``parse_qsl`` counts them)."""
     text = body.decode()
