@@ -30,6 +30,7 @@ class PasswordLogin:
         self.decoy_hash = decoy_hash
         self.throttle = throttle
         self.address = address
+        self._unsettled: Attempt | None = None
 
     def verify(self, identifier: str, password: str) -> User | None:
         """The user when the password is right and they may sign in, else None.
@@ -38,8 +39,7 @@ class PasswordLogin:
         a throttle the attempt is counted for the account (or the unknown name) and the client
         address before the hash is verified, and ``Throttled`` is raised, unverified, while
         either must wait; the counts are committed at once, so call this outside a
-        transaction of your own. A success is settled in the session's next transaction: the
-        caller commits it with the sign-in it leads to.
+        transaction of your own. A success is left for ``settle`` to take back.
         """
         key = identifier.strip().casefold()
         user = (
@@ -60,14 +60,26 @@ class PasswordLogin:
             return self._failed(attempt)
         if user.status != UserStatus.ACTIVE or user.domain.kind != DomainKind.LOCAL:
             return self._failed(attempt)
-        if attempt is not None:
-            attempt.succeeded(commit=False)
+        self._unsettled = attempt
         if self.passwords.needs_rehash(user.password_hash):
             with self.session.atomic():
                 old = user.password_hash
                 rehash(self.session, user.id, old, self.passwords.hash(password))
             self.session.refresh(user)
         return user
+
+    def settle(self) -> None:
+        """Settle the throttle's count of the right password that ``verify`` accepted, in the
+        caller's transaction (the sign-in it leads to): the account's streak ends and the
+        client address's attempt is taken back.
+
+        Call it last before that transaction commits. The address's row stays locked from here
+        to the commit, and every login from that address counts its attempt on that row: all
+        the people of a company behind one NAT would otherwise sign in one after another.
+        """
+        if self._unsettled is not None:
+            self._unsettled.succeeded(commit=False)
+            self._unsettled = None
 
     def _attempt(self, user: User | None, key: str) -> Attempt | None:
         if self.throttle is None:

@@ -124,11 +124,12 @@ def login_submit(
         )
         page.headers["Retry-After"] = str(exc.retry_after)
         return page
-    # Commits the throttle's settling of a success too (PasswordLogin.verify).
     with session.atomic():
         if user is not None:
             # The second factor, if the user needs one, then the session (second_factor.py).
-            return after_password(request, runtime, session, login_flow, state, user)
+            response = after_password(request, runtime, session, login_flow, state, user)
+            login.settle()
+            return response
     return _page(
         request,
         "login.html",

@@ -24,13 +24,14 @@ from ostiary.authn.throttle import (
     Throttle,
     Throttled,
     account_key,
+    address_key,
 )
 from ostiary.db.types import utcnow
 from ostiary.runtime import Runtime
 from ostiary.users.models import User
 from tests.apps import app_for
 from tests.authn.support import USERNAME, password, redirected_code, start
-from tests.conftest import ADMIN_PASSWORD, LOCAL_CLIENT
+from tests.conftest import ADMIN_PASSWORD, LOCAL_CLIENT, Database
 from tests.helpers import assert_problem
 from tests.protocols.oidc.conftest import PASSWORD, make_client, make_world
 
@@ -195,6 +196,43 @@ def test_a_hundred_parallel_wrong_passwords_count_as_a_hundred(
     else:
         # Only the guesses up to the threshold were verified; the rest were refused unverified.
         assert outcomes.count("wrong") == 5 and outcomes.count("throttled") == 95
+
+
+def test_a_sign_in_being_written_does_not_hold_up_logins_from_its_address(
+    runtime: Runtime, database: Database
+) -> None:
+    """The people of a company behind one NAT share its address, and each login counts its
+    attempt on that address's row: a login writing its sign-in must not lock the row until it
+    commits, or they would sign in one after another."""
+    if database.backend != "postgresql":
+        pytest.skip("SQLite lets one transaction write at a time whatever rows it writes")
+    make_world(runtime)
+    address = "198.51.100.7"
+
+    def login(session: Any) -> PasswordLogin:
+        throttle = Throttle(session, runtime.settings)
+        return PasswordLogin(
+            session, runtime.passwords, runtime.basic.decoy_hash, throttle=throttle, address=address
+        )
+
+    def another_login() -> bool:
+        with runtime.sessions() as session:
+            return login(session).verify("admin", ADMIN_PASSWORD) is not None
+
+    with runtime.sessions() as session:
+        signing_in = login(session)
+        user = signing_in.verify(USERNAME, PASSWORD)
+        assert user is not None
+        # The pool outside: should the other login wait, the rollback lets it go on.
+        with ThreadPoolExecutor(max_workers=1) as pool, session.atomic():
+            # The sign-in's writes (ostiary.web.login): the session, the audit event, the code.
+            session.execute(update(User).where(User.id == user.id).values(last_login_at=utcnow()))
+            assert pool.submit(another_login).result(timeout=20)
+            signing_in.settle()
+    # Both attempts were counted for the address; the settled one was taken back.
+    row = counter(runtime, address_key(address))
+    assert row is not None and row.failures == 1
+    assert counter(runtime, account_key(user.id)) is None
 
 
 def test_old_hash_parameters_are_upgraded_at_the_next_sign_in(
