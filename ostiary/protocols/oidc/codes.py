@@ -6,8 +6,9 @@ import hashlib
 import secrets
 import uuid
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from ostiary.clients.models import Client
 from ostiary.db.session import OstiarySession
@@ -55,12 +56,44 @@ def find_code(session: OstiarySession, code: str) -> AuthorizationCode | None:
     ).one_or_none()
 
 
-def consume_code(session: OstiarySession, code: AuthorizationCode) -> bool:
-    """Mark the code used; of concurrent exchanges exactly one succeeds."""
-    result = session.execute(
-        update(AuthorizationCode)
-        .where(AuthorizationCode.id == code.id, AuthorizationCode.used_at.is_(None))
-        .values(used_at=utcnow())
-        .execution_options(synchronize_session=False)
+_CODES: Any = AuthorizationCode.__table__
+# Marks the code used and returns it, in one statement: of concurrent exchanges exactly one
+# gets the row, and a later one (or another client's) gets none.
+_CLAIM = (
+    update(_CODES)
+    .where(
+        _CODES.c.code_hash == bindparam("p_hash"),
+        _CODES.c.client_id == bindparam("p_client_id"),
+        _CODES.c.used_at.is_(None),
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    .values(used_at=bindparam("p_now", type_=_CODES.c.used_at.type))
+    .returning(
+        _CODES.c.id,
+        _CODES.c.user_id,
+        _CODES.c.session_id,
+        _CODES.c.context_id,
+        _CODES.c.redirect_uri,
+        _CODES.c.scope,
+        _CODES.c.nonce,
+        _CODES.c.code_challenge,
+        _CODES.c.expires_at,
+    )
+)
+_SET_GRANT = (
+    update(_CODES)
+    .where(_CODES.c.id == bindparam("p_id"))
+    .values(grant_id=bindparam("p_grant_id", type_=_CODES.c.grant_id.type))
+)
+
+
+def claim_code(connection: Connection, code: str, client_id: uuid.UUID) -> Any | None:
+    """The unused code of this client, marked used now (a row of ``_CLAIM``'s columns); None
+    when it is unknown, another client's or used already (``find_code`` tells which)."""
+    return connection.execute(
+        _CLAIM, {"p_hash": code_hash(code), "p_client_id": client_id, "p_now": utcnow()}
+    ).first()
+
+
+def record_grant(connection: Connection, code_id: uuid.UUID, grant_id: uuid.UUID) -> None:
+    """The grant that the code's exchange made: a second use of the code revokes it."""
+    connection.execute(_SET_GRANT, {"p_id": code_id, "p_grant_id": grant_id})

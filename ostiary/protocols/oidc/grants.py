@@ -15,8 +15,8 @@ from ostiary.authn.sessions import SessionService
 from ostiary.clients.models import Client
 from ostiary.contexts.models import Context
 from ostiary.db.session import OstiarySession
-from ostiary.db.types import utcnow
-from ostiary.protocols.oidc.codes import consume_code, find_code
+from ostiary.db.types import utcnow, uuid7
+from ostiary.protocols.oidc.codes import claim_code, find_code, record_grant
 from ostiary.protocols.oidc.errors import OAuthError
 from ostiary.protocols.oidc.models import Grant, RefreshToken
 from ostiary.protocols.oidc.rfc7636 import verifier_matches
@@ -64,11 +64,12 @@ class TokenGrants:
     # -- authorization_code -------------------------------------------------------------
 
     def _code(self, client: Client, form: Mapping[str, str]) -> IssuedTokens:
-        code = find_code(self.session, form.get("code", ""))
-        if code is None or code.client_id != client.id:
-            raise _invalid_grant("unknown code")
-        if code.used_at is not None or not consume_code(self.session, code):
-            self._revoke(code.grant_id, "code reused")
+        code = claim_code(self.session.core(), form.get("code", ""), client.id)
+        if code is None:
+            known = find_code(self.session, form.get("code", ""))
+            if known is None or known.client_id != client.id:
+                raise _invalid_grant("unknown code")
+            self._revoke(known.grant_id, "code reused")
             raise _invalid_grant("the code was already used; what it gave is revoked")
         if code.expires_at <= utcnow():
             raise _invalid_grant("the code has expired")
@@ -89,6 +90,7 @@ class TokenGrants:
         browser = self.session.get(BrowserSession, code.session_id)
         context = self.session.get(Context, code.context_id) if code.context_id else None
         grant = Grant(
+            id=uuid7(),
             client_id=client.id,
             user_id=code.user_id,
             session_id=code.session_id,
@@ -96,18 +98,16 @@ class TokenGrants:
             scope=code.scope,
             expires_at=utcnow() + timedelta(seconds=client.refresh_token_seconds),
         )
-        self.session.add(grant)
-        self.session.flush()
         if (
             user is None
             or browser is None
             or not grant_alive(self.session, self.sessions, grant, client, context)
         ):
             raise _invalid_grant("the user or the session behind this code is no longer valid")
-        code.grant_id = grant.id
-        # Written now: with nothing waiting to be flushed, the rights counters of the token's
-        # claims come from what this process keeps.
-        self.session.flush()
+        self.session.add(grant)
+        # Flushed here, so that the code can name it; with nothing left to flush, the rights
+        # counters of the token's claims come from what this process keeps.
+        record_grant(self.session.core(), code.id, grant.id)
         return self.issuer.issue(
             client,
             grant,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, literal, select
+from sqlalchemy import bindparam, insert, literal, select
 
 from ostiary.access.cache import RightsCache
 from ostiary.access.models import Module
@@ -200,8 +200,9 @@ class TokenIssuer:
     def _refresh(self, grant: Grant, client: Client, now: datetime) -> str:
         token = secrets.token_urlsafe(32)
         idle = min(now + timedelta(seconds=client.refresh_idle_seconds), grant.expires_at)
-        self.session.add(
-            RefreshToken(token_hash=token_hash(token), grant_id=grant.id, idle_expires_at=idle)
+        self.session.core().execute(
+            _NEW_REFRESH,
+            {"token_hash": token_hash(token), "grant_id": grant.id, "idle_expires_at": idle},
         )
         return token
 
@@ -214,6 +215,7 @@ class ValidAccessToken:
     user: User | None
 
 
+_NEW_REFRESH = insert(RefreshToken.__table__)
 _REVOKED: Any = RevokedAccessToken.__table__
 _IS_REVOKED = select(literal(1)).where(_REVOKED.c.jti == bindparam("jti"))
 # Expired tokens fail on their ``exp`` anyway; those that expire while the list is kept too.

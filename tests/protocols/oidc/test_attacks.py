@@ -214,6 +214,42 @@ def test_code_reuse_revokes_the_first_tokens(browser: TestClient) -> None:
     assert refresh.json()["error"] == "invalid_grant"
 
 
+def test_one_code_exchanged_four_times_at_once_gives_tokens_once_and_revokes_them(
+    browser: TestClient,
+) -> None:
+    """An intercepted code raced against the client: one exchange wins, and the others,
+    coming after it, revoke what it gave (RFC 9700 §4.2.4), however close together they are."""
+    code = login(browser)["code"]
+    results: list[Any] = []
+    barrier = threading.Barrier(4)
+
+    def exchange_at_once() -> None:
+        barrier.wait(timeout=30)
+        results.append(exchange(browser, code))
+
+    threads = [threading.Thread(target=exchange_at_once) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [r.json() for r in results if r.status_code == 200]
+    assert len(winners) == 1
+    assert [r.json()["error"] for r in results if r.status_code != 200] == ["invalid_grant"] * 3
+    userinfo = browser.get(
+        "/oauth2/userinfo", headers={"Authorization": f"Bearer {winners[0]['access_token']}"}
+    )
+    assert userinfo.status_code == 401
+    refresh = browser.post(
+        "/oauth2/token",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": "spa",
+            "refresh_token": winners[0]["refresh_token"],
+        },
+    )
+    assert refresh.json()["error"] == "invalid_grant"
+
+
 def test_code_bound_to_redirect_uri_and_client(browser: TestClient, runtime: Runtime) -> None:
     code = login(browser)["code"]
     assert exchange(browser, code, redirect_uri=REDIRECT + "/x").json()["error"] == "invalid_grant"
