@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from ostiary.authn.models import LoginFlow
 from ostiary.branding.resolution import BrandingChoice
 from ostiary.db.session import OstiarySession
-from ostiary.db.types import utcnow
+from ostiary.db.types import utcnow, uuid7
 from ostiary.federation.relying_party import PendingFederation
 from ostiary.protocols.oidc.authorization import AuthorizationRequest
 
@@ -65,13 +65,14 @@ class LoginFlows:
         self.lifetime = lifetime
 
     def begin(self, state: LoginState) -> LoginFlow:
+        # Its id is known at once, so it is written with the rest of the transaction.
         flow = LoginFlow(
+            id=uuid7(),
             csrf_token=secrets.token_urlsafe(24),
             state=state.model_dump(mode="json"),
             expires_at=utcnow() + self.lifetime,
         )
         self.session.add(flow)
-        self.session.flush()
         return flow
 
     def find(self, flow_id: str | None) -> tuple[LoginFlow, LoginState] | None:

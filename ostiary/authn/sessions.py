@@ -16,7 +16,7 @@ from ostiary.audit.services import AuditLog
 from ostiary.authn.factors.policy import acr_for
 from ostiary.authn.models import BrowserSession
 from ostiary.db.session import OstiarySession
-from ostiary.db.types import utcnow
+from ostiary.db.types import utcnow, uuid7
 from ostiary.protocols.oidc.models import Grant
 from ostiary.settings import Settings
 from ostiary.users.models import User, UserStatus
@@ -69,7 +69,9 @@ class SessionService:
                 self._end(old, "replaced")
         token = secrets.token_urlsafe(32)
         now = utcnow()
+        # Its id is known at once: the audit event names it without a flush.
         browser = BrowserSession(
+            id=uuid7(),
             token_hash=_hash(token),
             user_id=user.id,
             security_stamp=user.security_stamp,
@@ -88,7 +90,6 @@ class SessionService:
         user.last_login_at = now
         if first_login:
             user.first_login_at = now
-        self.session.flush()
         self.audit.record(
             actor,
             "session.started",

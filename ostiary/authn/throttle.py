@@ -261,9 +261,10 @@ class Throttle:
         address) has its attempt taken back in the same transaction. Without ``commit``, in
         the caller's transaction (a sign-in settles it with the session it starts)."""
         with self.session.atomic() if commit else nullcontext():
-            self.session.execute(_END_STREAK, {"p_kind": kind, "p_key": key})
+            connection = self.session.core()
+            connection.execute(_END_STREAK, {"p_kind": kind, "p_key": key})
             if forgiven is not None:
-                self.session.execute(_FORGIVE, {"p_kind": kind, "p_key": forgiven})
+                connection.execute(_FORGIVE, {"p_kind": kind, "p_key": forgiven})
 
     def forgive(self, kind: str, key: str) -> None:
         """Take back one attempt counted by ``attempt`` that succeeded, without ending the
@@ -317,7 +318,7 @@ class Throttle:
             now = now or utcnow()
             statement = _upsert(connection.dialect.name, self._steps())
             rows = [
-                self.session.execute(statement, self._parameters(kind, key, now)).one()
+                connection.execute(statement, self._parameters(kind, key, now)).one()
                 for key in keys
             ]
             if secrets.randbelow(PURGE_ONE_IN) == 0:
@@ -377,20 +378,17 @@ class Throttle:
 
 
 _TABLE = SignInThrottle.__table__
-_END_STREAK = (
-    delete(SignInThrottle)
-    .where(SignInThrottle.kind == bindparam("p_kind"), SignInThrottle.key == bindparam("p_key"))
-    .execution_options(synchronize_session=False)
+_END_STREAK = delete(_TABLE).where(
+    _TABLE.c.kind == bindparam("p_kind"), _TABLE.c.key == bindparam("p_key")
 )
 _FORGIVE = (
-    update(SignInThrottle)
+    update(_TABLE)
     .where(
-        SignInThrottle.kind == bindparam("p_kind"),
-        SignInThrottle.key == bindparam("p_key"),
-        SignInThrottle.failures > 0,
+        _TABLE.c.kind == bindparam("p_kind"),
+        _TABLE.c.key == bindparam("p_key"),
+        _TABLE.c.failures > 0,
     )
-    .values(failures=SignInThrottle.failures - 1)
-    .execution_options(synchronize_session=False)
+    .values(failures=_TABLE.c.failures - 1)
 )
 
 

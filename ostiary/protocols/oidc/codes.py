@@ -8,13 +8,15 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from ostiary.clients.models import Client
 from ostiary.db.session import OstiarySession
 from ostiary.db.types import utcnow
 from ostiary.protocols.oidc.authorization import AuthorizationRequest
 from ostiary.protocols.oidc.models import AuthorizationCode
+
+_NEW_CODE = insert(AuthorizationCode.__table__)
 
 
 def code_hash(code: str) -> str:
@@ -32,20 +34,22 @@ def issue_code(
     lifetime: timedelta,
 ) -> str:
     code = secrets.token_urlsafe(32)
-    session.add(
-        AuthorizationCode(
-            code_hash=code_hash(code),
-            client_id=client.id,
-            user_id=user_id,
-            session_id=session_id,
-            context_id=context_id,
-            redirect_uri=request.redirect_uri,
-            scope=" ".join(request.scope),
-            nonce=request.nonce,
-            code_challenge=request.code_challenge,
-            code_challenge_method=request.code_challenge_method,
-            expires_at=utcnow() + lifetime,
-        )
+    # After the flush of the session and the user that it names.
+    session.core().execute(
+        _NEW_CODE,
+        {
+            "code_hash": code_hash(code),
+            "client_id": client.id,
+            "user_id": user_id,
+            "session_id": session_id,
+            "context_id": context_id,
+            "redirect_uri": request.redirect_uri,
+            "scope": " ".join(request.scope),
+            "nonce": request.nonce,
+            "code_challenge": request.code_challenge,
+            "code_challenge_method": request.code_challenge_method,
+            "expires_at": utcnow() + lifetime,
+        },
     )
     return code
 

@@ -3,10 +3,11 @@ and refresh tokens are single use, and using one twice revokes everything issued
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from ostiary.audit.actor import Actor
 from ostiary.audit.services import AuditLog
@@ -84,11 +85,9 @@ class TokenGrants:
                 )
         elif verifier is None or not verifier_matches(code.code_challenge, verifier):
             raise _invalid_grant("code_verifier does not match the code_challenge")
-        # Loaded once and held for grant_alive and the issuer: the identity map keeps objects
-        # only while someone refers to them.
-        user = self.session.get(User, code.user_id)
-        browser = self.session.get(BrowserSession, code.session_id)
-        context = self.session.get(Context, code.context_id) if code.context_id else None
+        # Loaded in one query and held for grant_alive and the issuer: the identity map keeps
+        # objects only while someone refers to them.
+        user, browser, context = self._standing(code.user_id, code.session_id, code.context_id)
         grant = Grant(
             id=uuid7(),
             client_id=client.id,
@@ -114,6 +113,19 @@ class TokenGrants:
             nonce=code.nonce,
             with_refresh="refresh_token" in client.grant_types,
         )
+
+    def _standing(
+        self, user_id: uuid.UUID, session_id: uuid.UUID, context_id: uuid.UUID | None
+    ) -> tuple[User | None, BrowserSession | None, Context | None]:
+        """The user, browser session and context that a code's tokens stand on."""
+        row = self.session.execute(
+            select(User, BrowserSession, Context)
+            .select_from(User)
+            .join(BrowserSession, BrowserSession.id == session_id)
+            .outerjoin(Context, Context.id == context_id)
+            .where(User.id == user_id)
+        ).first()
+        return (row[0], row[1], row[2]) if row is not None else (None, None, None)
 
     # -- refresh_token ------------------------------------------------------------------
 
