@@ -8,9 +8,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from ostiary.api.v1.deps import RuntimeDep, SessionDep
-from ostiary.authn.flow import LoginFlows, LoginState, Stage
+from ostiary.authn.flow import LoginFlows, LoginState, OpenFlow, Stage
 from ostiary.authn.login import LOGIN_FAILED, PasswordLogin
-from ostiary.authn.models import LoginFlow
 from ostiary.authn.sessions import SessionService
 from ostiary.authn.throttle import Throttle, Throttled
 from ostiary.branding.resolution import BrandingChoice, BrandingResolver
@@ -44,7 +43,7 @@ def _finish(
     request: Request,
     runtime: Runtime,
     flows: LoginFlows,
-    flow: LoginFlow,
+    flow: OpenFlow,
     state: LoginState,
     outcome: object,
 ) -> Response:

@@ -16,8 +16,7 @@ from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import Response
 
 from ostiary.api.v1.deps import RuntimeDep, SessionDep
-from ostiary.authn.flow import LoginFlows, LoginState
-from ostiary.authn.models import LoginFlow
+from ostiary.authn.flow import LoginFlows, LoginState, OpenFlow
 from ostiary.authn.policy import (
     RULE_COMMON,
     RULE_EMAIL,
@@ -76,7 +75,7 @@ def _page(
     return templates.TemplateResponse(request, name, context, status_code=status, headers=headers)
 
 
-def _find(session: OstiarySession, flow: str) -> tuple[LoginFlow, LoginState] | None:
+def _find(session: OstiarySession, flow: str) -> tuple[OpenFlow, LoginState] | None:
     # Finding a flow does not depend on the lifetime of new ones.
     return LoginFlows(session, timedelta(0)).find(flow) if flow else None
 

@@ -25,8 +25,7 @@ from ostiary.authn.factors.passkeys import (
 )
 from ostiary.authn.factors.policy import PWD, amr_for
 from ostiary.authn.factors.stage import SecondFactorStage
-from ostiary.authn.flow import LoginFlows, LoginState, Stage
-from ostiary.authn.models import LoginFlow
+from ostiary.authn.flow import LoginFlows, LoginState, OpenFlow, Stage
 from ostiary.authn.sessions import CookiePolicy, SessionService
 from ostiary.branding.resolution import BrandingResolver
 from ostiary.clients.models import Client
@@ -79,7 +78,7 @@ def after_password(
     request: Request,
     runtime: Runtime,
     session: OstiarySession,
-    login_flow: LoginFlow,
+    login_flow: OpenFlow,
     state: LoginState,
     user: User,
 ) -> Response:
@@ -106,7 +105,7 @@ def complete(
     request: Request,
     runtime: Runtime,
     session: OstiarySession,
-    login_flow: LoginFlow,
+    login_flow: OpenFlow,
     state: LoginState,
     user: User,
     amr: list[str],
@@ -162,7 +161,7 @@ def complete(
 
 def _at_second_factor(
     request: Request, runtime: Runtime, session: OstiarySession, flow: str, csrf: str | None
-) -> tuple[LoginFlow, LoginState, User] | None:
+) -> tuple[OpenFlow, LoginState, User] | None:
     flows = _flows(runtime, session)
     found = flows.find(flow)
     if found is None or found[1].stage is not Stage.SECOND_FACTOR:
@@ -181,7 +180,7 @@ def _second_factor_page(
     request: Request,
     runtime: Runtime,
     session: OstiarySession,
-    login_flow: LoginFlow,
+    login_flow: OpenFlow,
     state: LoginState,
     user: User,
     *,
@@ -301,7 +300,7 @@ def passkey_page(
 
 def _login_ceremony(
     runtime: Runtime, session: OstiarySession, flow: str, csrf: str
-) -> tuple[LoginFlow, LoginState, User | None, str] | None:
+) -> tuple[OpenFlow, LoginState, User | None, str] | None:
     flows = _flows(runtime, session)
     found = flows.find(flow)
     if found is None or not flows.csrf_ok(found[0], csrf):
