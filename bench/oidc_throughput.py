@@ -543,7 +543,7 @@ class HashRate:
 
 
 def argon2_rate(settings: Settings, seconds: float) -> HashRate:
-    """Verifications per second of a hash made with the configured parameters, on this thread
+    """Verifications per second of a hash made with the configured parameters, one at a time
     (so on one core), through the same ``Passwords`` class the login uses."""
     passwords = Passwords(settings)
     stored = passwords.hash(USER_PASSWORD)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -12,15 +15,45 @@ from ostiary.authn.policy import PasswordPolicy
 from ostiary.errors import FieldProblem
 from ostiary.settings import Settings
 
+# How much lower the hashing threads' CPU priority is than the rest of the process (nice).
+HASHING_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    # On Linux a thread has a niceness of its own, and raising it needs no privilege; where
+    # threads have none, hashes run at the process's priority.
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
+
+
+@functools.cache
+def hashing_threads() -> ThreadPoolExecutor:
+    """The process's hashing threads, one per CPU, made when the first hash is."""
+    return ThreadPoolExecutor(
+        max_workers=os.cpu_count() or 1,
+        thread_name_prefix="ostiary-hashing",
+        initializer=_lower_priority,
+    )
+
+
+# A child made by fork has none of its parent's threads: it makes hashing threads of its own.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=hashing_threads.cache_clear)
+
 
 class Passwords:
-    """Hashes and verifies passwords. argon2id is memory-hard: each hash walks its own
-    ``argon2_memory_cost_kib`` of memory, so hashes running at once beyond the number of CPUs
-    only take turns on them and push each other's memory out of the caches, which makes each one
-    slower. So at most one hash per CPU runs at a time in a process; the rest wait their turn."""
+    """Hashes and verifies passwords with argon2id, in threads of their own at a lower CPU
+    priority than the rest of the process.
+
+    argon2id is memory-hard: each hash walks its own ``argon2_memory_cost_kib`` of memory, so
+    hashes running at once beyond the number of CPUs only take turns on them and push each
+    other's memory out of the caches. So a process has one hashing thread per CPU, and the rest
+    wait their turn. Their lower priority keeps a burst of logins from starving the thread that
+    holds the interpreter, which everything else (the login's own statements, token and
+    introspection requests) needs: the hashes take the CPU that it leaves.
+    """
 
     def __init__(self, settings: Settings) -> None:
-        self._turns = threading.BoundedSemaphore(os.cpu_count() or 1)
         self.min_length = settings.password_min_length
         self.policy = PasswordPolicy(settings.password_min_length)
         self._hasher = PasswordHasher(
@@ -31,15 +64,13 @@ class Passwords:
         )
 
     def hash(self, password: str) -> str:
-        with self._turns:
-            return self._hasher.hash(password)
+        return hashing_threads().submit(self._hasher.hash, password).result()
 
     def verify(self, password_hash: str | None, password: str) -> bool:
         if not password_hash:
             return False
         try:
-            with self._turns:
-                return self._hasher.verify(password_hash, password)
+            return hashing_threads().submit(self._hasher.verify, password_hash, password).result()
         except (VerificationError, InvalidHashError):
             return False
 
