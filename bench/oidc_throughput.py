@@ -62,7 +62,7 @@ from ostiary.benchmark import (  # noqa: E402
 )
 from ostiary.benchmark import prepare_database as shared_prepare_database  # noqa: E402
 from ostiary.runtime import Runtime  # noqa: E402
-from ostiary.server import one_worker_command  # noqa: E402
+from ostiary.server import free_port, one_worker_command  # noqa: E402
 from ostiary.settings import Settings  # noqa: E402
 
 DATA_DIR = HERE / ".data"
@@ -580,12 +580,6 @@ class Server:
         return f"{HOST}:{self.port}"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
 def _wait_until_up(process: subprocess.Popen[bytes], url: str, what: str) -> None:
     import requests
 
@@ -859,8 +853,8 @@ def run(args: argparse.Namespace, url: str) -> Report:
         say(f"oidc-provider not run: {missing}")
     parts = set(args.only.split(",")) if args.only else set(PARTS)
     with (
-        ostiary_server(url, args.data_dir, free_port(), secrets_) as ostiary,
-        peer_server(free_port()) if missing is None else _nothing() as peer,
+        ostiary_server(url, args.data_dir, free_port(HOST), secrets_) as ostiary,
+        peer_server(free_port(HOST)) if missing is None else _nothing() as peer,
     ):
         mine = {ostiary.pid} | ({peer.pid} if peer else set())
         if not args.no_wait:

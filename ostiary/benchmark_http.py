@@ -11,7 +11,6 @@ import base64
 import http.client
 import json
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from ostiary.server import one_worker_command
+from ostiary.server import free_port, one_worker_command
 from ostiary.settings import Settings
 
 HOST = "127.0.0.1"
@@ -69,12 +68,6 @@ class KeepAliveClient:
         self._connection.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
 def server_environment(settings: Settings) -> dict[str, str]:
     """``settings`` as the environment of an ``ostiary`` process."""
     env = {
@@ -94,7 +87,7 @@ def server_environment(settings: Settings) -> dict[str, str]:
 @contextmanager
 def served(settings: Settings) -> Iterator[int]:
     """uvicorn with one worker on a free port of 127.0.0.1; yields the port."""
-    port = _free_port()
+    port = free_port(HOST)
     command = one_worker_command(HOST, port)
     process = subprocess.Popen(command, env=server_environment(settings))
     try:

@@ -9,6 +9,7 @@ until the body follows, which they do in the same step of the event loop, and se
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 from typing import Any
 
@@ -16,6 +17,14 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 #: The `http` option that selects this protocol, for `uvicorn.run` and uvicorn's command line.
 HTTP_PROTOCOL = "ostiary.server:OneWriteHttpProtocol"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on ``host`` that nothing listens on now, for a server that a benchmark or a
+    test is about to start there."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
 
 
 def one_worker_command(host: str, port: int) -> list[str]:

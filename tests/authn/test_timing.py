@@ -6,7 +6,6 @@ whole password hash (login) or of the link's work done before answering (reset).
 from __future__ import annotations
 
 import http.client
-import socket
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -16,18 +15,13 @@ import pytest
 from starlette.testclient import TestClient
 
 from ostiary.runtime import Runtime
+from ostiary.server import free_port
 from tests.apps import app_for, served_over_http
 from tests.authn.support import USERNAME, start
 from tests.conftest import LOCAL_CLIENT
 from tests.protocols.oidc.conftest import make_client, make_world
 
 ROUNDS = 25
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -91,7 +85,7 @@ def test_login_takes_as_long_for_an_unknown_user(runtime: Runtime) -> None:
 @pytest.fixture
 def server(runtime: Runtime) -> Iterator[int]:
     """The app served over real HTTP, so that what runs after the answer is not timed."""
-    port = _free_port()
+    port = free_port()
     with served_over_http(app_for(runtime), port):
         yield port
 

@@ -4,7 +4,6 @@ development login form stands in for the upstream's sign-in (tests/peers/oidc_up
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 from collections.abc import Iterator
 from html import unescape
@@ -19,6 +18,7 @@ from ostiary.audit.actor import Actor
 from ostiary.federation.schemas import IdentityProviderCreate
 from ostiary.federation.services import IdentityProviderService
 from ostiary.runtime import Runtime
+from ostiary.server import free_port
 from ostiary.users.domains import DomainService
 from ostiary.users.models import ExternalIdentity, User
 from ostiary.users.schemas import DomainCreate
@@ -39,15 +39,9 @@ def settings_overrides() -> dict[str, object]:
     return {"issuer": "http://testserver"}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def issuer(node: str, runtime: Runtime) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [node, str(PEERS / "oidc_upstream.mjs"), str(port), "ostiary", "upstream-secret", CALLBACK],
         stdout=subprocess.PIPE,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,13 +16,8 @@ from sqlalchemy import text
 
 from ostiary.db.engine import make_engine
 from ostiary.db.models import metadata
+from ostiary.server import free_port
 from tests.conftest import ADMIN_PASSWORD, Database
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -35,7 +29,7 @@ def server(database: Database, tmp_path: Path) -> Iterator[str]:
             names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
             connection.execute(text(f"TRUNCATE {names} CASCADE"))
         engine.dispose()
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OSTIARY_")}
     env.update(
         OSTIARY_DATABASE_URL=url,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,16 +18,11 @@ from sqlalchemy import text
 
 from ostiary.db.engine import make_engine
 from ostiary.db.models import metadata
+from ostiary.server import free_port
 from tests.conftest import ADMIN_PASSWORD, Database
 from tests.webhooks.receiver import Receiver
 
 AUTH = ("admin", ADMIN_PASSWORD)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
@@ -94,7 +88,7 @@ def database_url(database: Database, tmp_path: Path) -> str:
 def test_a_delivery_cut_off_by_a_crash_arrives_after_the_restart(
     database_url: str, tmp_path: Path, hook: Receiver
 ) -> None:
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}/api/v1"
     with serving(database_url, tmp_path, port) as process:
         root = httpx.get(f"{base}/contexts", params={"type": "root"}, auth=AUTH).json()["items"][0]

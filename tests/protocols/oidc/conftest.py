@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -18,6 +17,7 @@ from ostiary.contexts.models import ContextType
 from ostiary.contexts.schemas import ContextCreate
 from ostiary.contexts.services import ContextService
 from ostiary.runtime import Runtime
+from ostiary.server import free_port
 from ostiary.users.models import UserStatus
 from ostiary.users.schemas import UserCreate
 from ostiary.users.services import UserService
@@ -28,15 +28,9 @@ REDIRECT = "http://127.0.0.1:9/callback"
 ACTOR = Actor("test", "cli")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def settings_overrides() -> dict[str, object]:
-    return {"issuer": f"http://127.0.0.1:{_free_port()}"}
+    return {"issuer": f"http://127.0.0.1:{free_port()}"}
 
 
 @dataclass(frozen=True)
