@@ -119,11 +119,11 @@ class LoginFlows:
 
     def save(self, flow: OpenFlow, state: LoginState) -> None:
         values: dict[str, object] = {"p_id": flow.id, "p_state": state.model_dump(mode="json")}
+        statement = _SAVE_FLOW
         if state.stage is Stage.DONE:
+            statement = _FINISH_FLOW
             values["p_completed_at"] = utcnow()
-            self.session.connection().execute(_FINISH_FLOW, values)
-        else:
-            self.session.connection().execute(_SAVE_FLOW, values)
+        self.session.connection().execute(statement, values)
 
     @staticmethod
     def csrf_ok(flow: OpenFlow, token: str | None) -> bool:

@@ -16,13 +16,17 @@ from ostiary.authn.passwords import HASHING_NICENESS, Passwords, hashing_threads
 from ostiary.settings import Settings
 
 
-@pytest.fixture
-def passwords(tmp_path: Path) -> Passwords:
+def cheap_passwords(tmp_path: Path) -> Passwords:
     # The lowest parameters allowed: these tests are about where hashes run, not their cost.
     settings = Settings(
         data_dir=tmp_path, argon2_memory_cost_kib=1024, argon2_time_cost=1, argon2_parallelism=1
     )
     return Passwords(settings)
+
+
+@pytest.fixture
+def passwords(tmp_path: Path) -> Passwords:
+    return cheap_passwords(tmp_path)
 
 
 def test_a_hash_verifies_its_password_and_no_other(passwords: Passwords) -> None:
@@ -71,7 +75,7 @@ def test_no_more_hashes_run_at_once_than_there_are_cpus(
     counting = CountingHasher(passwords._hasher)
     monkeypatch.setattr(passwords, "_hasher", counting)
     # Another instance (another runtime) shares the process's hashing threads.
-    other = Passwords(Settings(data_dir=tmp_path, argon2_memory_cost_kib=1024, argon2_time_cost=1))
+    other = cheap_passwords(tmp_path)
     monkeypatch.setattr(other, "_hasher", counting)
     cpus = os.cpu_count() or 1
     with ThreadPoolExecutor(max_workers=cpus * 4) as pool:

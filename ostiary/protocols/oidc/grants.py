@@ -65,9 +65,10 @@ class TokenGrants:
     # -- authorization_code -------------------------------------------------------------
 
     def _code(self, client: Client, form: Mapping[str, str]) -> IssuedTokens:
-        code = claim_code(self.session.core(), form.get("code", ""), client.id)
+        presented = form.get("code", "")
+        code = claim_code(self.session.core(), presented, client.id)
         if code is None:
-            known = find_code(self.session, form.get("code", ""))
+            known = find_code(self.session, presented)
             if known is None or known.client_id != client.id:
                 raise _invalid_grant("unknown code")
             self._revoke(known.grant_id, "code reused")

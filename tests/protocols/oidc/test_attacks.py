@@ -74,6 +74,22 @@ def exchange(browser: TestClient, code: str, **extra: str) -> Any:
     return browser.post("/oauth2/token", data={k: v for k, v in data.items() if v != "-"})
 
 
+def refresh_with(browser: TestClient, refresh_token: str) -> Any:
+    return browser.post(
+        "/oauth2/token",
+        data={"grant_type": "refresh_token", "client_id": "spa", "refresh_token": refresh_token},
+    )
+
+
+def assert_revoked(browser: TestClient, tokens: dict[str, Any]) -> None:
+    """The access token is refused at userinfo and the refresh token at the token endpoint."""
+    userinfo = browser.get(
+        "/oauth2/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
+    assert userinfo.status_code == 401
+    assert refresh_with(browser, tokens["refresh_token"]).json()["error"] == "invalid_grant"
+
+
 @pytest.mark.parametrize(
     "redirect_uri",
     [
@@ -199,19 +215,7 @@ def test_code_reuse_revokes_the_first_tokens(browser: TestClient) -> None:
     code = login(browser)["code"]
     first = exchange(browser, code).json()
     assert exchange(browser, code).json()["error"] == "invalid_grant"
-    userinfo = browser.get(
-        "/oauth2/userinfo", headers={"Authorization": f"Bearer {first['access_token']}"}
-    )
-    assert userinfo.status_code == 401
-    refresh = browser.post(
-        "/oauth2/token",
-        data={
-            "grant_type": "refresh_token",
-            "client_id": "spa",
-            "refresh_token": first["refresh_token"],
-        },
-    )
-    assert refresh.json()["error"] == "invalid_grant"
+    assert_revoked(browser, first)
 
 
 def test_one_code_exchanged_four_times_at_once_gives_tokens_once_and_revokes_them(
@@ -235,19 +239,7 @@ def test_one_code_exchanged_four_times_at_once_gives_tokens_once_and_revokes_the
     winners = [r.json() for r in results if r.status_code == 200]
     assert len(winners) == 1
     assert [r.json()["error"] for r in results if r.status_code != 200] == ["invalid_grant"] * 3
-    userinfo = browser.get(
-        "/oauth2/userinfo", headers={"Authorization": f"Bearer {winners[0]['access_token']}"}
-    )
-    assert userinfo.status_code == 401
-    refresh = browser.post(
-        "/oauth2/token",
-        data={
-            "grant_type": "refresh_token",
-            "client_id": "spa",
-            "refresh_token": winners[0]["refresh_token"],
-        },
-    )
-    assert refresh.json()["error"] == "invalid_grant"
+    assert_revoked(browser, winners[0])
 
 
 def test_code_bound_to_redirect_uri_and_client(browser: TestClient, runtime: Runtime) -> None:
@@ -265,16 +257,7 @@ def test_two_refreshes_at_once_at_most_one_wins_and_the_family_dies(browser: Tes
     results: list[Any] = []
 
     def refresh() -> None:
-        results.append(
-            browser.post(
-                "/oauth2/token",
-                data={
-                    "grant_type": "refresh_token",
-                    "client_id": "spa",
-                    "refresh_token": tokens["refresh_token"],
-                },
-            )
-        )
+        results.append(refresh_with(browser, tokens["refresh_token"]))
 
     threads = [threading.Thread(target=refresh) for _ in range(4)]
     for thread in threads:
@@ -284,15 +267,7 @@ def test_two_refreshes_at_once_at_most_one_wins_and_the_family_dies(browser: Tes
     winners = [r.json() for r in results if r.status_code == 200]
     assert len(winners) <= 1
     for winner in winners:
-        again = browser.post(
-            "/oauth2/token",
-            data={
-                "grant_type": "refresh_token",
-                "client_id": "spa",
-                "refresh_token": winner["refresh_token"],
-            },
-        )
-        assert again.json()["error"] == "invalid_grant"
+        assert refresh_with(browser, winner["refresh_token"]).json()["error"] == "invalid_grant"
 
 
 def _forge(header: dict[str, Any], claims: dict[str, Any], signature: bytes = b"") -> str:
@@ -338,17 +313,7 @@ def test_tokens_of_a_deactivated_user_stop_working(browser: TestClient, runtime:
         UserService(session, Actor("t", "cli"), runtime.passwords).act(
             user, LifecycleAction.DEACTIVATE
         )
-    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
-    assert browser.get("/oauth2/userinfo", headers=bearer).status_code == 401
-    refresh = browser.post(
-        "/oauth2/token",
-        data={
-            "grant_type": "refresh_token",
-            "client_id": "spa",
-            "refresh_token": tokens["refresh_token"],
-        },
-    )
-    assert refresh.json()["error"] == "invalid_grant"
+    assert_revoked(browser, tokens)
     again = browser.get("/oauth2/authorize", params=authorize_params())
     assert "/login?flow=" in again.headers["location"]
 
